@@ -1,0 +1,90 @@
+"""Raw export files: find them under the raw folder, hash them, and parse each into observations."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.ingest.portal_format import parse_export
+from pipelines.ingest.skoleporten import is_skoleporten, read_skoleporten
+from pipelines.ingest.sources import detect_source, to_observations
+from pipelines.reference.registers import Registers
+
+EXPORT_SUFFIXES = {".csv", ".xlsx", ".txt"}
+
+RAW_FILE_SCHEMA = {
+    "source_file": pl.String,
+    "sha256": pl.String,
+    "bytes": pl.Int64,
+}
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    source_file: str
+    sha256: str
+    source: str
+    encoding: str
+    observations: pl.DataFrame
+    quarantine: pl.DataFrame
+
+
+def find_raw_files(raw_dir: Path) -> list[Path]:
+    """Every export under ``raw_dir`` (recursively), in a stable order."""
+    if not raw_dir.is_dir():
+        raise FileNotFoundError(f"raw folder {raw_dir} does not exist; pass --raw DIR or set UTVALG_RAW")
+    return sorted(
+        path
+        for path in raw_dir.rglob("*")
+        if path.is_file() and path.suffix.lower() in EXPORT_SUFFIXES and not path.name.startswith(".")
+    )
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def raw_file_inventory(raw_dir: Path) -> pl.DataFrame:
+    """One row per raw file: its path relative to the raw folder, hash and size."""
+    rows = []
+    for path in find_raw_files(raw_dir):
+        data = path.read_bytes()
+        rows.append(
+            {
+                "source_file": path.relative_to(raw_dir).as_posix(),
+                "sha256": sha256_of(data),
+                "bytes": len(data),
+            }
+        )
+    return pl.DataFrame(rows, schema=RAW_FILE_SCHEMA)
+
+
+def county_name_lookup(registers: Registers) -> dict[str, str]:
+    """Fylke name → code, for reports that name fylker instead of coding them (2020 names first)."""
+    lookup: dict[str, str] = {}
+    for structure in (2024, 2020):
+        for code, name in (
+            registers.counties.filter(pl.col("structure") == structure)
+            .select("county_code", "county_name")
+            .iter_rows()
+        ):
+            lookup[name] = code
+    return lookup
+
+
+def parse_raw_file(data: bytes, source_file: str, registers: Registers) -> ParsedFile:
+    """Parse one raw file's bytes; raises ExportFormatError when the file cannot be read."""
+    digest = sha256_of(data)
+    if is_skoleporten(data):
+        observations, quarantine = read_skoleporten(data, source_file)
+        source = "skoleporten"
+        encoding = "utf-8-sig"
+    else:
+        export = parse_export(data, source_file)
+        source = detect_source(export)
+        observations, quarantine = to_observations(export, source, county_name_lookup(registers))
+        encoding = export.encoding
+    return ParsedFile(source_file, digest, source, encoding, observations, quarantine)

@@ -1,0 +1,457 @@
+"""The one parser for Udir's statistics-portal export format.
+
+Every report the portal exports shares one shape (``data/README.md`` in the shared data describes it):
+an optional ``sep=`` line, a header of id columns followed by value columns named
+``<skoleår>.<dimension>….<measure>``, one row per unit (or per indicator), numbers with a decimal comma
+and a space as thousands separator, ``*`` for suppressed and an empty cell for no data. Columns ending in
+``.Brudd`` carry a note on a break in the series of the column they precede.
+
+:func:`read_export` turns any such file (CSV in any of the encodings Udir has used, or the xlsx variant)
+into a :class:`PortalExport`: the id columns per line, and a long table with one row per line × value
+column. Source-specific meaning is added by :mod:`pipelines.ingest.sources`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+UNIT_ID_COLUMNS = (
+    "EnhetNivaa",
+    "Nasjonaltkode",
+    "Fylkekode",
+    "Kommunekode",
+    "Organisasjonsnummer",
+    "Nasjonalt",
+    "Fylke",
+    "Kommune",
+    "EnhetNavn",
+)
+REQUIRED_UNIT_ID_COLUMNS = ("EnhetNivaa", "Fylkekode", "Organisasjonsnummer", "EnhetNavn")
+INDICATOR_ID_COLUMNS = (
+    "IndikatorNivaa",
+    "Indikatorkode_Over",
+    "Indikatorkode",
+    "Indikatornavn_Over",
+    "Indikatornavn",
+)
+REQUIRED_INDICATOR_ID_COLUMNS = ("IndikatorNivaa", "Indikatorkode", "Indikatornavn")
+BREAK_SUFFIX = ".Brudd"
+SCHOOL_YEAR = re.compile(r"^(\d{4})-(\d{2})$")
+# Dimension values may contain ". " ("5. årstrinn"); only a dot not followed by a space separates.
+COLUMN_PART_SEPARATOR = re.compile(r"\.(?! )")
+# A number as the portal writes it: optional sign, digits grouped by (non-breaking) spaces, decimal comma.
+NUMBER = r"^-?(\d{1,3}([ \u00a0\u202f]\d{3})+|\d+)(,\d+)?$"
+SUPPRESSED = "*"
+
+
+class ExportFormatError(ValueError):
+    """A file that cannot be parsed. The message names the file, line, column and what was expected."""
+
+    def __init__(self, file: str, line: int | None, column: str | None, expected: str) -> None:
+        where = [file]
+        if line is not None:
+            where.append(f"line {line}")
+        if column is not None:
+            where.append(f"column {column}")
+        super().__init__(f"{', '.join(where)}: {expected}")
+        self.file, self.line, self.column, self.expected = file, line, column, expected
+
+
+@dataclass(frozen=True)
+class ValueColumn:
+    """A value column's name split into its parts."""
+
+    name: str
+    position: int  # 1-based, as a spreadsheet user counts
+    school_year: str
+    dimensions: tuple[str, ...]
+    measure: str
+    break_column: str | None
+
+
+@dataclass(frozen=True)
+class PortalExport:
+    """A parsed export: id columns per line and value cells in long form."""
+
+    file: str
+    encoding: str
+    separator: str
+    shape: str  # "unit_rows" (one unit per line) or "indicator_rows" (one indicator per line)
+    id_columns: tuple[str, ...]
+    value_columns: tuple[ValueColumn, ...]
+    rows: pl.DataFrame  # source_line + id columns, all text
+    cells: pl.DataFrame  # source_line, column, school_year, dimensions, measure, raw, value, ...
+    rejected_lines: pl.DataFrame  # source_line, raw_line, reason
+
+    @property
+    def measures(self) -> set[str]:
+        return {column.measure for column in self.value_columns}
+
+
+REJECTED_SCHEMA = {"source_line": pl.Int64, "raw_line": pl.String, "reason": pl.String}
+
+
+def _line_of(data: bytes, byte_offset: int, newline: bytes) -> int:
+    return data[:byte_offset].count(newline) + 1
+
+
+def decode(data: bytes, file: str) -> tuple[str, str]:
+    """Decode an export, detecting UTF-16 (with or without BOM), UTF-8 (with or without BOM) or cp1252."""
+    if data.startswith(b"\xff\xfe"):
+        encoding, body = "utf-16-le", data[2:]
+    elif data.startswith(b"\xfe\xff"):
+        encoding, body = "utf-16-be", data[2:]
+    elif data.startswith(b"\xef\xbb\xbf"):
+        encoding, body = "utf-8-sig", data[3:]
+    elif len(data) >= 4 and data[1] == 0 and data[3] == 0:
+        encoding, body = "utf-16-le", data
+    elif len(data) >= 4 and data[0] == 0 and data[2] == 0:
+        encoding, body = "utf-16-be", data
+    else:
+        encoding, body = "utf-8", data
+    if encoding.startswith("utf-16"):
+        newline = "\n".encode(encoding)
+        try:
+            return body.decode(encoding), encoding
+        except UnicodeDecodeError as error:
+            line = _line_of(body, error.start, newline)
+            raise ExportFormatError(
+                file,
+                line,
+                None,
+                f"bytes {error.start}–{error.end} are not valid {encoding.upper()} "
+                "(a truncated or damaged file?); expected the whole file in one encoding",
+            ) from error
+    try:
+        return body.decode("utf-8"), encoding
+    except UnicodeDecodeError as error:
+        # Valid multi-byte UTF-8 elsewhere means a mixed file, not a cp1252 one.
+        if re.search(rb"[\xc2-\xf4][\x80-\xbf]+", body):
+            line = _line_of(body, error.start, b"\n")
+            line_start = body.rfind(b"\n", 0, error.start) + 1
+            raise ExportFormatError(
+                file,
+                line,
+                f"character {error.start - line_start + 1}",
+                f"byte 0x{body[error.start]:02x} is not UTF-8 while the rest of the file is; "
+                "expected one encoding for the whole file (re-export it from the portal)",
+            ) from error
+    try:
+        return body.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError as error:
+        raise ExportFormatError(
+            file,
+            _line_of(body, error.start, b"\n"),
+            None,
+            "not a text file in UTF-16, UTF-8 or cp1252",
+        ) from error
+
+
+def _split_column_name(name: str, position: int, file: str, header_line: int) -> ValueColumn:
+    parts = COLUMN_PART_SEPARATOR.split(name)
+    if len(parts) < 2 or not SCHOOL_YEAR.match(parts[0]):
+        raise ExportFormatError(
+            file,
+            header_line,
+            f"{position} ({name!r})",
+            "expected an id column or a value column named <skoleår>.<dimension>….<measure> "
+            "with a school year such as 2024-25",
+        )
+    start, end = SCHOOL_YEAR.match(parts[0]).groups()  # type: ignore[union-attr]
+    if (int(start) + 1) % 100 != int(end):
+        raise ExportFormatError(
+            file, header_line, f"{position} ({name!r})", f"school year {parts[0]} is not two consecutive years"
+        )
+    return ValueColumn(
+        name=name,
+        position=position,
+        school_year=parts[0],
+        dimensions=tuple(part.strip() for part in parts[1:-1]),
+        measure=parts[-1].strip(),
+        break_column=None,
+    )
+
+
+def _parse_header(
+    header: list[str], file: str, header_line: int
+) -> tuple[str, tuple[str, ...], tuple[ValueColumn, ...]]:
+    names = [name.strip() for name in header]
+    seen: set[str] = set()
+    for position, name in enumerate(names, start=1):
+        if name in seen:
+            raise ExportFormatError(
+                file, header_line, f"{position} ({name!r})", "expected unique column names; this one repeats"
+            )
+        seen.add(name)
+    if "EnhetNivaa" in seen:
+        shape, known, required = "unit_rows", UNIT_ID_COLUMNS, REQUIRED_UNIT_ID_COLUMNS
+    elif "IndikatorNivaa" in seen:
+        shape, known, required = "indicator_rows", INDICATOR_ID_COLUMNS, REQUIRED_INDICATOR_ID_COLUMNS
+    else:
+        raise ExportFormatError(
+            file,
+            header_line,
+            None,
+            "expected a statistics-portal header starting with the id columns "
+            f"{', '.join(UNIT_ID_COLUMNS)} (or IndikatorNivaa, … for indicator reports); "
+            f"found {', '.join(names[:4])}…",
+        )
+    missing = [name for name in required if name not in seen]
+    if missing:
+        raise ExportFormatError(
+            file,
+            header_line,
+            missing[0],
+            f"the id column {missing[0]!r} is missing; expected {', '.join(required)}",
+        )
+    id_columns = tuple(name for name in names if name in known)
+    by_name: dict[str, ValueColumn] = {}
+    break_columns: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if name in known:
+            continue
+        if name.endswith(BREAK_SUFFIX):
+            break_columns[name[: -len(BREAK_SUFFIX)]] = position
+            continue
+        by_name[name] = _split_column_name(name, position, file, header_line)
+    for base, position in break_columns.items():
+        if base not in by_name:
+            raise ExportFormatError(
+                file,
+                header_line,
+                f"{position} ({base + BREAK_SUFFIX!r})",
+                f"a break-note column must belong to a value column named {base!r}, which is missing",
+            )
+        column = by_name[base]
+        by_name[base] = ValueColumn(
+            column.name,
+            column.position,
+            column.school_year,
+            column.dimensions,
+            column.measure,
+            base + BREAK_SUFFIX,
+        )
+    if not by_name:
+        raise ExportFormatError(file, header_line, None, "expected at least one value column")
+    return shape, id_columns, tuple(sorted(by_name.values(), key=lambda c: c.position))
+
+
+def _table_from_text(text: str, file: str) -> tuple[str, int, list[str], list[tuple[int, list[str]]], list[dict[str, object]]]:
+    """Split decoded text into header and data fields, checking every line has every column."""
+    lines = text.split("\n")
+    first = 0
+    separator = ""
+    if lines and lines[0].rstrip("\r").startswith("sep="):
+        separator = lines[0].rstrip("\r")[4:] or "\t"
+        first = 1
+    if first >= len(lines) or not lines[first].strip():
+        raise ExportFormatError(file, first + 1, None, "expected a header line; the file is empty")
+    header_text = lines[first].rstrip("\r")
+    if not separator:
+        separator = "\t" if header_text.count("\t") >= header_text.count(";") else ";"
+    if separator not in ("\t", ";"):
+        raise ExportFormatError(file, 1, None, f"expected sep=<TAB> or sep=; but found sep={separator}")
+    header = header_text.split(separator)
+    rows: list[tuple[int, list[str]]] = []
+    rejected: list[dict[str, object]] = []
+    for index in range(first + 1, len(lines)):
+        line = lines[index].rstrip("\r")
+        line_number = index + 1
+        if not line.strip():
+            continue
+        if line == header_text or line.startswith("sep="):
+            rejected.append(
+                {
+                    "source_line": line_number,
+                    "raw_line": line[:500],
+                    "reason": "repeated header line inside the file (two exports pasted together?)",
+                }
+            )
+            continue
+        fields = line.split(separator)
+        if len(fields) != len(header):
+            column = min(len(fields), len(header)) + 1
+            raise ExportFormatError(
+                file,
+                line_number,
+                str(column),
+                f"expected {len(header)} fields separated by {'TAB' if separator == chr(9) else separator!r}, "
+                f"found {len(fields)}"
+                + (" (the file looks truncated)" if index >= len(lines) - 2 and len(fields) < len(header) else ""),
+            )
+        rows.append((line_number, fields))
+    return separator, first + 1, header, rows, rejected
+
+
+def _xlsx_cell_text(value: object) -> str:
+    """An xlsx cell as the portal's CSV would write it: decimal comma, integers without ``.0``."""
+    if value is None:
+        return ""
+    text = str(value).strip()
+    if re.fullmatch(r"-?\d+\.0+", text):
+        return text.split(".")[0]
+    if re.fullmatch(r"-?\d+\.\d+", text):
+        return text.replace(".", ",")
+    return text
+
+
+def _table_from_xlsx(data: bytes, file: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    import fastexcel
+
+    try:
+        reader = fastexcel.read_excel(data)
+        sheet = reader.load_sheet(0, header_row=None, dtypes="string")
+    except Exception as error:  # fastexcel raises its own hierarchy
+        raise ExportFormatError(file, None, None, f"expected a readable xlsx workbook: {error}") from error
+    frame = sheet.to_polars()
+    records = frame.rows()
+    if not records:
+        raise ExportFormatError(file, 1, None, "expected a header row; the first sheet is empty")
+    header = [_xlsx_cell_text(value) for value in records[0]]
+    rows = []
+    for index, record in enumerate(records[1:], start=2):
+        fields = [_xlsx_cell_text(value) for value in record]
+        if any(field.strip() for field in fields):
+            rows.append((index, fields))
+    return header, rows
+
+
+# Excel stores codes as integers; the portal's text codes are zero-padded to these widths.
+CODE_WIDTHS = {"Fylkekode": 2, "Kommunekode": 4}
+
+
+def _restore_code_padding(rows: pl.DataFrame) -> pl.DataFrame:
+    fixes = [
+        pl.when(pl.col(name).str.contains(r"^\d+$"))
+        .then(pl.col(name).str.zfill(width))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name, width in CODE_WIDTHS.items()
+        if name in rows.columns
+    ]
+    if "Organisasjonsnummer" in rows.columns:
+        level = pl.col("EnhetNivaa")
+        number = pl.col("Organisasjonsnummer")
+        is_digits = number.str.contains(r"^\d+$")
+        fixes.append(
+            pl.when(is_digits & (level == "2"))
+            .then(number.str.zfill(2))
+            .when(is_digits & (level == "3") & (number.str.len_chars() <= 4))
+            .then(number.str.zfill(4))
+            .otherwise(number)
+            .alias("Organisasjonsnummer")
+        )
+    return rows.with_columns(fixes)
+
+
+def parse_numbers(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """Expressions for (value, suppressed, problem) from a raw portal cell."""
+    text = raw.str.strip_chars()
+    is_empty = text.is_null() | (text == "")
+    is_suppressed = text == SUPPRESSED
+    is_number = text.str.contains(NUMBER)
+    value = (
+        pl.when(is_number)
+        .then(text.str.replace_all(r"[ \u00a0\u202f]", "").str.replace(",", ".").cast(pl.Float64))
+        .otherwise(None)
+    )
+    problem = (
+        pl.when(is_empty | is_suppressed | is_number)
+        .then(None)
+        .otherwise(
+            pl.format(
+                "expected a number with decimal comma (e.g. 0,8 or 56 833), '*' or empty; found '{}'",
+                text,
+            )
+        )
+    )
+    return value, is_suppressed.fill_null(False), problem
+
+
+def read_export(path: Path, display_name: str | None = None) -> PortalExport:
+    """Parse one statistics-portal export (CSV or xlsx) at ``path``."""
+    return parse_export(path.read_bytes(), display_name or path.name)
+
+
+def parse_export(data: bytes, file: str) -> PortalExport:
+    """Parse the bytes of one export; ``file`` names it in error messages and lineage."""
+    if not data:
+        raise ExportFormatError(file, 1, None, "expected a statistics-portal export; the file is empty")
+    if data.startswith(b"PK\x03\x04"):
+        header, raw_rows = _table_from_xlsx(data, file)
+        encoding, separator, header_line = "xlsx", "", 1
+        rejected: list[dict[str, object]] = []
+    else:
+        text, encoding = decode(data, file)
+        separator, header_line, header, raw_rows, rejected = _table_from_text(text, file)
+    shape, id_columns, value_columns = _parse_header(header, file, header_line)
+    names = [name.strip() for name in header]
+
+    columns: dict[str, list[object]] = {name: [] for name in names}
+    columns["source_line"] = []
+    for line_number, fields in raw_rows:
+        columns["source_line"].append(line_number)
+        for name, field in zip(names, fields, strict=True):
+            columns[name].append(field)
+    wide = pl.DataFrame(
+        columns,
+        schema={**{name: pl.String for name in names}, "source_line": pl.Int64},
+    )
+    rows = wide.select(
+        "source_line", *[pl.col(name).str.strip_chars() for name in id_columns]
+    )
+    if shape == "unit_rows":
+        rows = _restore_code_padding(rows)
+
+    column_info = pl.DataFrame(
+        {
+            "column": [c.name for c in value_columns],
+            "column_position": [c.position for c in value_columns],
+            "school_year": [c.school_year for c in value_columns],
+            "dimensions": [list(c.dimensions) for c in value_columns],
+            "measure": [c.measure for c in value_columns],
+            "break_column": [c.break_column for c in value_columns],
+        },
+        schema={
+            "column": pl.String,
+            "column_position": pl.Int64,
+            "school_year": pl.String,
+            "dimensions": pl.List(pl.String),
+            "measure": pl.String,
+            "break_column": pl.String,
+        },
+    )
+    cells = wide.unpivot(
+        index="source_line", on=[c.name for c in value_columns], variable_name="column", value_name="raw"
+    ).join(column_info, on="column", how="left")
+    break_names = [c.break_column for c in value_columns if c.break_column]
+    if break_names:
+        notes = wide.unpivot(
+            index="source_line", on=break_names, variable_name="break_column", value_name="break_note"
+        ).with_columns(
+            pl.col("break_note").str.strip_chars().replace("", None)
+        )
+        cells = cells.join(notes, on=["source_line", "break_column"], how="left")
+    else:
+        cells = cells.with_columns(pl.lit(None, pl.String).alias("break_note"))
+    value, suppressed, problem = parse_numbers(pl.col("raw"))
+    cells = (
+        cells.with_columns(value.alias("value"), suppressed.alias("suppressed"), problem.alias("problem"))
+        .drop("break_column")
+        .sort("source_line", "column_position")
+    )
+    return PortalExport(
+        file=file,
+        encoding=encoding,
+        separator=separator,
+        shape=shape,
+        id_columns=id_columns,
+        value_columns=value_columns,
+        rows=rows,
+        cells=cells,
+        rejected_lines=pl.DataFrame(rejected, schema=REJECTED_SCHEMA),
+    )
