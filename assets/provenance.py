@@ -1,0 +1,12 @@
+"""What produced the warehouse: input file hashes, configuration and code version."""
+
+import dagster as dg
+import polars as pl
+
+from pipelines.provenance import provenance_frame
+from pipelines.resources import UtvalgSettings
+
+@dg.asset(group_name="raw", kinds={"polars", "duckdb"})
+def provenance(utvalg: UtvalgSettings, raw_files: pl.DataFrame) -> pl.DataFrame:
+    """One row per input file with its SHA-256, beside the run's configuration and code version."""
+    return provenance_frame(raw_files, utvalg.as_json())

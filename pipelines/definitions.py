@@ -1,0 +1,34 @@
+"""The Dagster code location: assets by stage, checks, resources."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+import assets.checks
+import assets.harmonised
+import assets.observations
+import assets.provenance
+import assets.reference
+from pipelines import settings
+from pipelines.resources import UtvalgSettings
+from pipelines.storage.warehouse import WarehouseIOManager, WarehouseResource
+
+ASSET_MODULES = [assets.reference, assets.observations, assets.harmonised, assets.provenance]
+
+
+def build_definitions(database: str | None = None, **utvalg: object) -> dg.Definitions:
+    """Definitions with an optional warehouse path and settings (tests use temporary ones)."""
+    database = database or str(settings.warehouse_path())
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules(ASSET_MODULES),
+        asset_checks=dg.load_asset_checks_from_modules([assets.checks]),
+        resources={
+            "io_manager": WarehouseIOManager(database=database),
+            "warehouse": WarehouseResource(database=database),
+            "utvalg": UtvalgSettings(**utvalg),  # type: ignore[arg-type]
+        },
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

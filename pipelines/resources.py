@@ -1,0 +1,38 @@
+"""Dagster resources: the run's settings (raw folder, reference data, target structure)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines import settings
+from pipelines.reference.mapping import load_changes
+from pipelines.reference.registers import NEWEST_STRUCTURE, STRUCTURES, Registers, load_registers
+
+
+class UtvalgSettings(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Settings an analyst may change per run (Launchpad) or per deployment (environment)."""
+
+    raw_dir: str = str(settings.raw_dir())
+    reference_dir: str = str(settings.REFERENCE_DIR)
+    target_structure: int = NEWEST_STRUCTURE
+    max_quarantine_share: float = 0.01
+
+    def registers(self) -> Registers:
+        return load_registers(Path(self.reference_dir))
+
+    def changes(self):  # type: ignore[no-untyped-def]
+        return load_changes(Path(self.reference_dir))
+
+    def validated_target(self) -> int:
+        if self.target_structure not in STRUCTURES:
+            raise ValueError(
+                f"target_structure {self.target_structure} is not a kommune structure; "
+                f"expected one of {sorted(STRUCTURES)}"
+            )
+        return self.target_structure
+
+    def as_json(self) -> str:
+        return json.dumps(self.model_dump(), sort_keys=True)

@@ -1,0 +1,32 @@
+"""Where things live. Every path can be overridden by an environment variable or a command option."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = PROJECT_ROOT / "data"
+REFERENCE_DIR = DATA_DIR / "reference"
+SAMPLE_DIR = DATA_DIR / "sample"
+REPORTS_DIR = PROJECT_ROOT / "reports"
+
+
+def raw_dir() -> Path:
+    """The raw folder: ``UTVALG_RAW`` or the embedded sample data."""
+    return Path(os.environ.get("UTVALG_RAW", SAMPLE_DIR))
+
+
+def warehouse_path() -> Path:
+    return Path(os.environ.get("UTVALG_WAREHOUSE", DATA_DIR / "warehouse" / "utvalg.duckdb"))
+
+
+def code_version() -> str:
+    """A hash of the project's Python code: outputs record the code that produced them."""
+    digest = hashlib.sha256()
+    for folder in ("pipelines", "assets"):
+        for path in sorted((PROJECT_ROOT / folder).rglob("*.py")):
+            digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,148 @@
+"""The DuckDB warehouse: atomic, by-name writes of polars frames, and reads back.
+
+Every write replaces a table inside one transaction (``CREATE OR REPLACE TABLE … AS SELECT <named
+columns>``): a failed or killed run leaves the previous table as it was, and columns are matched by
+name, never by position. Dagster's stock DuckDB IO managers delete before they insert and insert
+positionally (engineering.md, pitfalls 1–2); :class:`WarehouseIOManager` replaces them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class WarehouseError(RuntimeError):
+    """A write was refused; the previous table is untouched."""
+
+
+def _check_name(table: str) -> str:
+    if not TABLE_NAME.match(table):
+        raise WarehouseError(f"invalid table name {table!r}")
+    return table
+
+
+def _quote(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+class Warehouse:
+    """A DuckDB file holding the pipeline's tables."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = duckdb.connect(str(self.path), read_only=read_only)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def write(self, table: str, frame: pl.DataFrame, *, allow_empty: bool = False) -> None:
+        """Replace ``table`` with ``frame`` atomically."""
+        _check_name(table)
+        if frame.is_empty() and not allow_empty:
+            raise WarehouseError(
+                f"refusing to replace table {table} with an empty frame; the previous table is kept"
+            )
+        columns = ", ".join(_quote(name) for name in frame.columns)
+        with self.connect() as connection:
+            connection.register("_incoming", frame)
+            try:
+                connection.execute("BEGIN TRANSACTION").fetchall()
+                connection.execute(
+                    f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM _incoming"
+                ).fetchall()
+                connection.execute("COMMIT").fetchall()
+            except Exception:
+                connection.execute("ROLLBACK").fetchall()
+                raise
+            finally:
+                connection.unregister("_incoming")
+
+    def write_many(self, tables: dict[str, pl.DataFrame]) -> None:
+        """Replace several tables in one transaction (all or none)."""
+        with self.connect() as connection:
+            connection.execute("BEGIN TRANSACTION").fetchall()
+            try:
+                for table, frame in tables.items():
+                    _check_name(table)
+                    name = f"_incoming_{table}"
+                    connection.register(name, frame)
+                    columns = ", ".join(_quote(c) for c in frame.columns)
+                    connection.execute(
+                        f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM {name}"
+                    ).fetchall()
+                    connection.unregister(name)
+                connection.execute("COMMIT").fetchall()
+            except Exception:
+                connection.execute("ROLLBACK").fetchall()
+                raise
+
+    def tables(self) -> list[str]:
+        if not self.path.exists():
+            return []
+        with self.connect(read_only=True) as connection:
+            rows = connection.execute(
+                "SELECT table_name FROM information_schema.tables ORDER BY table_name"
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def read(self, table: str, columns: Sequence[str] | None = None) -> pl.DataFrame:
+        _check_name(table)
+        selection = ", ".join(_quote(c) for c in columns) if columns else "*"
+        with self.connect(read_only=True) as connection:
+            return connection.sql(f"SELECT {selection} FROM {table}").pl()
+
+    def read_if_exists(self, table: str) -> pl.DataFrame | None:
+        return self.read(table) if table in self.tables() else None
+
+
+class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """The warehouse file, for assets that read earlier state explicitly."""
+
+    database: str
+
+    def warehouse(self) -> Warehouse:
+        return Warehouse(Path(self.database))
+
+
+class WarehouseIOManager(dg.ConfigurableIOManager):
+    """Stores each asset's polars frame as a DuckDB table named after the asset."""
+
+    database: str
+
+    def _table(self, context: dg.OutputContext | dg.InputContext) -> str:
+        return "_".join(context.asset_key.path)
+
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
+        if not isinstance(obj, pl.DataFrame):
+            raise WarehouseError(f"{context.asset_key.to_user_string()} must return a polars DataFrame")
+        allow_empty = bool((context.definition_metadata or {}).get("allow_empty", False))
+        table = self._table(context)
+        Warehouse(Path(self.database)).write(table, obj, allow_empty=allow_empty)
+        context.add_output_metadata(
+            {
+                "table": dg.MetadataValue.text(f"{self.database}::{table}"),
+                "dagster/row_count": dg.MetadataValue.int(obj.height),
+                "columns": dg.MetadataValue.json(
+                    json.loads(json.dumps({name: str(dtype) for name, dtype in obj.schema.items()}))
+                ),
+            }
+        )
+
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame:
+        return Warehouse(Path(self.database)).read(self._table(context))

@@ -1,0 +1,39 @@
+"""From parsed rows to the validated ``observations`` table and the ``quarantine`` table."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.ingest.sources import OBSERVATION_SCHEMA, QUARANTINE_SCHEMA
+from pipelines.reference.registers import PSEUDO_COUNTIES, Registers
+from pipelines.validate.schemas import (
+    drop_duplicates,
+    observation_schema,
+    quarantine_rows,
+    split_valid,
+)
+
+FINAL_QUARANTINE_SCHEMA = {**QUARANTINE_SCHEMA, "stage": pl.String()}
+
+
+def schema_for(registers: Registers):  # type: ignore[no-untyped-def]
+    known_municipalities = set(registers.municipalities["municipality_code"].to_list())
+    known_counties = set(registers.counties["county_code"].to_list()) | set(PSEUDO_COUNTIES)
+    return observation_schema(known_municipalities, known_counties)
+
+
+def validate_observations(
+    parsed: pl.DataFrame, parse_quarantine: pl.DataFrame, registers: Registers
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Deduplicate and validate parsed rows; every row left out is in the quarantine with its reason."""
+    rows = parsed.select(list(OBSERVATION_SCHEMA))
+    kept, duplicates = drop_duplicates(rows)
+    valid, invalid, _ = split_valid(kept, schema_for(registers))
+    quarantine = pl.concat(
+        [
+            parse_quarantine.select(list(QUARANTINE_SCHEMA)).with_columns(pl.lit("parse").alias("stage")),
+            duplicates.with_columns(pl.lit("duplicate").alias("stage")),
+            quarantine_rows(invalid).with_columns(pl.lit("validate").alias("stage")),
+        ]
+    ).cast(FINAL_QUARANTINE_SCHEMA)  # type: ignore[arg-type]
+    return valid, quarantine.sort(["source_file", "source_line", "source_column"], nulls_last=True)
