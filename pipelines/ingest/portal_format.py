@@ -46,6 +46,9 @@ COLUMN_PART_SEPARATOR = re.compile(r"\.(?! )")
 # A number as the portal writes it: optional sign, digits grouped by (non-breaking) spaces, decimal comma.
 NUMBER = r"^-?(\d{1,3}([ \u00a0\u202f]\d{3})+|\d+)(,\d+)?$"
 SUPPRESSED = "*"
+UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
 
 
 class ExportFormatError(ValueError):
@@ -129,8 +132,11 @@ def decode(data: bytes, file: str) -> tuple[str, str]:
     try:
         return body.decode("utf-8"), encoding
     except UnicodeDecodeError as error:
-        # Valid multi-byte UTF-8 elsewhere means a mixed file, not a cp1252 one.
-        if re.search(rb"[\xc2-\xf4][\x80-\xbf]+", body):
+        # Mostly valid multi-byte UTF-8 with a few stray bytes means a mixed file, not a cp1252 one.
+        valid_sequences = len(UTF8_SEQUENCE.findall(body))
+        high_bytes = len(re.findall(rb"[\x80-\xff]", body))
+        stray = high_bytes - sum(len(m) for m in UTF8_SEQUENCE.findall(body))
+        if valid_sequences > stray:
             line = _line_of(body, error.start, b"\n")
             line_start = body.rfind(b"\n", 0, error.start) + 1
             raise ExportFormatError(
@@ -256,6 +262,7 @@ def _table_from_text(text: str, file: str) -> tuple[str, int, list[str], list[tu
     if separator not in ("\t", ";"):
         raise ExportFormatError(file, 1, None, f"expected sep=<TAB> or sep=; but found sep={separator}")
     header = header_text.split(separator)
+    separator_name = "TAB" if separator == "\t" else f"'{separator}'"
     rows: list[tuple[int, list[str]]] = []
     rejected: list[dict[str, object]] = []
     for index in range(first + 1, len(lines)):
@@ -279,7 +286,7 @@ def _table_from_text(text: str, file: str) -> tuple[str, int, list[str], list[tu
                 file,
                 line_number,
                 str(column),
-                f"expected {len(header)} fields separated by {'TAB' if separator == chr(9) else separator!r}, "
+                f"expected {len(header)} fields separated by {separator_name}, "
                 f"found {len(fields)}"
                 + (" (the file looks truncated)" if index >= len(lines) - 2 and len(fields) < len(header) else ""),
             )

@@ -1,0 +1,192 @@
+"""The ``utvalg`` command: the pipeline without the Dagster UI.
+
+Exit codes: 0 success, 1 bad input (a file that cannot be parsed, a missing folder), 2 wrong usage,
+3 a failed run or check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from pipelines import settings
+from pipelines.ingest.portal_format import ExportFormatError
+from pipelines.reference.registers import NEWEST_STRUCTURE, ReferenceError
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file, so a killed run leaves the old file whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temporary.write_bytes(data)
+    temporary.replace(path)
+
+
+def harmonised_from_folder(raw: Path, target_structure: int, progress: bool = False):  # type: ignore[no-untyped-def]
+    """Parse, validate and harmonise a raw folder: the same functions the assets call."""
+    from pipelines.harmonise.harmonise import build_target, harmonise
+    from pipelines.ingest.collect import parse_folder
+    from pipelines.reference.mapping import load_changes
+    from pipelines.reference.registers import load_registers
+    from pipelines.validate.observations import validate_observations
+
+    registers = load_registers(settings.REFERENCE_DIR)
+    parsed = parse_folder(raw, registers, progress=progress)
+    observations, quarantine = validate_observations(parsed.observations, parsed.quarantine, registers)
+    target = build_target(registers, load_changes(settings.REFERENCE_DIR), target_structure)
+    harmonised, unplaced = harmonise(observations, target)
+    return parsed, observations, quarantine, harmonised, unplaced
+
+
+def command_export(args: argparse.Namespace) -> int:
+    from pipelines.provenance import provenance_document
+
+    if args.table != "observations":
+        print(f"utvalg export: unknown table {args.table!r}; expected 'observations'", file=sys.stderr)
+        return EXIT_USAGE
+    parsed, _, quarantine, harmonised, _ = harmonised_from_folder(
+        Path(args.raw), args.target_structure, progress=not args.quiet
+    )
+    out = Path(args.out)
+    buffer = harmonised.write_csv()
+    write_atomically(out, buffer.encode("utf-8"))
+    provenance = provenance_document(
+        parsed.files, {"raw": str(args.raw), "target_structure": args.target_structure}
+    )
+    write_atomically(out.with_name(out.name + ".provenance.json"), provenance.encode("utf-8"))
+    print(
+        f"wrote {harmonised.height} harmonised rows from {parsed.files.height} files to {out} "
+        f"({quarantine.height} rows quarantined)"
+    )
+    return EXIT_OK
+
+
+def _summary(database: Path) -> str:
+    from pipelines.storage.warehouse import Warehouse
+
+    warehouse = Warehouse(database)
+    files = warehouse.read("raw_files")
+    observations = warehouse.read("observations", ["source", "school_year", "suppressed"])
+    quarantine = warehouse.read("quarantine")
+    per_year = (
+        observations.group_by("source", "school_year")
+        .agg(pl.len().alias("rows"), pl.col("suppressed").sum().alias("suppressed"))
+        .sort("source", "school_year")
+    )
+    quarantined = quarantine.group_by("source", "stage").len().sort("source", "stage")
+    lines = [
+        f"files read: {files.height} ({', '.join(f'{s}: {n}' for s, n in files.group_by('source').len().sort('source').iter_rows())})",
+        f"observations: {observations.height} rows, {int(observations['suppressed'].sum())} suppressed",
+        f"quarantined: {quarantine.height} rows",
+        "",
+        f"{'source':<20}{'school year':<13}{'rows':>10}{'suppressed':>12}",
+    ]
+    lines += [f"{s:<20}{y:<13}{r:>10}{p:>12}" for s, y, r, p in per_year.iter_rows()]
+    if quarantined.height:
+        lines += ["", "quarantine by source and stage:"]
+        lines += [f"  {s:<20}{st:<12}{n:>8}" for s, st, n in quarantined.iter_rows()]
+    lines += ["", f"warehouse: {database}"]
+    return "\n".join(lines)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from pipelines.definitions import build_definitions
+
+    database = Path(args.warehouse)
+    definitions = build_definitions(
+        str(database), raw_dir=str(args.raw), target_structure=args.target_structure
+    )
+    started = time.perf_counter()
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    job = definitions.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    elapsed = time.perf_counter() - started
+    if not result.success:
+        for event in result.all_events:
+            if event.is_failure and event.event_specific_data is not None:
+                error = getattr(event.event_specific_data, "error", None)
+                if error is not None:
+                    print(f"utvalg run: {error.message.strip()}", file=sys.stderr)
+        failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+        if failed:
+            print(f"utvalg run: failed checks: {', '.join(failed)}", file=sys.stderr)
+        return EXIT_FAILED
+    print(_summary(database))
+    print(f"materialised in {elapsed:.1f} s")
+    return EXIT_OK
+
+
+def command_sample(args: argparse.Namespace) -> int:
+    from pipelines.sample.generate import generate_sample
+
+    summary = generate_sample(args.seed, Path(args.out), settings.REFERENCE_DIR)
+    print(json.dumps(summary, indent=2, default=str))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="utvalg",
+        description="Udir's selection of school owners for state support: ingest Udir's exports, "
+        "harmonise them to one kommune structure, and produce the candidate lists.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add_common(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--raw", default=str(settings.raw_dir()), help="folder of Udir export files (default: %(default)s)"
+        )
+        command.add_argument(
+            "--target-structure",
+            type=int,
+            default=NEWEST_STRUCTURE,
+            help="kommune structure to map every year to (default: %(default)s, the newest)",
+        )
+
+    run = commands.add_parser("run", help="materialise every asset on a raw folder and print a summary")
+    add_common(run)
+    run.add_argument(
+        "--warehouse", default=str(settings.warehouse_path()), help="DuckDB file (default: %(default)s)"
+    )
+    run.set_defaults(handler=command_run)
+
+    export = commands.add_parser("export", help="write a table to CSV without the Dagster UI")
+    export.add_argument("table", choices=["observations"], help="observations: harmonised_observations")
+    add_common(export)
+    export.add_argument("--out", required=True, help="CSV file to write")
+    export.add_argument("--quiet", action="store_true", help="no progress bar")
+    export.set_defaults(handler=command_export)
+
+    sample = commands.add_parser("sample", help="generate the synthetic national sample")
+    sample.add_argument("--seed", type=int, default=2026, help="random seed (default: %(default)s)")
+    sample.add_argument("--out", required=True, help="folder to write the exports and truth.csv to")
+    sample.set_defaults(handler=command_sample)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except ExportFormatError as error:
+        print(f"utvalg: cannot read an export: {error}\nFix or remove the file and run again.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (FileNotFoundError, ReferenceError) as error:
+        print(f"utvalg: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())
