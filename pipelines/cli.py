@@ -116,6 +116,8 @@ def command_run(args: argparse.Namespace) -> int:
         for event in result.all_events:
             if event.is_failure and event.event_specific_data is not None:
                 error = getattr(event.event_specific_data, "error", None)
+                while error is not None and error.cause is not None:
+                    error = error.cause  # the user-code error, not Dagster's wrapper
                 if error is not None:
                     print(f"utvalg run: {error.message.strip()}", file=sys.stderr)
         failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]

@@ -1,0 +1,114 @@
+"""End to end: the Dagster assets materialised in-process on the real samples, and the command."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from pipelines.cli import main
+from pipelines.definitions import build_definitions
+from pipelines.storage.warehouse import Warehouse
+from tests.conftest import NP5, SAMPLES
+
+
+@pytest.fixture(scope="module")
+def materialised(tmp_path_factory):  # type: ignore[no-untyped-def]
+    folder = tmp_path_factory.mktemp("pipeline")
+    raw = folder / "raw"
+    shutil.copytree(SAMPLES, raw)
+    database = folder / "warehouse.duckdb"
+    definitions = build_definitions(str(database), raw_dir=str(raw))
+    job = definitions.resolve_implicit_global_asset_job_def()
+    first = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    return folder, raw, database, definitions, first
+
+
+def test_every_asset_materialises_and_every_check_passes(materialised):
+    _, _, database, _, result = materialised
+    assert result.success
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {
+        "observations_match_schema": True,
+        "quarantine_within_limit": True,
+        "harmonised_match_schema": True,
+        "no_figure_counted_twice": True,
+    }
+    tables = set(Warehouse(database).tables())
+    assert {
+        "kommune_register",
+        "kommune_registers",
+        "kommune_mapping",
+        "fylke_mapping",
+        "raw_files",
+        "parsed_observations",
+        "observations",
+        "quarantine",
+        "harmonised_observations",
+        "unharmonised_observations",
+        "provenance",
+    } <= tables
+    warehouse = Warehouse(database)
+    register = warehouse.read("kommune_register")
+    assert register.filter(~pl.col("is_pseudo")).height == 357
+    assert register["statsforvalter"].drop_nulls().n_unique() == 10
+    assert warehouse.read("raw_files").height == 6
+    provenance = warehouse.read("provenance")
+    assert provenance["sha256"].str.len_chars().unique().to_list() == [64]
+
+
+def test_rerun_on_unchanged_files_parses_nothing(materialised):
+    _, raw, database, definitions, _ = materialised
+    before = Warehouse(database).read("harmonised_observations")
+    job = definitions.resolve_implicit_global_asset_job_def()
+    again = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    metadata = again.asset_materializations_for_node("parsed_exports")[0].metadata
+    assert metadata["files_parsed"].value == 0 and metadata["files_unchanged"].value == 6
+    assert Warehouse(database).read("harmonised_observations").equals(before)
+
+
+def test_a_bad_file_fails_the_run_and_keeps_the_warehouse(materialised, tmp_path):
+    folder, raw, database, _, _ = materialised
+    before = Warehouse(database).read("observations")
+    broken = tmp_path / "raw"
+    shutil.copytree(raw, broken)
+    data = NP5.read_bytes()
+    (broken / "broken.csv").write_bytes(data[: len(data) // 3 // 2 * 2])
+    definitions = build_definitions(str(database), raw_dir=str(broken))
+    job = definitions.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "broken.csv, line 834, column 6: expected 18 fields" in failure.event_specific_data.error.to_string()
+    assert Warehouse(database).read("observations").equals(before)
+
+
+def test_export_command_writes_the_same_rows_reproducibly(tmp_path, materialised, capsys):
+    _, raw, database, _, _ = materialised
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert main(["export", "observations", "--raw", str(raw), "--out", str(first), "--quiet"]) == 0
+    assert main(["export", "observations", "--raw", str(raw), "--out", str(second), "--quiet"]) == 0
+    assert first.read_bytes() == second.read_bytes()
+    exported = pl.read_csv(first, infer_schema=False)
+    stored = Warehouse(database).read("harmonised_observations")
+    assert exported.height == stored.height
+    assert set(exported["level"].unique().to_list()) == {"national", "county", "municipality", "school"}
+    schools = exported.filter(pl.col("level") == "school")
+    assert schools["unit_code"].str.contains(r"^(\d{9}|U\d+)$").all()
+    assert '"code_version"' in (tmp_path / "a.csv.provenance.json").read_text()
+
+
+def test_command_errors_are_plain_with_exit_codes(tmp_path, capsys):
+    assert main(["export", "observations", "--raw", str(tmp_path / "missing"), "--out", str(tmp_path / "x.csv")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "bad.csv").write_bytes(b"not an export\n")
+    assert main(["export", "observations", "--raw", str(tmp_path), "--out", str(tmp_path / "x.csv"), "--quiet"]) == 1
+    error = capsys.readouterr().err
+    assert "bad.csv, line 1" in error and "Fix or remove the file" in error
+    assert not (tmp_path / "x.csv").exists()
+    with pytest.raises(SystemExit) as usage:
+        main(["export", "nothing"])
+    assert usage.value.code == 2
