@@ -10,6 +10,7 @@ from pipelines.resources import UtvalgSettings
 from pipelines.validate.observations import schema_for
 from pipelines.validate.tables import harmonised_schema
 
+
 def _schema_check(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> dg.AssetCheckResult:
     try:
         schema.validate(frame, lazy=True)
@@ -26,10 +27,12 @@ def _schema_check(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> dg.AssetCh
         )
     return dg.AssetCheckResult(passed=True, metadata={"rows_checked": frame.height})
 
+
 @dg.asset_check(asset="observations", blocking=True)
 def observations_match_schema(utvalg: UtvalgSettings, observations: pl.DataFrame) -> dg.AssetCheckResult:
     """The stored observations pass the pandera schema (types, ranges, codes, unique key)."""
     return _schema_check(observations, schema_for(utvalg.registers()))
+
 
 @dg.asset_check(asset="observations", blocking=True, additional_ins={"quarantine": dg.AssetIn()})
 def quarantine_within_limit(
@@ -51,6 +54,7 @@ def quarantine_within_limit(
         },
     )
 
+
 @dg.asset_check(asset="harmonised_observations", blocking=True)
 def harmonised_match_schema(
     utvalg: UtvalgSettings, harmonised_observations: pl.DataFrame
@@ -59,6 +63,7 @@ def harmonised_match_schema(
     registers = utvalg.registers()
     target_codes = registers.codes(utvalg.validated_target())
     return _schema_check(harmonised_observations, harmonised_schema(target_codes))
+
 
 @dg.asset_check(asset="harmonised_observations", blocking=True)
 def no_figure_counted_twice(harmonised_observations: pl.DataFrame) -> dg.AssetCheckResult:

@@ -3,11 +3,12 @@
 import dagster as dg
 import polars as pl
 
+from assets.metadata import markdown_table
 from pipelines.harmonise.harmonise import build_target, harmonise
 from pipelines.resources import UtvalgSettings
-from assets.metadata import markdown_table
 
 GROUP = "harmonised"
+
 
 @dg.multi_asset(
     group_name=GROUP,
@@ -27,9 +28,7 @@ GROUP = "harmonised"
         ),
     },
 )
-def harmonised(  # type: ignore[no-untyped-def]
-    context: dg.AssetExecutionContext, utvalg: UtvalgSettings, observations: pl.DataFrame
-):
+def harmonised(context: dg.AssetExecutionContext, utvalg: UtvalgSettings, observations: pl.DataFrame):
     """Map every observation to the target structure without counting a figure twice."""
     target = build_target(utvalg.registers(), utvalg.changes(), utvalg.validated_target())
     frame, unplaced = harmonise(observations, target)
@@ -42,6 +41,7 @@ def harmonised(  # type: ignore[no-untyped-def]
         output_name="harmonised_observations",
     )
     context.add_output_metadata(
-        {"by_reason": markdown_table(unplaced.group_by("reason").len())}, output_name="unharmonised_observations"
+        {"by_reason": markdown_table(unplaced.group_by("reason").len())},
+        output_name="unharmonised_observations",
     )
     return frame, unplaced

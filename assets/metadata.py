@@ -3,6 +3,7 @@
 import dagster as dg
 import polars as pl
 
+
 def markdown_table(frame: pl.DataFrame, rows: int = 10) -> dg.MetadataValue:
     """The first ``rows`` rows of ``frame`` as a Markdown table for the Dagster UI."""
     head = frame.head(rows)

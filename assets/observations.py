@@ -12,6 +12,7 @@ from pipelines.storage.warehouse import WarehouseResource
 from pipelines.validate.observations import validate_observations
 from pipelines.validate.tables import QUARANTINE, RAW_FILES
 
+
 def _previous(warehouse: WarehouseResource) -> ParsedFolder | None:
     store = warehouse.warehouse()
     tables = set(store.tables())
@@ -24,6 +25,7 @@ def _previous(warehouse: WarehouseResource) -> ParsedFolder | None:
         parsed=[],
         reused=[],
     )
+
 
 @dg.multi_asset(
     outs={
@@ -47,9 +49,7 @@ def _previous(warehouse: WarehouseResource) -> ParsedFolder | None:
         ),
     },
 )
-def parsed_exports(  # type: ignore[no-untyped-def]
-    context: dg.AssetExecutionContext, utvalg: UtvalgSettings, warehouse: WarehouseResource
-):
+def parsed_exports(context: dg.AssetExecutionContext, utvalg: UtvalgSettings, warehouse: WarehouseResource):
     """Find, hash and parse every export under the raw folder."""
     parsed = parse_folder(Path(utvalg.raw_dir), utvalg.registers(), _previous(warehouse))
     RAW_FILES.validate(parsed.files)
@@ -68,6 +68,7 @@ def parsed_exports(  # type: ignore[no-untyped-def]
     )
     return parsed.files, parsed.observations, parsed.quarantine
 
+
 @dg.multi_asset(
     group_name="observations",
     outs={
@@ -85,7 +86,7 @@ def parsed_exports(  # type: ignore[no-untyped-def]
         ),
     },
 )
-def validated_observations(  # type: ignore[no-untyped-def]
+def validated_observations(
     context: dg.AssetExecutionContext,
     utvalg: UtvalgSettings,
     parsed_observations: pl.DataFrame,
@@ -107,12 +108,17 @@ def validated_observations(  # type: ignore[no-untyped-def]
         .sort("source", "school_year")
     )
     context.add_output_metadata(
-        {"by_source_and_year": markdown_table(summary, 100), "suppressed": int(observations["suppressed"].sum())},
+        {
+            "by_source_and_year": markdown_table(summary, 100),
+            "suppressed": int(observations["suppressed"].sum()),
+        },
         output_name="observations",
     )
     context.add_output_metadata(
         {
-            "by_reason": markdown_table(quarantine.group_by("stage", "reason").len().sort("len", descending=True)),
+            "by_reason": markdown_table(
+                quarantine.group_by("stage", "reason").len().sort("len", descending=True)
+            ),
             "sample": markdown_table(quarantine),
         },
         output_name="quarantine",

@@ -6,6 +6,7 @@ import polars as pl
 from pipelines.provenance import provenance_frame
 from pipelines.resources import UtvalgSettings
 
+
 @dg.asset(group_name="raw", kinds={"polars", "duckdb"})
 def provenance(utvalg: UtvalgSettings, raw_files: pl.DataFrame) -> pl.DataFrame:
     """One row per input file with its SHA-256, beside the run's configuration and code version."""

@@ -10,6 +10,7 @@ from pipelines.validate.tables import MAPPING, MUNICIPALITY_REGISTER
 
 GROUP = "reference"
 
+
 @dg.asset(group_name=GROUP, kinds={"polars", "duckdb"})
 def kommune_register(context: dg.AssetExecutionContext, utvalg: UtvalgSettings) -> pl.DataFrame:
     """The kommuner of the target structure with their fylke and statsforvalter (SSB Klass 131/104)."""
@@ -25,10 +26,12 @@ def kommune_register(context: dg.AssetExecutionContext, utvalg: UtvalgSettings) 
     )
     return frame
 
+
 @dg.asset(group_name=GROUP, kinds={"polars", "duckdb"})
 def kommune_registers(utvalg: UtvalgSettings) -> pl.DataFrame:
     """Every kommune of every structure 2013–2024, pseudo-units (Svalbard, Utlandet, Uoppgitt) marked."""
     return utvalg.registers().municipalities
+
 
 @dg.multi_asset(
     group_name=GROUP,
@@ -45,10 +48,13 @@ def kommune_registers(utvalg: UtvalgSettings) -> pl.DataFrame:
         ),
     },
 )
-def mappings(context: dg.AssetExecutionContext, utvalg: UtvalgSettings):  # type: ignore[no-untyped-def]
+def mappings(context: dg.AssetExecutionContext, utvalg: UtvalgSettings):
     """Kommune and fylke mappings to the target structure."""
     target = build_target(utvalg.registers(), utvalg.changes(), utvalg.validated_target())
-    for name, frame in (("kommune_mapping", target.municipality_links), ("fylke_mapping", target.county_links)):
+    for name, frame in (
+        ("kommune_mapping", target.municipality_links),
+        ("fylke_mapping", target.county_links),
+    ):
         MAPPING.validate(frame)
         counts = dict(frame.group_by("kind").len().sort("kind").iter_rows())
         context.add_output_metadata({f"links_{k}": int(v) for k, v in counts.items()}, output_name=name)

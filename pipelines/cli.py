@@ -31,7 +31,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     temporary.replace(path)
 
 
-def harmonised_from_folder(raw: Path, target_structure: int, progress: bool = False):  # type: ignore[no-untyped-def]
+def harmonised_from_folder(raw: Path, target_structure: int, progress: bool = False):
     """Parse, validate and harmonise a raw folder: the same functions the assets call."""
     from pipelines.harmonise.harmonise import build_target, harmonise
     from pipelines.ingest.collect import parse_folder
@@ -83,8 +83,11 @@ def _summary(database: Path) -> str:
         .sort("source", "school_year")
     )
     quarantined = quarantine.group_by("source", "stage").len().sort("source", "stage")
+    by_source = ", ".join(
+        f"{source}: {count}" for source, count in files.group_by("source").len().sort("source").iter_rows()
+    )
     lines = [
-        f"files read: {files.height} ({', '.join(f'{s}: {n}' for s, n in files.group_by('source').len().sort('source').iter_rows())})",
+        f"files read: {files.height} ({by_source})",
         f"observations: {observations.height} rows, {int(observations['suppressed'].sum())} suppressed",
         f"quarantined: {quarantine.height} rows",
         "",
@@ -147,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add_common(command: argparse.ArgumentParser) -> None:
         command.add_argument(
-            "--raw", default=str(settings.raw_dir()), help="folder of Udir export files (default: %(default)s)"
+            "--raw",
+            default=str(settings.raw_dir()),
+            help="folder of Udir export files (default: %(default)s)",
         )
         command.add_argument(
             "--target-structure",
@@ -159,7 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="materialise every asset on a raw folder and print a summary")
     add_common(run)
     run.add_argument(
-        "--warehouse", default=str(settings.warehouse_path()), help="DuckDB file (default: %(default)s)"
+        "--warehouse",
+        default=str(settings.warehouse_path()),
+        help="DuckDB file (default: %(default)s)",
     )
     run.set_defaults(handler=command_run)
 
@@ -183,7 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except ExportFormatError as error:
-        print(f"utvalg: cannot read an export: {error}\nFix or remove the file and run again.", file=sys.stderr)
+        print(
+            f"utvalg: cannot read an export: {error}\nFix or remove the file and run again.",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
     except (FileNotFoundError, ReferenceError) as error:
         print(f"utvalg: {error}", file=sys.stderr)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 
 import assets.checks
@@ -16,7 +18,7 @@ from pipelines.storage.warehouse import WarehouseIOManager, WarehouseResource
 ASSET_MODULES = [assets.reference, assets.observations, assets.harmonised, assets.provenance]
 
 
-def build_definitions(database: str | None = None, **utvalg: object) -> dg.Definitions:
+def build_definitions(database: str | None = None, **utvalg: Any) -> dg.Definitions:
     """Definitions with an optional warehouse path and settings (tests use temporary ones)."""
     database = database or str(settings.warehouse_path())
     return dg.Definitions(
@@ -25,7 +27,7 @@ def build_definitions(database: str | None = None, **utvalg: object) -> dg.Defin
         resources={
             "io_manager": WarehouseIOManager(database=database),
             "warehouse": WarehouseResource(database=database),
-            "utvalg": UtvalgSettings(**utvalg),  # type: ignore[arg-type]
+            "utvalg": UtvalgSettings(**utvalg),
         },
         executor=dg.in_process_executor,
     )

@@ -8,11 +8,11 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines import settings
-from pipelines.reference.mapping import load_changes
+from pipelines.reference.mapping import Change, load_changes
 from pipelines.reference.registers import NEWEST_STRUCTURE, STRUCTURES, Registers, load_registers
 
 
-class UtvalgSettings(dg.ConfigurableResource):  # type: ignore[type-arg]
+class UtvalgSettings(dg.ConfigurableResource):
     """Settings an analyst may change per run (Launchpad) or per deployment (environment)."""
 
     raw_dir: str = str(settings.raw_dir())
@@ -23,7 +23,7 @@ class UtvalgSettings(dg.ConfigurableResource):  # type: ignore[type-arg]
     def registers(self) -> Registers:
         return load_registers(Path(self.reference_dir))
 
-    def changes(self):  # type: ignore[no-untyped-def]
+    def changes(self) -> dict[str, Change]:
         return load_changes(Path(self.reference_dir))
 
     def validated_target(self) -> int:

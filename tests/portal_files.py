@@ -16,11 +16,33 @@ ID_COLUMNS = [
 
 
 def national(values: list[str]) -> list[str]:
-    return ["1", "I", "00", "0000", "I", "Hele landet", "Alle fylker", "Alle kommuner", "Alle skoler", *values]
+    return [
+        "1",
+        "I",
+        "00",
+        "0000",
+        "I",
+        "Hele landet",
+        "Alle fylker",
+        "Alle kommuner",
+        "Alle skoler",
+        *values,
+    ]
 
 
 def county(code: str, name: str, values: list[str]) -> list[str]:
-    return ["2", "I", code, "0000", code, "Hele landet", name, "Alle kommuner", "Alle skoler", *values]
+    return [
+        "2",
+        "I",
+        code,
+        "0000",
+        code,
+        "Hele landet",
+        name,
+        "Alle kommuner",
+        "Alle skoler",
+        *values,
+    ]
 
 
 def municipality(county_code: str, code: str, name: str, values: list[str]) -> list[str]:

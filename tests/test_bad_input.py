@@ -41,7 +41,9 @@ def test_truncated_file_names_the_last_line(registers):
 
 def test_odd_byte_count_in_utf16_is_an_encoding_error(registers):
     data = NP5.read_bytes()[:1001]
-    with pytest.raises(ExportFormatError, match=r"bad\.csv, line \d+: bytes 1000–1001 are not valid UTF-16-LE"):
+    with pytest.raises(
+        ExportFormatError, match=r"bad\.csv, line \d+: bytes 1000–1001 are not valid UTF-16-LE"
+    ):
         parse_raw_file(data, "bad.csv", registers)
 
 
@@ -71,12 +73,15 @@ def test_missing_id_column_is_named(registers):
 def test_unnamed_value_column_is_named(registers):
     text = TEXT.replace(".Skalapoeng\t", ".Skalapoeng\tKommentar\t", 1)
     text = "\n".join(line + ("\t" if n > 1 and line else "") for n, line in enumerate(text.split("\n")))
-    with pytest.raises(ExportFormatError, match=r"line 2, column 11 \('Kommentar'\): expected an id column or a value column"):
+    with pytest.raises(
+        ExportFormatError,
+        match=r"line 2, column 11 \('Kommentar'\): expected an id column or a value column",
+    ):
         parse_raw_file(utf16(text), "extra.csv", registers)
 
 
 def test_repeated_header_is_quarantined_and_the_rest_kept(registers):
-    lines = LINES[:50] + [LINES[1]] + LINES[50:]
+    lines = [*LINES[:50], LINES[1], *LINES[50:]]
     observations, quarantine = ingest(utf16("\n".join(lines)), registers)
     reasons = quarantine.filter(pl.col("stage") == "parse")
     assert reasons.height == 1

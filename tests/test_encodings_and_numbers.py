@@ -29,7 +29,8 @@ def cells(export):  # type: ignore[no-untyped-def]
         pytest.param(TEXT.replace("\t", ";").replace("sep=;", "sep=;").encode("utf-8"), id="semicolon"),
         pytest.param(TEXT.split("\n", 1)[1].encode("utf-8"), id="no-sep-line"),
         pytest.param(
-            TEXT.split("\n", 1)[1].replace("\t", ";").encode("cp1252"), id="cp1252-semicolon-sniffed"
+            TEXT.split("\n", 1)[1].replace("\t", ";").encode("cp1252"),
+            id="cp1252-semicolon-sniffed",
         ),
     ],
 )
@@ -60,7 +61,7 @@ def test_portal_numbers_round_trip(number, decimals):
     text = portal_number(number, decimals)
     parsed = parse([text]).row(0, named=True)
     assert parsed["problem"] is None and parsed["suppressed"] is False
-    assert parsed["value"] == pytest.approx(round(number, decimals), abs=10 ** -decimals)
+    assert parsed["value"] == pytest.approx(round(number, decimals), abs=10**-decimals)
 
 
 @given(st.text(alphabet="0123456789 ,.-*abcXYZ%", min_size=1, max_size=12))
@@ -82,7 +83,17 @@ def test_anything_else_is_a_problem_never_a_silent_number(text):
 def test_thousands_separators_and_suppression_examples():
     frame = parse(["56 833", "0,8", "1 234 567,25", "*", "", "12\u00a0345", "1.5", "12 34", "abc"])
     assert frame["value"].to_list()[:3] == [56833.0, 0.8, 1234567.25]
-    assert frame["suppressed"].to_list() == [False, False, False, True, False, False, False, False, False]
+    assert frame["suppressed"].to_list() == [
+        False,
+        False,
+        False,
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]
     assert frame["value"][5] == 12345.0
     assert frame["problem"].to_list()[6:] != [None, None, None]
     assert all(p is not None for p in frame["problem"].to_list()[6:])

@@ -31,9 +31,11 @@ def one(frame: pl.DataFrame, **where: object) -> dict[str, object]:
 
 def test_mapping_kinds_for_the_real_reforms(target):
     links = target.municipality_links
+
     def targets(structure: int, code: str) -> list[tuple[str, str]]:
         rows = links.filter((pl.col("source_structure") == structure) & (pl.col("source_code") == code))
         return sorted(rows.select("target_code", "kind").iter_rows())
+
     assert targets(2020, "1507") == [("1508", "split"), ("1580", "split")]
     assert targets(2020, "3024") == [("3201", "recode")]
     assert targets(2019, "0219") == [("3201", "recode")]
@@ -115,7 +117,11 @@ def test_2023_2024_reform_lands_on_2024_codes(reform_folder, registers, target):
     kommuner = harmonised.filter((pl.col("level") == "municipality") & (pl.col("school_year") == "2023-24"))
     # Split kommune rebuilt from its schools' 2024 kommune.
     alesund = one(kommuner, unit_code="1508")
-    assert (alesund["value"], alesund["n"], alesund["lineage"]) == (46.0, 100, "rebuilt_from_schools")
+    assert (alesund["value"], alesund["n"], alesund["lineage"]) == (
+        46.0,
+        100,
+        "rebuilt_from_schools",
+    )
     assert "covering 17 % of its pupils" in alesund["lineage_note"]
     haram = one(kommuner, unit_code="1580")
     assert (haram["value"], haram["n"], haram["lineage"]) == (52.0, 50, "rebuilt_from_schools")
@@ -124,7 +130,11 @@ def test_2023_2024_reform_lands_on_2024_codes(reform_folder, registers, target):
     assert baerum["lineage"] == "unchanged" and baerum["n"] == 1500
     assert "also published as 3024 (recode); not counted twice" in baerum["lineage_note"]
     halden = one(kommuner, unit_code="3101")
-    assert (halden["lineage"], halden["unit_name"], halden["lineage_sources"]) == ("recode", "Halden", "3001")
+    assert (halden["lineage"], halden["unit_name"], halden["lineage_sources"]) == (
+        "recode",
+        "Halden",
+        "3001",
+    )
     assert one(kommuner, unit_code="5605")["suppressed"] is True  # Sør-Varanger 5444 → 5605
     svalbard = one(kommuner, unit_code="2100")
     assert svalbard["is_pseudo"] is True and svalbard["value"] == 47.0
@@ -138,7 +148,10 @@ def test_2023_2024_reform_lands_on_2024_codes(reform_folder, registers, target):
 
 def test_split_without_school_rows_is_inherited_with_apportioned_count(tmp_path, registers, target):
     (tmp_path / "2023-24.csv").write_bytes(
-        portal_bytes(np5_columns("2023-24"), [municipality("15", "1507", "Ålesund (2020 - 2023)", ["48", "1,0", "600"])])
+        portal_bytes(
+            np5_columns("2023-24"),
+            [municipality("15", "1507", "Ålesund (2020 - 2023)", ["48", "1,0", "600"])],
+        )
     )
     harmonised, _ = harmonised_from(tmp_path, registers, target)
     rows = harmonised.filter(pl.col("level") == "municipality").sort("unit_code")
@@ -175,7 +188,10 @@ def test_county_splits_and_merges(tmp_path, registers, target):
     (tmp_path / "2019-20.csv").write_bytes(
         portal_bytes(
             np5_columns("2019-20"),
-            [county("09", "Aust-Agder", ["48", "0,5", "1 000"]), county("10", "Vest-Agder", ["50", "0,5", "1 500"])],
+            [
+                county("09", "Aust-Agder", ["48", "0,5", "1 000"]),
+                county("10", "Vest-Agder", ["50", "0,5", "1 500"]),
+            ],
         )
     )
     (tmp_path / "2022-23.csv").write_bytes(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -61,7 +60,7 @@ def test_every_asset_materialises_and_every_check_passes(materialised):
 
 
 def test_rerun_on_unchanged_files_parses_nothing(materialised):
-    _, raw, database, definitions, _ = materialised
+    _, _, database, definitions, _ = materialised
     before = Warehouse(database).read("harmonised_observations")
     job = definitions.resolve_implicit_global_asset_job_def()
     again = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
@@ -71,7 +70,7 @@ def test_rerun_on_unchanged_files_parses_nothing(materialised):
 
 
 def test_a_bad_file_fails_the_run_and_keeps_the_warehouse(materialised, tmp_path):
-    folder, raw, database, _, _ = materialised
+    _, raw, database, _, _ = materialised
     before = Warehouse(database).read("observations")
     broken = tmp_path / "raw"
     shutil.copytree(raw, broken)
@@ -82,7 +81,9 @@ def test_a_bad_file_fails_the_run_and_keeps_the_warehouse(materialised, tmp_path
     result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "broken.csv, line 834, column 6: expected 18 fields" in failure.event_specific_data.error.to_string()
+    assert (
+        "broken.csv, line 834, column 6: expected 18 fields" in failure.event_specific_data.error.to_string()
+    )
     assert Warehouse(database).read("observations").equals(before)
 
 
@@ -95,17 +96,47 @@ def test_export_command_writes_the_same_rows_reproducibly(tmp_path, materialised
     exported = pl.read_csv(first, infer_schema=False)
     stored = Warehouse(database).read("harmonised_observations")
     assert exported.height == stored.height
-    assert set(exported["level"].unique().to_list()) == {"national", "county", "municipality", "school"}
+    assert set(exported["level"].unique().to_list()) == {
+        "national",
+        "county",
+        "municipality",
+        "school",
+    }
     schools = exported.filter(pl.col("level") == "school")
     assert schools["unit_code"].str.contains(r"^(\d{9}|U\d+)$").all()
     assert '"code_version"' in (tmp_path / "a.csv.provenance.json").read_text()
 
 
 def test_command_errors_are_plain_with_exit_codes(tmp_path, capsys):
-    assert main(["export", "observations", "--raw", str(tmp_path / "missing"), "--out", str(tmp_path / "x.csv")]) == 1
+    assert (
+        main(
+            [
+                "export",
+                "observations",
+                "--raw",
+                str(tmp_path / "missing"),
+                "--out",
+                str(tmp_path / "x.csv"),
+            ]
+        )
+        == 1
+    )
     assert "does not exist" in capsys.readouterr().err
     (tmp_path / "bad.csv").write_bytes(b"not an export\n")
-    assert main(["export", "observations", "--raw", str(tmp_path), "--out", str(tmp_path / "x.csv"), "--quiet"]) == 1
+    assert (
+        main(
+            [
+                "export",
+                "observations",
+                "--raw",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "x.csv"),
+                "--quiet",
+            ]
+        )
+        == 1
+    )
     error = capsys.readouterr().err
     assert "bad.csv, line 1" in error and "Fix or remove the file" in error
     assert not (tmp_path / "x.csv").exists()

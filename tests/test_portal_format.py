@@ -20,9 +20,7 @@ def test_nasjonale_prover_5_trinn_arendal_by_hand(registers):
     parsed = parse_raw_file(NP5.read_bytes(), NP5.name, registers)
     assert parsed.source == "nasjonale_prover" and parsed.encoding == "utf-16-le"
     assert parsed.quarantine.is_empty()
-    arendal = observation(
-        parsed.observations, level="municipality", unit_code="4203", subject="lesing"
-    )
+    arendal = observation(parsed.observations, level="municipality", unit_code="4203", subject="lesing")
     assert (arendal["value"], arendal["std_error"], arendal["n"]) == (48.0, 0.8, 473)
     assert arendal["school_year"] == "2024-25" and arendal["grade"] == "5"
     assert arendal["indicator"] == "skalapoeng" and arendal["measure"] == "scale_points"
@@ -32,7 +30,11 @@ def test_nasjonale_prover_5_trinn_arendal_by_hand(registers):
     # Sira skole: Engelsk and Lesing suppressed, Regning published (51; 4,4; 10 pupils).
     sira = parsed.observations.filter(pl.col("unit_code") == "975271463").sort("subject")
     assert sira["suppressed"].to_list() == [True, True, False]
-    assert sira.filter(pl.col("subject") == "regning").select("value", "std_error", "n").row(0) == (51.0, 4.4, 10)
+    assert sira.filter(pl.col("subject") == "regning").select("value", "std_error", "n").row(0) == (
+        51.0,
+        4.4,
+        10,
+    )
 
 
 def test_every_line_and_cell_of_the_5_trinn_file_is_accounted_for(registers):
@@ -50,7 +52,12 @@ def test_every_line_and_cell_of_the_5_trinn_file_is_accounted_for(registers):
 def test_ungdomstrinn_arendal_by_hand(registers):
     parsed = parse_raw_file(NP8.read_bytes(), NP8.name, registers)
     arendal = observation(parsed.observations, level="municipality", unit_code="4203", subject="engelsk")
-    assert (arendal["value"], arendal["std_error"], arendal["n"], arendal["grade"]) == (51.0, 0.9, 527, "8")
+    assert (arendal["value"], arendal["std_error"], arendal["n"], arendal["grade"]) == (
+        51.0,
+        0.9,
+        527,
+        "8",
+    )
     svalbard = observation(parsed.observations, level="municipality", unit_code="2100", subject="lesing")
     assert (svalbard["value"], svalbard["n"], svalbard["county_code"]) == (49.0, 21, "55")
 
@@ -99,7 +106,9 @@ def test_elevundersokelsen_indicator_per_row_shape(registers):
     by_adults = observation(frame, level="national", indicator="mobbing_av_voksne", school_year="2021-22")
     assert by_adults["value"] == 1.4
     girls = parsed.observations.filter(
-        (pl.col("breakdown") == "Jente") & (pl.col("level") == "national") & (pl.col("indicator") == "mobbing")
+        (pl.col("breakdown") == "Jente")
+        & (pl.col("level") == "national")
+        & (pl.col("indicator") == "mobbing")
     ).sort("school_year")
     assert girls["value"].to_list() == [2.8, 3.1]
 
@@ -109,7 +118,12 @@ def test_skoleporten_long_download(registers):
     assert parsed.source == "skoleporten" and parsed.quarantine.is_empty()
     frame = parsed.observations
     auglend = observation(
-        frame, unit_name="Auglend skole", school_year="2014-15", subject="engelsk", grade="5", breakdown="Offentlig"
+        frame,
+        unit_name="Auglend skole",
+        school_year="2014-15",
+        subject="engelsk",
+        grade="5",
+        breakdown="Offentlig",
     )
     assert auglend["value"] == 53.0 and auglend["source"] == "nasjonale_prover"
     assert frame.height == 599

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -23,10 +24,10 @@ def test_a_failing_write_keeps_the_previous_table(tmp_path):
     good = pl.DataFrame({"a": [1, 2, 3]})
     warehouse.write("t", good)
     bad = pl.DataFrame({"a": pl.Series([object(), object()], dtype=pl.Object)})
-    with pytest.raises(Exception):
+    with pytest.raises(duckdb.Error):
         warehouse.write("t", bad)
     assert warehouse.read("t").equals(good)
-    with pytest.raises(Exception):
+    with pytest.raises(duckdb.Error):
         warehouse.write_many({"u": pl.DataFrame({"x": [1]}), "t": bad})
     assert warehouse.read("t").equals(good)
     assert "u" not in warehouse.tables()  # all or nothing

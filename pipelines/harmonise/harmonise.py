@@ -46,30 +46,32 @@ KEY = ("source", "school_year", "indicator", "grade", "subject", "breakdown", "m
 LINEAGE_KINDS = ("unchanged", "recode", "merge", "rebuilt_from_schools", "inherited")
 PRIORITY = {kind: rank for rank, kind in enumerate(LINEAGE_KINDS)}
 
-HARMONISED_SCHEMA: dict[str, pl.DataType] = {
-    "source": pl.String(),
-    "school_year": pl.String(),
-    "level": pl.String(),
-    "unit_code": pl.String(),
-    "unit_name": pl.String(),
-    "municipality_code": pl.String(),
-    "county_code": pl.String(),
-    "is_pseudo": pl.Boolean(),
-    "indicator": pl.String(),
-    "grade": pl.String(),
-    "subject": pl.String(),
-    "breakdown": pl.String(),
-    "measure": pl.String(),
-    "value": pl.Float64(),
-    "std_error": pl.Float64(),
-    "n": pl.Int64(),
-    "suppressed": pl.Boolean(),
-    "break_note": pl.String(),
-    "lineage": pl.String(),
-    "lineage_sources": pl.String(),
-    "lineage_rows": pl.String(),
-    "lineage_note": pl.String(),
-}
+HARMONISED_SCHEMA = pl.Schema(
+    {
+        "source": pl.String(),
+        "school_year": pl.String(),
+        "level": pl.String(),
+        "unit_code": pl.String(),
+        "unit_name": pl.String(),
+        "municipality_code": pl.String(),
+        "county_code": pl.String(),
+        "is_pseudo": pl.Boolean(),
+        "indicator": pl.String(),
+        "grade": pl.String(),
+        "subject": pl.String(),
+        "breakdown": pl.String(),
+        "measure": pl.String(),
+        "value": pl.Float64(),
+        "std_error": pl.Float64(),
+        "n": pl.Int64(),
+        "suppressed": pl.Boolean(),
+        "break_note": pl.String(),
+        "lineage": pl.String(),
+        "lineage_sources": pl.String(),
+        "lineage_rows": pl.String(),
+        "lineage_note": pl.String(),
+    }
+)
 HARMONISED_KEY = ("level", "unit_code", *KEY)
 
 
@@ -89,8 +91,8 @@ def _nominal_structure(school_year: pl.Expr) -> pl.Expr:
     expression = pl.lit(None, pl.Int32)
     for structure, (first, last) in sorted(STRUCTURES.items(), reverse=True):
         upper = last if last is not None else 9999
-        expression = pl.when(year.is_between(first, upper)).then(pl.lit(structure, pl.Int32)).otherwise(
-            expression
+        expression = (
+            pl.when(year.is_between(first, upper)).then(pl.lit(structure, pl.Int32)).otherwise(expression)
         )
     return expression
 
@@ -100,7 +102,9 @@ def resolve_structure(frame: pl.DataFrame, code_column: str, links: pl.DataFrame
     valid = links.select(
         pl.col("source_structure").alias("structure"), pl.col("source_code").alias(code_column)
     ).unique()
-    indexed = frame.with_row_index("_row").with_columns(_nominal_structure(pl.col("school_year")).alias("_nominal"))
+    indexed = frame.with_row_index("_row").with_columns(
+        _nominal_structure(pl.col("school_year")).alias("_nominal")
+    )
     candidates = (
         indexed.select("_row", code_column, "_nominal")
         .join(valid, on=code_column, how="inner")
@@ -135,8 +139,18 @@ def _combine(parts: pl.DataFrame, group: list[str], kind: str, label: str) -> pl
             pl.col("suppressed").all().alias("suppressed"),
             pl.col("break_note").drop_nulls().unique().sort().str.join(" | ").alias("break_note"),
             pl.col("_code").unique().sort().str.join(", ").alias("lineage_sources"),
-            pl.col("_code").filter(pl.col("suppressed")).unique().sort().str.join(", ").alias("_suppressed_parts"),
-            pl.col("_code").filter(published & pl.col("n").is_null()).unique().sort().str.join(", ").alias("_uncounted"),
+            pl.col("_code")
+            .filter(pl.col("suppressed"))
+            .unique()
+            .sort()
+            .str.join(", ")
+            .alias("_suppressed_parts"),
+            pl.col("_code")
+            .filter(published & pl.col("n").is_null())
+            .unique()
+            .sort()
+            .str.join(", ")
+            .alias("_uncounted"),
             _row_reference().sort().str.join("; ").alias("lineage_rows"),
             pl.col("structure").max().alias("_structure"),
             pl.col("source_file").max().alias("_file"),
@@ -153,7 +167,12 @@ def _combine(parts: pl.DataFrame, group: list[str], kind: str, label: str) -> pl
             pl.when(pl.col("_published") == 0).then(None).otherwise(pl.col("n")).alias("n"),
             pl.lit(kind).alias("lineage"),
             pl.concat_str(
-                pl.format("{} {} ({} codes); pupil-weighted", pl.lit(label), "lineage_sources", "_structure"),
+                pl.format(
+                    "{} {} ({} codes); pupil-weighted",
+                    pl.lit(label),
+                    "lineage_sources",
+                    "_structure",
+                ),
                 pl.when(pl.col("_suppressed_parts") != "")
                 .then(pl.format("; suppressed parts left out: {}", "_suppressed_parts"))
                 .otherwise(pl.lit("")),
@@ -268,22 +287,32 @@ def _harmonise_areas(
         )
         if school_parts.height:
             rebuilt = _combine(
-                school_parts, ["target_code", *KEY, code_column, "structure"], "rebuilt_from_schools", "rebuilt from schools"
+                school_parts,
+                ["target_code", *KEY, code_column, "structure"],
+                "rebuilt_from_schools",
+                "rebuilt from schools",
             )
-            whole = split_rows.select(
-                "target_code", *KEY, code_column, pl.col("n").alias("_whole_n")
-            )
-            rebuilt = rebuilt.join(whole, on=["target_code", *KEY, code_column], how="left", nulls_equal=True).with_columns(
+            whole = split_rows.select("target_code", *KEY, code_column, pl.col("n").alias("_whole_n"))
+            rebuilt = rebuilt.join(
+                whole, on=["target_code", *KEY, code_column], how="left", nulls_equal=True
+            ).with_columns(
                 pl.format(
                     "{} {} split; rebuilt from its schools now in this {}{}",
                     pl.lit(noun),
                     pl.col(code_column),
                     pl.lit(noun),
                     pl.when(pl.col("_whole_n") > 0)
-                    .then(pl.format(" (covering {} % of its pupils)", ((pl.col("n") / pl.col("_whole_n")) * 100).round(0).cast(pl.Int64)))
+                    .then(
+                        pl.format(
+                            " (covering {} % of its pupils)",
+                            ((pl.col("n") / pl.col("_whole_n")) * 100).round(0).cast(pl.Int64),
+                        )
+                    )
                     .otherwise(pl.lit("")),
                 ).alias("lineage_note"),
-                pl.format("{} (schools: {})", pl.col(code_column), "lineage_sources").alias("lineage_sources"),
+                pl.format("{} (schools: {})", pl.col(code_column), "lineage_sources").alias(
+                    "lineage_sources"
+                ),
             )
             candidates.append(_finish_candidates(rebuilt, "target_code"))
     if split_rows.height:
@@ -293,7 +322,8 @@ def _harmonise_areas(
             _row_reference().alias("lineage_rows"),
             (pl.col("n") * pl.col("weight")).round(0).cast(pl.Int64).alias("n"),
             pl.format(
-                "{} {} split and no school rows rebuild it: the whole {}'s figure is inherited; pupil count apportioned by nominal share {}",
+                "{} {} split and no school rows rebuild it: the whole {}'s figure is inherited; "
+                "pupil count apportioned by nominal share {}",
                 pl.lit(noun),
                 "_code",
                 pl.lit(noun),
@@ -385,7 +415,9 @@ def school_directory(schools: pl.DataFrame, target: Target) -> pl.DataFrame:
         .join(county_direct, on="unit_code", how="left")
         .with_columns(pl.coalesce("target_municipality", "_mapped").alias("target_municipality"))
         .with_columns(
-            pl.coalesce(pl.col("target_municipality").str.slice(0, 2), "_county_direct").alias("target_county")
+            pl.coalesce(pl.col("target_municipality").str.slice(0, 2), "_county_direct").alias(
+                "target_county"
+            )
         )
         .select("unit_code", "target_municipality", "target_county")
     )
@@ -441,9 +473,7 @@ def harmonise(observations: pl.DataFrame, target: Target) -> tuple[pl.DataFrame,
             .alias("lineage_note"),
             pl.lit(0, pl.Int32).alias("_structure"),
             pl.col("source_file").alias("_file"),
-        ).select(
-            "unit_code", *KEY, *OUTPUT_COLUMNS, "_structure", "_file"
-        )
+        ).select("unit_code", *KEY, *OUTPUT_COLUMNS, "_structure", "_file")
     )
     latest_names = (
         schools.sort("school_year", "source_file", descending=True)
@@ -464,25 +494,33 @@ def harmonise(observations: pl.DataFrame, target: Target) -> tuple[pl.DataFrame,
         .alias("is_pseudo"),
     )
     national = _choose(
-        observations.filter(pl.col("level") == "national").with_columns(
+        observations.filter(pl.col("level") == "national")
+        .with_columns(
             pl.lit("unchanged").alias("lineage"),
             pl.col("unit_code").alias("lineage_sources"),
             _row_reference().alias("lineage_rows"),
             pl.lit("").alias("lineage_note"),
             pl.lit(0, pl.Int32).alias("_structure"),
             pl.col("source_file").alias("_file"),
-        ).select("unit_code", *KEY, *OUTPUT_COLUMNS, "_structure", "_file")
+        )
+        .select("unit_code", *KEY, *OUTPUT_COLUMNS, "_structure", "_file")
     ).with_columns(
         pl.lit("national").alias("level"),
         pl.lit(None, pl.String).alias("municipality_code"),
         pl.lit(None, pl.String).alias("county_code"),
         (pl.col("unit_code") != "I").alias("is_pseudo"),
-        pl.when(pl.col("unit_code") == "I").then(pl.lit("Hele landet")).otherwise(pl.lit("Utlandet")).alias("unit_name"),
+        pl.when(pl.col("unit_code") == "I")
+        .then(pl.lit("Hele landet"))
+        .otherwise(pl.lit("Utlandet"))
+        .alias("unit_name"),
     )
     columns = list(HARMONISED_SCHEMA)
     harmonised = (
         pl.concat(
-            [frame.select(columns).cast(HARMONISED_SCHEMA) for frame in (national, counties, municipalities, school_rows)]  # type: ignore[arg-type]
+            [
+                frame.select(columns).cast(HARMONISED_SCHEMA)
+                for frame in (national, counties, municipalities, school_rows)
+            ]
         )
         .with_columns(pl.col("lineage_note").replace("", None))
         .sort(list(HARMONISED_KEY), nulls_last=True)
@@ -495,9 +533,21 @@ def harmonise(observations: pl.DataFrame, target: Target) -> tuple[pl.DataFrame,
         pl.when((level == "school") & pl.col("unit_code").is_null())
         .then(pl.lit("school named without an organisation number: kept in observations, not harmonised"))
         .when((level == "municipality") & ~pl.col("municipality_code").is_in(mapped_municipalities))
-        .then(pl.format("kommune {} has no mapping to the {} structure", "municipality_code", pl.lit(target.structure)))
+        .then(
+            pl.format(
+                "kommune {} has no mapping to the {} structure",
+                "municipality_code",
+                pl.lit(target.structure),
+            )
+        )
         .when((level == "county") & ~pl.col("county_code").is_in(mapped_counties))
-        .then(pl.format("fylke {} has no mapping to the {} structure", "county_code", pl.lit(target.structure)))
+        .then(
+            pl.format(
+                "fylke {} has no mapping to the {} structure",
+                "county_code",
+                pl.lit(target.structure),
+            )
+        )
     )
     unplaced = (
         observations.with_columns(reason.alias("reason"))
@@ -511,7 +561,7 @@ def harmonise(observations: pl.DataFrame, target: Target) -> tuple[pl.DataFrame,
             "reason",
         )
     )
-    return harmonised, unplaced.cast(QUARANTINE_SCHEMA)  # type: ignore[arg-type]
+    return harmonised, unplaced.cast(QUARANTINE_SCHEMA)
 
 
 def build_target(registers: Registers, changes: dict[str, Change], structure: int) -> Target:

@@ -11,15 +11,17 @@ from pipelines.ingest.files import find_raw_files, parse_raw_file, sha256_of
 from pipelines.ingest.sources import OBSERVATION_SCHEMA, QUARANTINE_SCHEMA
 from pipelines.reference.registers import Registers
 
-PARSED_SCHEMA = {**OBSERVATION_SCHEMA, "sha256": pl.String()}
-PARSE_QUARANTINE_SCHEMA = {**QUARANTINE_SCHEMA, "sha256": pl.String()}
-FILE_SUMMARY_SCHEMA = {
-    "source_file": pl.String(),
-    "sha256": pl.String(),
-    "bytes": pl.Int64(),
-    "source": pl.String(),
-    "encoding": pl.String(),
-}
+PARSED_SCHEMA = pl.Schema({**OBSERVATION_SCHEMA, "sha256": pl.String()})
+PARSE_QUARANTINE_SCHEMA = pl.Schema({**QUARANTINE_SCHEMA, "sha256": pl.String()})
+FILE_SUMMARY_SCHEMA = pl.Schema(
+    {
+        "source_file": pl.String(),
+        "sha256": pl.String(),
+        "bytes": pl.Int64(),
+        "source": pl.String(),
+        "encoding": pl.String(),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -78,11 +80,10 @@ def parse_folder(
     order = ["source_file", "source_line", "source_column"]
     return ParsedFolder(
         observations=pl.concat(
-            [frame.cast(PARSED_SCHEMA) for frame in observations]  # type: ignore[arg-type]
-            or [pl.DataFrame(schema=PARSED_SCHEMA)]
+            [frame.cast(PARSED_SCHEMA) for frame in observations] or [pl.DataFrame(schema=PARSED_SCHEMA)]
         ).sort(order),
         quarantine=pl.concat(
-            [frame.cast(PARSE_QUARANTINE_SCHEMA) for frame in quarantine]  # type: ignore[arg-type]
+            [frame.cast(PARSE_QUARANTINE_SCHEMA) for frame in quarantine]
             or [pl.DataFrame(schema=PARSE_QUARANTINE_SCHEMA)]
         ).sort(order, nulls_last=True),
         files=pl.DataFrame(files, schema=FILE_SUMMARY_SCHEMA).sort("source_file"),

@@ -46,9 +46,7 @@ COLUMN_PART_SEPARATOR = re.compile(r"\.(?! )")
 # A number as the portal writes it: optional sign, digits grouped by (non-breaking) spaces, decimal comma.
 NUMBER = r"^-?(\d{1,3}([ \u00a0\u202f]\d{3})+|\d+)(,\d+)?$"
 SUPPRESSED = "*"
-UTF8_SEQUENCE = re.compile(
-    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
-)
+UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
 
 class ExportFormatError(ValueError):
@@ -170,7 +168,10 @@ def _split_column_name(name: str, position: int, file: str, header_line: int) ->
     start, end = SCHOOL_YEAR.match(parts[0]).groups()  # type: ignore[union-attr]
     if (int(start) + 1) % 100 != int(end):
         raise ExportFormatError(
-            file, header_line, f"{position} ({name!r})", f"school year {parts[0]} is not two consecutive years"
+            file,
+            header_line,
+            f"{position} ({name!r})",
+            f"school year {parts[0]} is not two consecutive years",
         )
     return ValueColumn(
         name=name,
@@ -190,13 +191,22 @@ def _parse_header(
     for position, name in enumerate(names, start=1):
         if name in seen:
             raise ExportFormatError(
-                file, header_line, f"{position} ({name!r})", "expected unique column names; this one repeats"
+                file,
+                header_line,
+                f"{position} ({name!r})",
+                "expected unique column names; this one repeats",
             )
         seen.add(name)
+    known: tuple[str, ...]
+    required: tuple[str, ...]
     if "EnhetNivaa" in seen:
         shape, known, required = "unit_rows", UNIT_ID_COLUMNS, REQUIRED_UNIT_ID_COLUMNS
     elif "IndikatorNivaa" in seen:
-        shape, known, required = "indicator_rows", INDICATOR_ID_COLUMNS, REQUIRED_INDICATOR_ID_COLUMNS
+        shape, known, required = (
+            "indicator_rows",
+            INDICATOR_ID_COLUMNS,
+            REQUIRED_INDICATOR_ID_COLUMNS,
+        )
     else:
         raise ExportFormatError(
             file,
@@ -246,7 +256,9 @@ def _parse_header(
     return shape, id_columns, tuple(sorted(by_name.values(), key=lambda c: c.position))
 
 
-def _table_from_text(text: str, file: str) -> tuple[str, int, list[str], list[tuple[int, list[str]]], list[dict[str, object]]]:
+def _table_from_text(
+    text: str, file: str
+) -> tuple[str, int, list[str], list[tuple[int, list[str]]], list[dict[str, object]]]:
     """Split decoded text into header and data fields, checking every line has every column."""
     lines = text.split("\n")
     first = 0
@@ -288,7 +300,11 @@ def _table_from_text(text: str, file: str) -> tuple[str, int, list[str], list[tu
                 str(column),
                 f"expected {len(header)} fields separated by {separator_name}, "
                 f"found {len(fields)}"
-                + (" (the file looks truncated)" if index >= len(lines) - 2 and len(fields) < len(header) else ""),
+                + (
+                    " (the file looks truncated)"
+                    if index >= len(lines) - 2 and len(fields) < len(header)
+                    else ""
+                ),
             )
         rows.append((line_number, fields))
     return separator, first + 1, header, rows, rejected
@@ -408,9 +424,7 @@ def parse_export(data: bytes, file: str) -> PortalExport:
         columns,
         schema={**{name: pl.String for name in names}, "source_line": pl.Int64},
     )
-    rows = wide.select(
-        "source_line", *[pl.col(name).str.strip_chars() for name in id_columns]
-    )
+    rows = wide.select("source_line", *[pl.col(name).str.strip_chars() for name in id_columns])
     if shape == "unit_rows":
         rows = _restore_code_padding(rows)
 
@@ -433,15 +447,19 @@ def parse_export(data: bytes, file: str) -> PortalExport:
         },
     )
     cells = wide.unpivot(
-        index="source_line", on=[c.name for c in value_columns], variable_name="column", value_name="raw"
+        index="source_line",
+        on=[c.name for c in value_columns],
+        variable_name="column",
+        value_name="raw",
     ).join(column_info, on="column", how="left")
     break_names = [c.break_column for c in value_columns if c.break_column]
     if break_names:
         notes = wide.unpivot(
-            index="source_line", on=break_names, variable_name="break_column", value_name="break_note"
-        ).with_columns(
-            pl.col("break_note").str.strip_chars().replace("", None)
-        )
+            index="source_line",
+            on=break_names,
+            variable_name="break_column",
+            value_name="break_note",
+        ).with_columns(pl.col("break_note").str.strip_chars().replace("", None))
         cells = cells.join(notes, on=["source_line", "break_column"], how="left")
     else:
         cells = cells.with_columns(pl.lit(None, pl.String).alias("break_note"))

@@ -75,7 +75,9 @@ def read_skoleporten(data: bytes, file: str) -> tuple[pl.DataFrame, pl.DataFrame
             continue
         if len(fields) != len(HEADER):
             raise ExportFormatError(
-                file, line, str(min(len(fields), len(HEADER)) + 1),
+                file,
+                line,
+                str(min(len(fields), len(HEADER)) + 1),
                 f"expected {len(HEADER)} fields separated by ';', found {len(fields)}",
             )
         row = dict(zip(HEADER, (f.strip() for f in fields), strict=True))
@@ -91,8 +93,14 @@ def read_skoleporten(data: bytes, file: str) -> tuple[pl.DataFrame, pl.DataFrame
             reason = f"måleenhet '{row['Måleenhet']}' is not mapped"
         if reason:
             problems.append(
-                {"source": source or "skoleporten", "source_file": file, "source_line": line,
-                 "source_column": "Verdi", "raw_value": row["Verdi"], "reason": reason}
+                {
+                    "source": source or "skoleporten",
+                    "source_file": file,
+                    "source_line": line,
+                    "source_column": "Verdi",
+                    "raw_value": row["Verdi"],
+                    "reason": reason,
+                }
             )
             continue
         assert period is not None and unit is not None
@@ -131,8 +139,12 @@ def read_skoleporten(data: bytes, file: str) -> tuple[pl.DataFrame, pl.DataFrame
     value, suppressed, problem = parse_numbers(pl.when(is_missing).then(pl.lit("*")).otherwise(pl.col("raw")))
     frame = frame.with_columns(value.alias("value"), suppressed.alias("suppressed"), problem.alias("problem"))
     bad = frame.filter(pl.col("problem").is_not_null()).select(
-        "source", "source_file", "source_line", "source_column",
-        pl.col("raw").alias("raw_value"), pl.col("problem").alias("reason"),
+        "source",
+        "source_file",
+        "source_line",
+        "source_column",
+        pl.col("raw").alias("raw_value"),
+        pl.col("problem").alias("reason"),
     )
     observations = (
         frame.filter(pl.col("problem").is_null() & (pl.col("value").is_not_null() | pl.col("suppressed")))
@@ -144,9 +156,7 @@ def read_skoleporten(data: bytes, file: str) -> tuple[pl.DataFrame, pl.DataFrame
             pl.lit(None, pl.String).alias("break_note"),
         )
         .select(list(OBSERVATION_SCHEMA))
-        .cast(OBSERVATION_SCHEMA)  # type: ignore[arg-type]
+        .cast(OBSERVATION_SCHEMA)
     )
-    quarantined = pl.concat(
-        [pl.DataFrame(problems, schema=QUARANTINE_SCHEMA), bad.cast(QUARANTINE_SCHEMA)]  # type: ignore[arg-type]
-    )
+    quarantined = pl.concat([pl.DataFrame(problems, schema=QUARANTINE_SCHEMA), bad.cast(QUARANTINE_SCHEMA)])
     return observations, quarantined

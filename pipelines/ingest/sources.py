@@ -26,36 +26,40 @@ from pipelines.ingest.portal_format import ExportFormatError, PortalExport
 SOURCES = ("nasjonale_prover", "elevundersokelsen", "grunnskolepoeng", "gjennomforing")
 LEVELS = ("national", "county", "municipality", "school")
 
-OBSERVATION_SCHEMA: dict[str, pl.DataType] = {
-    "source": pl.String(),
-    "school_year": pl.String(),
-    "level": pl.String(),
-    "unit_code": pl.String(),
-    "unit_name": pl.String(),
-    "county_code": pl.String(),
-    "municipality_code": pl.String(),
-    "indicator": pl.String(),
-    "grade": pl.String(),
-    "subject": pl.String(),
-    "breakdown": pl.String(),
-    "measure": pl.String(),
-    "value": pl.Float64(),
-    "std_error": pl.Float64(),
-    "n": pl.Int64(),
-    "suppressed": pl.Boolean(),
-    "break_note": pl.String(),
-    "source_file": pl.String(),
-    "source_line": pl.Int64(),
-    "source_column": pl.String(),
-}
-QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
-    "source": pl.String(),
-    "source_file": pl.String(),
-    "source_line": pl.Int64(),
-    "source_column": pl.String(),
-    "raw_value": pl.String(),
-    "reason": pl.String(),
-}
+OBSERVATION_SCHEMA = pl.Schema(
+    {
+        "source": pl.String(),
+        "school_year": pl.String(),
+        "level": pl.String(),
+        "unit_code": pl.String(),
+        "unit_name": pl.String(),
+        "county_code": pl.String(),
+        "municipality_code": pl.String(),
+        "indicator": pl.String(),
+        "grade": pl.String(),
+        "subject": pl.String(),
+        "breakdown": pl.String(),
+        "measure": pl.String(),
+        "value": pl.Float64(),
+        "std_error": pl.Float64(),
+        "n": pl.Int64(),
+        "suppressed": pl.Boolean(),
+        "break_note": pl.String(),
+        "source_file": pl.String(),
+        "source_line": pl.Int64(),
+        "source_column": pl.String(),
+    }
+)
+QUARANTINE_SCHEMA = pl.Schema(
+    {
+        "source": pl.String(),
+        "source_file": pl.String(),
+        "source_line": pl.Int64(),
+        "source_column": pl.String(),
+        "raw_value": pl.String(),
+        "reason": pl.String(),
+    }
+)
 
 # Dimension values that mean "everyone": they add nothing to a row's key.
 TOTALS = {
@@ -234,9 +238,7 @@ def _unit_columns(export: PortalExport) -> pl.DataFrame:
         level = level_code.replace_strict(LEVEL_BY_CODE, default=None)
     else:  # reports without a kommune level number schools 3
         level = level_code.replace_strict({"1": "national", "2": "county", "3": "school"}, default=None)
-    municipality = (
-        pl.col("Kommunekode") if has_municipality_level else pl.lit(None, pl.String)
-    )
+    municipality = pl.col("Kommunekode") if has_municipality_level else pl.lit(None, pl.String)
     frame = rows.with_columns(level.alias("level")).with_columns(
         pl.when(pl.col("level") == "national")
         .then(pl.col("Nasjonaltkode") if "Nasjonaltkode" in rows.columns else pl.lit("I"))
@@ -247,10 +249,7 @@ def _unit_columns(export: PortalExport) -> pl.DataFrame:
         .otherwise(pl.col("Organisasjonsnummer"))
         .alias("unit_code"),
         pl.col("EnhetNavn").alias("unit_name"),
-        pl.when(pl.col("level") == "national")
-        .then(None)
-        .otherwise(pl.col("Fylkekode"))
-        .alias("county_code"),
+        pl.when(pl.col("level") == "national").then(None).otherwise(pl.col("Fylkekode")).alias("county_code"),
         pl.when(pl.col("level").is_in(["municipality", "school"]))
         .then(municipality)
         .otherwise(None)
@@ -416,16 +415,18 @@ def to_observations(
         pl.col("column").alias("n_column"),
         pl.col("raw").alias("n_raw"),
     )
-    joined = values.join(std_errors, on=[*group, "indicator"], how="left").join(
-        counts, on=group, how="left"
-    )
+    joined = values.join(std_errors, on=[*group, "indicator"], how="left").join(counts, on=group, how="left")
     joined = joined.with_columns(
         pl.when(pl.col("n_value").is_not_null() & (pl.col("n_value") != pl.col("n_value").round(0)))
         .then(pl.format("expected a whole pupil count; found '{}'", "n_raw"))
         .otherwise(pl.col("n_problem"))
         .alias("n_problem")
     )
-    bad = pl.col("problem").is_not_null() | pl.col("se_problem").is_not_null() | pl.col("n_problem").is_not_null()
+    bad = (
+        pl.col("problem").is_not_null()
+        | pl.col("se_problem").is_not_null()
+        | pl.col("n_problem").is_not_null()
+    )
     bad_rows = joined.filter(bad)
     for problem, column, raw in (
         ("problem", "column", "raw"),
@@ -467,11 +468,9 @@ def to_observations(
         pl.lit(export.file).alias("source_file"),
         "source_line",
         pl.col("column").alias("source_column"),
-    ).cast(OBSERVATION_SCHEMA)  # type: ignore[arg-type]
+    ).cast(OBSERVATION_SCHEMA)
     quarantined = (
-        pl.concat([p.cast(QUARANTINE_SCHEMA) for p in problems])  # type: ignore[arg-type]
-        if problems
-        else _empty(QUARANTINE_SCHEMA)
+        pl.concat([p.cast(QUARANTINE_SCHEMA) for p in problems]) if problems else _empty(QUARANTINE_SCHEMA)
     )
     rejected = export.rejected_lines.select(
         pl.lit(source).alias("source"),
@@ -481,5 +480,5 @@ def to_observations(
         pl.col("raw_line").alias("raw_value"),
         "reason",
     )
-    quarantined = pl.concat([quarantined, rejected.cast(QUARANTINE_SCHEMA)])  # type: ignore[arg-type]
+    quarantined = pl.concat([quarantined, rejected.cast(QUARANTINE_SCHEMA)])
     return observations, quarantined

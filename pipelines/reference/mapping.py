@@ -30,13 +30,15 @@ from pipelines.reference.registers import (
     Registers,
 )
 
-MAPPING_SCHEMA = {
-    "source_structure": pl.Int32,
-    "source_code": pl.String,
-    "target_code": pl.String,
-    "kind": pl.String,
-    "weight": pl.Float64,
-}
+MAPPING_SCHEMA = pl.Schema(
+    {
+        "source_structure": pl.Int32,
+        "source_code": pl.String,
+        "target_code": pl.String,
+        "kind": pl.String,
+        "weight": pl.Float64,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,8 @@ def load_changes(reference_dir: Path) -> dict[str, Change]:
                 old = row["kommuner_2019"].split(" - ")[0].strip()
                 new = row["kommuner_2020"].split(" - ")[0].strip()
                 split_successors.setdefault(old, []).append(new)
-    for old, successors in split_successors.items():
-        changes[old] = Change(old, changes[old].last_year, tuple(sorted(successors)))
+    for old, new_codes in split_successors.items():
+        changes[old] = Change(old, changes[old].last_year, tuple(sorted(new_codes)))
     return changes
 
 
@@ -207,6 +209,6 @@ def county_mapping(registers: Registers, municipality_links: pl.DataFrame) -> pl
         schema=MAPPING_SCHEMA,
     )
     mapped = mapped.filter(~pl.col("source_code").is_in(list(PSEUDO_COUNTIES)))
-    return pl.concat([mapped.cast(MAPPING_SCHEMA), pseudo]).sort(  # type: ignore[arg-type]
+    return pl.concat([mapped.cast(MAPPING_SCHEMA), pseudo]).sort(
         "source_structure", "source_code", "target_code"
     )

@@ -128,9 +128,7 @@ def load_registers(reference_dir: Path) -> Registers:
         for row in csv.DictReader(handle):
             county_names[(2020, row["fylkesnummer"])] = row["fylkesnavn"]
     county_rows = []
-    for structure, code in (
-        municipalities.select("structure", "county_code").unique().iter_rows()
-    ):
+    for structure, code in municipalities.select("structure", "county_code").unique().iter_rows():
         county_rows.append(
             {
                 "structure": structure,

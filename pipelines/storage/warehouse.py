@@ -111,7 +111,7 @@ class Warehouse:
         return self.read(table) if table in self.tables() else None
 
 
-class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+class WarehouseResource(dg.ConfigurableResource):
     """The warehouse file, for assets that read earlier state explicitly."""
 
     database: str

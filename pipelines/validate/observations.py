@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandera.polars as pa
 import polars as pl
 
 from pipelines.ingest.sources import OBSERVATION_SCHEMA, QUARANTINE_SCHEMA
@@ -13,10 +14,10 @@ from pipelines.validate.schemas import (
     split_valid,
 )
 
-FINAL_QUARANTINE_SCHEMA = {**QUARANTINE_SCHEMA, "stage": pl.String()}
+FINAL_QUARANTINE_SCHEMA = pl.Schema({**QUARANTINE_SCHEMA, "stage": pl.String()})
 
 
-def schema_for(registers: Registers):  # type: ignore[no-untyped-def]
+def schema_for(registers: Registers) -> pa.DataFrameSchema:
     known_municipalities = set(registers.municipalities["municipality_code"].to_list())
     known_counties = set(registers.counties["county_code"].to_list()) | set(PSEUDO_COUNTIES)
     return observation_schema(known_municipalities, known_counties)
@@ -35,5 +36,5 @@ def validate_observations(
             duplicates.with_columns(pl.lit("duplicate").alias("stage")),
             quarantine_rows(invalid).with_columns(pl.lit("validate").alias("stage")),
         ]
-    ).cast(FINAL_QUARANTINE_SCHEMA)  # type: ignore[arg-type]
+    ).cast(FINAL_QUARANTINE_SCHEMA)
     return valid, quarantine.sort(["source_file", "source_line", "source_column"], nulls_last=True)

@@ -9,8 +9,8 @@ abroad excepted).
 
 from __future__ import annotations
 
-import polars as pl
 import pandera.polars as pa
+import polars as pl
 from pandera.api.polars.types import PolarsData
 
 from pipelines.ingest.sources import LEVELS, OBSERVATION_SCHEMA, QUARANTINE_SCHEMA, SOURCES
@@ -52,9 +52,7 @@ def value_in_range_check(data: PolarsData) -> pl.LazyFrame:
     ok = pl.lit(True)
     for measure, (low, high) in MEASURE_RANGES.items():
         ok = ok & (
-            (pl.col("measure") != measure)
-            | pl.col("value").is_null()
-            | pl.col("value").is_between(low, high)
+            (pl.col("measure") != measure) | pl.col("value").is_null() | pl.col("value").is_between(low, high)
         )
     return data.lazyframe.select(ok.alias("value_in_range"))
 
@@ -74,19 +72,13 @@ def _unit_code_matches_level(data: PolarsData) -> pl.LazyFrame:
         | ((level == "municipality") & code.str.contains(r"^\d{4}$"))
         | (
             (level == "school")
-            & (
-                code.is_null()
-                | code.str.contains(r"^U\d+$")
-                | organisation_number_is_valid(code)
-            )
+            & (code.is_null() | code.str.contains(r"^U\d+$") | organisation_number_is_valid(code))
         )
     )
     return data.lazyframe.select(ok.fill_null(False).alias("unit_code_matches_level"))
 
 
-def observation_schema(
-    known_municipalities: set[str], known_counties: set[str]
-) -> pa.DataFrameSchema:
+def observation_schema(known_municipalities: set[str], known_counties: set[str]) -> pa.DataFrameSchema:
     """The schema of ``observations`` (and, with other lineage columns, of the harmonised table)."""
     columns = {name: pa.Column(dtype, nullable=True) for name, dtype in OBSERVATION_SCHEMA.items()}
     columns.update(
@@ -96,9 +88,7 @@ def observation_schema(
         indicator=pa.Column(pl.String, pa.Check.str_matches(r"^[a-z0-9_]+$")),
         measure=pa.Column(pl.String, pa.Check.isin(list(MEASURE_RANGES))),
         breakdown=pa.Column(pl.String),
-        municipality_code=pa.Column(
-            pl.String, pa.Check.isin(sorted(known_municipalities)), nullable=True
-        ),
+        municipality_code=pa.Column(pl.String, pa.Check.isin(sorted(known_municipalities)), nullable=True),
         county_code=pa.Column(pl.String, pa.Check.isin(sorted(known_counties)), nullable=True),
         std_error=pa.Column(pl.Float64, pa.Check.in_range(0, 50), nullable=True),
         n=pa.Column(pl.Int64, pa.Check.ge(0), nullable=True),
@@ -109,7 +99,11 @@ def observation_schema(
     return pa.DataFrameSchema(
         columns,
         checks=[
-            pa.Check(value_in_range_check, name="value_in_range", error="value outside the range of its measure"),
+            pa.Check(
+                value_in_range_check,
+                name="value_in_range",
+                error="value outside the range of its measure",
+            ),
             pa.Check(_suppressed_has_no_value, name="suppressed_iff_no_value"),
             pa.Check(_unit_code_matches_level, name="unit_code_matches_level"),
         ],
@@ -183,7 +177,7 @@ def drop_duplicates(observations: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFr
         ).alias("reason"),
     )
     order = ["source_file", "source_line", "source_column"]
-    return kept.drop("_rank").sort(order), quarantined.cast(QUARANTINE_SCHEMA)  # type: ignore[arg-type]
+    return kept.drop("_rank").sort(order), quarantined.cast(QUARANTINE_SCHEMA)
 
 
 def split_valid(
@@ -203,7 +197,12 @@ def split_valid(
         reasons = (
             cases.group_by("index")
             .agg(
-                pl.format("{}: {} failed (found {})", pl.col("column").fill_null("row"), "check", "failure_case")
+                pl.format(
+                    "{}: {} failed (found {})",
+                    pl.col("column").fill_null("row"),
+                    "check",
+                    "failure_case",
+                )
                 .unique()
                 .sort()
                 .str.join("; ")
@@ -215,7 +214,11 @@ def split_valid(
         valid = indexed.filter(pl.col("reason").is_null()).drop("index", "reason")
         invalid = indexed.filter(pl.col("reason").is_not_null()).drop("index")
         return valid, invalid, cases
-    return frame, frame.clear().with_columns(pl.lit(None, pl.String).alias("reason")), pl.DataFrame()
+    return (
+        frame,
+        frame.clear().with_columns(pl.lit(None, pl.String).alias("reason")),
+        pl.DataFrame(),
+    )
 
 
 def quarantine_rows(invalid: pl.DataFrame) -> pl.DataFrame:
@@ -227,4 +230,4 @@ def quarantine_rows(invalid: pl.DataFrame) -> pl.DataFrame:
         "source_column",
         pl.col("value").cast(pl.String).alias("raw_value"),
         "reason",
-    ).cast(QUARANTINE_SCHEMA)  # type: ignore[arg-type]
+    ).cast(QUARANTINE_SCHEMA)

@@ -71,9 +71,7 @@ def harmonised_schema(target_municipalities: set[str]) -> pa.DataFrameSchema:
         level=pa.Column(pl.String, pa.Check.isin(LEVELS)),
         unit_code=pa.Column(pl.String),
         measure=pa.Column(pl.String, pa.Check.isin(list(MEASURE_RANGES))),
-        municipality_code=pa.Column(
-            pl.String, pa.Check.isin(sorted(target_municipalities)), nullable=True
-        ),
+        municipality_code=pa.Column(pl.String, pa.Check.isin(sorted(target_municipalities)), nullable=True),
         n=pa.Column(pl.Int64, pa.Check.ge(0), nullable=True),
         suppressed=pa.Column(pl.Boolean),
         is_pseudo=pa.Column(pl.Boolean),
