@@ -1,0 +1,86 @@
+"""Indicator values per unit and school year, beside the national level, from harmonised observations.
+
+A figure from fewer pupils than ``minimum_pupils``, or suppressed, counts as missing: the rule and the
+holistic method score a unit on what it has. The standard error of each figure is Udir's
+``Usikkerhet`` where published, else the binomial one for shares, else ``pupil_sd / √n``.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.selection.config import Config, Indicator
+
+INDICATOR_VALUES_SCHEMA = pl.Schema(
+    {
+        "level": pl.String(),
+        "unit_code": pl.String(),
+        "municipality_code": pl.String(),
+        "county_code": pl.String(),
+        "indicator_id": pl.String(),
+        "area": pl.String(),
+        "school_year": pl.String(),
+        "value": pl.Float64(),
+        "std_error": pl.Float64(),
+        "n": pl.Int64(),
+        "national": pl.Float64(),
+        "worse_sign": pl.Float64(),
+        "break_note": pl.String(),
+    }
+)
+
+
+def _selector(indicator: Indicator) -> pl.Expr:
+    subject = pl.col("subject").is_null() if indicator.subject is None else pl.col("subject") == indicator.subject
+    return (
+        (pl.col("source") == indicator.source)
+        & (pl.col("indicator") == indicator.indicator)
+        & (pl.col("grade") == indicator.grade)
+        & subject
+        & (pl.col("breakdown") == "")
+    )
+
+
+def _standard_error(indicator: Indicator) -> pl.Expr:
+    n = pl.col("n").cast(pl.Float64)
+    if indicator.pupil_sd is not None:
+        fallback = pl.lit(indicator.pupil_sd) / n.sqrt()
+    else:
+        share = pl.col("value").clip(0.5, 99.5)
+        fallback = pl.when(pl.col("measure") == "percent").then((share * (100 - share) / n).sqrt())
+    return pl.coalesce(pl.col("std_error"), fallback)
+
+
+def indicator_values(
+    harmonised: pl.DataFrame, config: Config, owner: str, levels: tuple[str, ...]
+) -> pl.DataFrame:
+    """Long table of indicator values for ``owner``'s indicators in the window, at ``levels``."""
+    window = config.window()
+    minimum = config.selection.minimum_pupils
+    frames = []
+    scope = harmonised.filter(pl.col("school_year").is_in(window) & ~pl.col("is_pseudo"))
+    for indicator in config.for_owner(owner):
+        rows = scope.filter(_selector(indicator))
+        national = rows.filter(pl.col("level") == "national").select(
+            "school_year", pl.col("value").alias("national")
+        )
+        units = (
+            rows.filter(pl.col("level").is_in(levels))
+            .join(national, on="school_year", how="left")
+            .with_columns(
+                pl.when(pl.col("suppressed") | (pl.col("n") < minimum))
+                .then(None)
+                .otherwise(pl.col("value"))
+                .alias("value"),
+            )
+            .with_columns(
+                _standard_error(indicator).alias("std_error"),
+                pl.lit(indicator.id).alias("indicator_id"),
+                pl.lit(indicator.area).alias("area"),
+                pl.lit(-1.0 if indicator.higher_is_better else 1.0).alias("worse_sign"),
+            )
+        )
+        frames.append(units.select(list(INDICATOR_VALUES_SCHEMA)).cast(INDICATOR_VALUES_SCHEMA))
+    if not frames:
+        return pl.DataFrame(schema=INDICATOR_VALUES_SCHEMA)
+    return pl.concat(frames).sort("level", "unit_code", "indicator_id", "school_year")

@@ -1,0 +1,205 @@
+"""The selection configuration (``utvalg.toml``): read, validated with clear errors, and typed."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pipelines.ingest.sources import SOURCES
+from pipelines.settings import PROJECT_ROOT
+
+DEFAULT_CONFIG = PROJECT_ROOT / "utvalg.toml"
+AREAS = ("laeringsresultater", "laeringsmiljo", "gjennomforing")
+OWNERS = ("kommune", "fylkeskommune")
+
+
+class ConfigError(ValueError):
+    """The configuration file is wrong; the message names the file, the entry and what was expected."""
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    label: str
+    owner: str
+    source: str
+    indicator: str
+    grade: str
+    area: str
+    higher_is_better: bool
+    udir_rule: bool
+    subject: str | None = None
+    absolute_limit: float | None = None
+    risk_point_weight: int = 1
+    pupil_sd: float | None = None
+
+
+@dataclass(frozen=True)
+class Selection:
+    school_year: str
+    window_years: int
+    category_1_count: int
+    category_2_max: int
+    category_2_spread: float
+    category_2_worst_school_share: float
+    minimum_pupils: int
+
+
+@dataclass(frozen=True)
+class Holistic:
+    top_n: int
+    draws: int
+    seed: int
+    shrinkage: bool
+    candidate_probability: float
+    not_candidate_probability: float
+    area_weights: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    selection: Selection
+    holistic: Holistic
+    indicators: tuple[Indicator, ...]
+
+    def for_owner(self, owner: str) -> tuple[Indicator, ...]:
+        return tuple(i for i in self.indicators if i.owner == owner)
+
+    def with_year(self, school_year: str) -> Config:
+        _check_school_year(school_year, "--year")
+        return replace(self, selection=replace(self.selection, school_year=school_year))
+
+    def window(self) -> list[str]:
+        """The school years of the window, oldest first."""
+        end = int(self.selection.school_year[:4])
+        return [
+            f"{year}-{(year + 1) % 100:02d}"
+            for year in range(end - self.selection.window_years + 1, end + 1)
+        ]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _check_school_year(value: object, where: str) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}", value):
+        raise ConfigError(f"{where}: expected a school year such as 2025-26, found {value!r}")
+    if (int(value[:4]) + 1) % 100 != int(value[5:]):
+        raise ConfigError(f"{where}: {value} is not two consecutive years")
+    return value
+
+
+def _typed(table: dict[str, Any], key: str, kind: type, where: str, default: Any = ...) -> Any:
+    if key not in table:
+        if default is ...:
+            raise ConfigError(f"{where}: missing '{key}'")
+        return default
+    value = table[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: '{key}' must be {kind.__name__}, found {value!r}")
+    return value
+
+
+def _positive(value: float, name: str, where: str) -> None:
+    if value <= 0:
+        raise ConfigError(f"{where}: '{name}' must be positive, found {value}")
+
+
+def parse_config(data: dict[str, Any], file: str) -> Config:
+    """Validate a parsed TOML document."""
+    section = data.get("selection")
+    if not isinstance(section, dict):
+        raise ConfigError(f"{file}: missing [selection]")
+    where = f"{file} [selection]"
+    selection = Selection(
+        school_year=_check_school_year(section.get("school_year"), f"{where} school_year"),
+        window_years=_typed(section, "window_years", int, where),
+        category_1_count=_typed(section, "category_1_count", int, where),
+        category_2_max=_typed(section, "category_2_max", int, where),
+        category_2_spread=_typed(section, "category_2_spread", float, where),
+        category_2_worst_school_share=_typed(section, "category_2_worst_school_share", float, where),
+        minimum_pupils=_typed(section, "minimum_pupils", int, where),
+    )
+    for name in ("window_years", "category_1_count", "minimum_pupils"):
+        _positive(getattr(selection, name), name, where)
+    if not 0 < selection.category_2_worst_school_share < 1:
+        raise ConfigError(f"{where}: 'category_2_worst_school_share' must be between 0 and 1")
+
+    section = data.get("holistic")
+    if not isinstance(section, dict):
+        raise ConfigError(f"{file}: missing [holistic]")
+    where = f"{file} [holistic]"
+    weights = section.get("area_weights", {})
+    unknown = set(weights) - set(AREAS)
+    if unknown:
+        raise ConfigError(f"{where}.area_weights: unknown area {sorted(unknown)}; expected {AREAS}")
+    holistic = Holistic(
+        top_n=_typed(section, "top_n", int, where),
+        draws=_typed(section, "draws", int, where),
+        seed=_typed(section, "seed", int, where),
+        shrinkage=_typed(section, "shrinkage", bool, where),
+        candidate_probability=_typed(section, "candidate_probability", float, where),
+        not_candidate_probability=_typed(section, "not_candidate_probability", float, where),
+        area_weights={area: float(weights.get(area, 1.0)) for area in AREAS},
+    )
+    if holistic.draws < 1000:
+        raise ConfigError(f"{where}: 'draws' must be at least 1000 for stable probabilities")
+    if not 0 < holistic.not_candidate_probability < holistic.candidate_probability < 1:
+        raise ConfigError(f"{where}: expected 0 < not_candidate_probability < candidate_probability < 1")
+    if any(w < 0 for w in holistic.area_weights.values()) or not any(holistic.area_weights.values()):
+        raise ConfigError(f"{where}.area_weights: weights must be ≥ 0 and not all 0")
+
+    entries = data.get("indicator")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{file}: expected at least one [[indicator]]")
+    indicators = []
+    seen: set[str] = set()
+    for number, entry in enumerate(entries, start=1):
+        where = f"{file} [[indicator]] #{number}"
+        ident = _typed(entry, "id", str, where)
+        where = f"{file} [[indicator]] {ident!r}"
+        if ident in seen:
+            raise ConfigError(f"{where}: the id is used twice")
+        seen.add(ident)
+        indicator = Indicator(
+            id=ident,
+            label=_typed(entry, "label", str, where),
+            owner=_typed(entry, "owner", str, where),
+            source=_typed(entry, "source", str, where),
+            indicator=_typed(entry, "indicator", str, where),
+            grade=_typed(entry, "grade", str, where),
+            area=_typed(entry, "area", str, where),
+            higher_is_better=_typed(entry, "higher_is_better", bool, where),
+            udir_rule=_typed(entry, "udir_rule", bool, where),
+            subject=_typed(entry, "subject", str, where, None),
+            absolute_limit=_typed(entry, "absolute_limit", float, where, None),
+            risk_point_weight=_typed(entry, "risk_point_weight", int, where, 1),
+            pupil_sd=_typed(entry, "pupil_sd", float, where, None),
+        )
+        if indicator.owner not in OWNERS:
+            raise ConfigError(f"{where}: owner must be one of {OWNERS}, found {indicator.owner!r}")
+        if indicator.source not in SOURCES:
+            raise ConfigError(f"{where}: source must be one of {SOURCES}, found {indicator.source!r}")
+        if indicator.area not in AREAS:
+            raise ConfigError(f"{where}: area must be one of {AREAS}, found {indicator.area!r}")
+        if indicator.udir_rule and indicator.absolute_limit is None:
+            raise ConfigError(f"{where}: an indicator in Udir's rule needs an absolute_limit")
+        if indicator.risk_point_weight < 1:
+            raise ConfigError(f"{where}: risk_point_weight must be at least 1")
+        indicators.append(indicator)
+    return Config(selection, holistic, tuple(indicators))
+
+
+def load_config(path: Path = DEFAULT_CONFIG) -> Config:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ConfigError(f"configuration file {path} does not exist") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from error
+    return parse_config(data, path.name)

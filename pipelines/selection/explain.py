@@ -1,0 +1,56 @@
+"""Why a unit is where it is: the indicators and years that drive its position, in numbers and in one
+plain Norwegian sentence."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.selection.config import Config
+
+
+def drivers(indicator_scores: pl.DataFrame, config: Config, top: int = 3) -> pl.DataFrame:
+    """The ``top`` indicators pulling each unit toward the weak end (largest positive scores)."""
+    labels = {i.id: i.label for i in config.indicators}
+    return (
+        indicator_scores.filter(pl.col("score") > 0)
+        .sort(["unit_code", "score"], descending=[False, True])
+        .group_by("unit_code", maintain_order=True)
+        .head(top)
+        .with_columns(pl.col("indicator_id").replace_strict(labels, default=pl.col("indicator_id")).alias("label"))
+        .group_by("unit_code", maintain_order=True)
+        .agg(
+            pl.format("{} ({} av {} år svakere enn landet)", "label", "years_worse", "years").alias("drivers"),
+            pl.col("indicator_id").alias("driver_ids"),
+            pl.col("score").round(2).alias("driver_scores"),
+        )
+    )
+
+
+def _percent(value: float) -> str:
+    return f"{round(value * 100):d} %"
+
+
+def sentence(
+    name: str,
+    tier: str,
+    p_top_n: float,
+    rank_low: int,
+    rank_high: int,
+    top_n: int,
+    driver_texts: list[str] | None,
+    udir_category: int | None,
+) -> str:
+    """One sentence in bokmål for a governor."""
+    if driver_texts:
+        if len(driver_texts) > 1:
+            listed = ", ".join(driver_texts[:-1]) + " og " + driver_texts[-1]
+        else:
+            listed = driver_texts[0]
+        why = f"svakest på {listed}"
+    else:
+        why = "ikke svakere enn landet på noen indikator samlet over perioden"
+    udir = f"; Udirs regel: kategori {udir_category}" if udir_category else "; ikke på Udirs liste"
+    return (
+        f"{name} er {tier}: {why}. Sannsynligheten for å være blant de {top_n} svakeste er "
+        f"{_percent(p_top_n)} (rangering {rank_low}–{rank_high} med 90 % sikkerhet){udir}."
+    )

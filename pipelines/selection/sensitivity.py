@@ -1,0 +1,130 @@
+"""Sensitivity: rerun the selection over plausible alternative choices, one at a time from the
+configured baseline, and report per unit how often it is selected and which choice decides it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import polars as pl
+
+from pipelines.selection.config import AREAS, Config
+from pipelines.selection.holistic import holistic_scores
+from pipelines.selection.udir_rule import udir_selection
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str  # shown to analysts, Norwegian
+    choice: str  # the dimension varied: vekter, grenser, vindu, krymping
+    config: Config
+    shrinkage: bool
+
+
+def variants(config: Config) -> list[Variant]:
+    baseline_shrinkage = config.holistic.shrinkage
+    found = [Variant("grunnvalg", "grunnvalg", config, baseline_shrinkage)]
+    for area in AREAS:
+        weights = dict(config.holistic.area_weights)
+        weights[area] = weights[area] * 2
+        found.append(
+            Variant(
+                f"dobbel vekt på {area}",
+                "vekter",
+                replace(config, holistic=replace(config.holistic, area_weights=weights)),
+                baseline_shrinkage,
+            )
+        )
+    for years in sorted({2, 3} - {config.selection.window_years}):
+        found.append(
+            Variant(
+                f"{years} års vindu",
+                "vindu",
+                replace(config, selection=replace(config.selection, window_years=years)),
+                baseline_shrinkage,
+            )
+        )
+    found.append(
+        Variant("uten krymping" if baseline_shrinkage else "med krymping", "krymping", config, not baseline_shrinkage)
+    )
+    return found
+
+
+def limit_variants(config: Config, relative: float = 0.05) -> list[tuple[str, dict[str, float]]]:
+    """Udir's absolute limits moved 5 % toward and away from the national level."""
+    found = []
+    for label, factor in (("strengere grenser", 1 - relative), ("mildere grenser", 1 + relative)):
+        limits = {}
+        for indicator in config.indicators:
+            if indicator.udir_rule and indicator.absolute_limit is not None:
+                # For "higher is better" a stricter (harder to miss) limit is higher.
+                direction = factor if not indicator.higher_is_better else 2 - factor
+                limits[indicator.id] = indicator.absolute_limit * direction
+        found.append((label, limits))
+    return found
+
+
+ValuesFor = Callable[[Config], tuple[pl.DataFrame, pl.DataFrame]]
+
+
+def sensitivity(
+    municipal_values: pl.DataFrame, school_values: pl.DataFrame, config: Config, values_for: ValuesFor
+) -> pl.DataFrame:
+    """One row per unit × variant × method: selected or not.
+
+    ``values_for(config)`` returns (kommune values, school values) for a configuration: the window
+    changes which school years are read.
+    """
+    rows: list[pl.DataFrame] = []
+    top_n = config.holistic.top_n
+    for variant in variants(config):
+        municipal, schools = values_for(variant.config)
+        result = holistic_scores(municipal, variant.config, shrinkage=variant.shrinkage)
+        rows.append(
+            result.scores.select(
+                "unit_code",
+                pl.lit("holistisk").alias("method"),
+                pl.lit(variant.name).alias("variant"),
+                pl.lit(variant.choice).alias("choice"),
+                (pl.col("holistic_rank") <= top_n).alias("selected"),
+            )
+        )
+        if variant.choice in ("grunnvalg", "vindu"):
+            udir = udir_selection(municipal, schools, variant.config)
+            rows.append(_udir_rows(udir, variant.name, variant.choice))
+    for name, limits in limit_variants(config):
+        udir = udir_selection(municipal_values, school_values, config, limits)
+        rows.append(_udir_rows(udir, name, "grenser"))
+    return pl.concat(rows).sort("method", "unit_code", "variant")
+
+
+def _udir_rows(udir: pl.DataFrame, name: str, choice: str) -> pl.DataFrame:
+    return udir.select(
+        "unit_code",
+        pl.lit("udir").alias("method"),
+        pl.lit(name).alias("variant"),
+        pl.lit(choice).alias("choice"),
+        pl.col("udir_category").is_not_null().alias("selected"),
+    )
+
+
+def summarise(runs: pl.DataFrame) -> pl.DataFrame:
+    """Per unit and method: share of variants selecting it, and the choices that flip the baseline."""
+    baseline = runs.filter(pl.col("choice") == "grunnvalg").select(
+        "unit_code", "method", pl.col("selected").alias("baseline")
+    )
+    joined = runs.join(baseline, on=["unit_code", "method"], how="left").with_columns(
+        pl.col("baseline").fill_null(False)
+    )
+    return (
+        joined.group_by("unit_code", "method")
+        .agg(
+            pl.col("selected").mean().alias("selected_share"),
+            pl.col("baseline").first(),
+            pl.col("variant").filter(pl.col("selected") != pl.col("baseline")).sort().str.join("; ").alias(
+                "deciding_choices"
+            ),
+        )
+        .with_columns(pl.col("deciding_choices").replace("", None))
+        .sort("method", "unit_code")
+    )
