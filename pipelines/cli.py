@@ -19,16 +19,10 @@ import polars as pl
 from pipelines import settings
 from pipelines.ingest.portal_format import ExportFormatError
 from pipelines.reference.registers import NEWEST_STRUCTURE, ReferenceError
+from pipelines.selection.config import DEFAULT_CONFIG, ConfigError, load_config
+from pipelines.storage.files import write_atomically
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file, so a killed run leaves the old file whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_bytes(data)
-    temporary.replace(path)
 
 
 def harmonised_from_folder(raw: Path, target_structure: int, progress: bool = False):
@@ -132,6 +126,40 @@ def command_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_select(args: argparse.Namespace) -> int:
+    from pipelines.outputs.candidate_files import write_candidate_files
+    from pipelines.provenance import provenance_document
+    from pipelines.reference.registers import load_registers, municipality_register
+    from pipelines.selection.candidates import run_selection
+
+    config = load_config(Path(args.config))
+    if args.year:
+        config = config.with_year(args.year)
+    started = time.perf_counter()
+    parsed, _, quarantine, harmonised, _ = harmonised_from_folder(
+        Path(args.raw), args.target_structure, progress=not args.quiet
+    )
+    register = municipality_register(load_registers(settings.REFERENCE_DIR), args.target_structure)
+    result = run_selection(harmonised, register, config)
+    out = Path(args.out)
+    provenance = provenance_document(
+        parsed.files,
+        {"raw": str(args.raw), "target_structure": args.target_structure, "selection": config.as_dict()},
+    )
+    written = write_candidate_files(result, out, provenance)
+    elapsed = time.perf_counter() - started
+    listed = result.candidates.filter(pl.col("udir_category").is_not_null() | (pl.col("tier") != "klart ikke"))
+    print(
+        f"{config.selection.school_year} (window {', '.join(result.window)}): "
+        f"{result.candidates['holistic_score'].drop_nulls().len()} kommuner scored, {listed.height} on a list or borderline; "
+        f"{quarantine.height} rows quarantined"
+    )
+    for path in written:
+        print(f"  {path}")
+    print(f"selection in {elapsed:.1f} s")
+    return EXIT_OK
+
+
 def command_sample(args: argparse.Namespace) -> int:
     from pipelines.sample.generate import generate_sample
 
@@ -177,6 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--quiet", action="store_true", help="no progress bar")
     export.set_defaults(handler=command_export)
 
+    select = commands.add_parser(
+        "select", help="ingest a raw folder and write the candidate lists for a school year"
+    )
+    add_common(select)
+    select.add_argument("--year", help="newest school year of the window, e.g. 2025-26 (default: config)")
+    select.add_argument("--config", default=str(DEFAULT_CONFIG), help="selection configuration (default: %(default)s)")
+    select.add_argument("--out", required=True, help="folder for candidates.csv, fylkeskommuner.csv, …")
+    select.add_argument("--quiet", action="store_true", help="no progress bar")
+    select.set_defaults(handler=command_select)
+
     sample = commands.add_parser("sample", help="generate the synthetic national sample")
     sample.add_argument("--seed", type=int, default=2026, help="random seed (default: %(default)s)")
     sample.add_argument("--out", required=True, help="folder to write the exports and truth.csv to")
@@ -195,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
-    except (FileNotFoundError, ReferenceError) as error:
+    except (FileNotFoundError, ReferenceError, ConfigError) as error:
         print(f"utvalg: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

@@ -140,7 +140,13 @@ def _rank_uncertainty(scores: pl.DataFrame, config: Config) -> pl.DataFrame:
     settings = config.holistic
     top_n = min(settings.top_n, scores.height)
     if scores.is_empty():
-        return scores
+        return scores.with_columns(
+            pl.lit(None, pl.Int64).alias("holistic_rank"),
+            pl.lit(None, pl.Float64).alias("p_top_n"),
+            pl.lit(None, pl.Int64).alias("rank_low"),
+            pl.lit(None, pl.Int64).alias("rank_high"),
+            pl.lit(None, pl.String).alias("tier"),
+        )
     rng = np.random.Generator(np.random.PCG64(settings.seed))
     mean = scores["composite"].to_numpy()
     sd = np.sqrt(scores["composite_var"].to_numpy())

@@ -1,0 +1,41 @@
+"""The candidate lists as files: CSV for people, parquet for tools, with a provenance record.
+
+Floats are rounded so that the files are byte-identical for the same inputs and configuration.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.selection.candidates import SelectionResult
+from pipelines.storage.files import write_atomically
+
+DECIMALS = 4
+
+
+def _rounded(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(pl.col(pl.Float64).round(DECIMALS))
+
+
+def _parquet_bytes(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, statistics=False)
+    return buffer.getvalue()
+
+
+def write_candidate_files(result: SelectionResult, out_dir: Path, provenance_json: str) -> list[Path]:
+    """``candidates.csv``/``.parquet`` (kommuner), ``fylkeskommuner.csv``/``.parquet``, provenance."""
+    written = []
+    for stem, frame in (("candidates", result.candidates), ("fylkeskommuner", result.county_candidates)):
+        rounded = _rounded(frame)
+        for suffix, data in ((".csv", rounded.write_csv().encode("utf-8")), (".parquet", _parquet_bytes(rounded))):
+            path = out_dir / f"{stem}{suffix}"
+            write_atomically(path, data)
+            written.append(path)
+    path = out_dir / "provenance.json"
+    write_atomically(path, provenance_json.encode("utf-8"))
+    written.append(path)
+    return written
