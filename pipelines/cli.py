@@ -146,12 +146,15 @@ def command_select(args: argparse.Namespace) -> int:
         parsed.files,
         {"raw": str(args.raw), "target_structure": args.target_structure, "selection": config.as_dict()},
     )
-    written = write_candidate_files(result, out, provenance)
+    written = write_candidate_files(result.candidates, result.county_candidates, out, provenance)
     elapsed = time.perf_counter() - started
-    listed = result.candidates.filter(pl.col("udir_category").is_not_null() | (pl.col("tier") != "klart ikke"))
+    listed = result.candidates.filter(
+        pl.col("udir_category").is_not_null() | (pl.col("tier") != "klart ikke")
+    )
+    scored = result.candidates["holistic_score"].drop_nulls().len()
     print(
         f"{config.selection.school_year} (window {', '.join(result.window)}): "
-        f"{result.candidates['holistic_score'].drop_nulls().len()} kommuner scored, {listed.height} on a list or borderline; "
+        f"{scored} kommuner scored, {listed.height} on a list or borderline; "
         f"{quarantine.height} rows quarantined"
     )
     for path in written:
@@ -210,7 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_common(select)
     select.add_argument("--year", help="newest school year of the window, e.g. 2025-26 (default: config)")
-    select.add_argument("--config", default=str(DEFAULT_CONFIG), help="selection configuration (default: %(default)s)")
+    select.add_argument(
+        "--config", default=str(DEFAULT_CONFIG), help="selection configuration (default: %(default)s)"
+    )
     select.add_argument("--out", required=True, help="folder for candidates.csv, fylkeskommuner.csv, …")
     select.add_argument("--quiet", action="store_true", help="no progress bar")
     select.set_defaults(handler=command_select)

@@ -11,11 +11,18 @@ import assets.harmonised
 import assets.observations
 import assets.provenance
 import assets.reference
+import assets.selection
 from pipelines import settings
 from pipelines.resources import UtvalgSettings
 from pipelines.storage.warehouse import WarehouseIOManager, WarehouseResource
 
-ASSET_MODULES = [assets.reference, assets.observations, assets.harmonised, assets.provenance]
+ASSET_MODULES = [
+    assets.reference,
+    assets.observations,
+    assets.harmonised,
+    assets.provenance,
+    assets.selection,
+]
 
 
 def build_definitions(database: str | None = None, **utvalg: Any) -> dg.Definitions:

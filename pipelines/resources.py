@@ -10,6 +10,7 @@ import dagster as dg
 from pipelines import settings
 from pipelines.reference.mapping import Change, load_changes
 from pipelines.reference.registers import NEWEST_STRUCTURE, STRUCTURES, Registers, load_registers
+from pipelines.selection.config import DEFAULT_CONFIG, Config, load_config
 
 
 class UtvalgSettings(dg.ConfigurableResource):
@@ -19,6 +20,13 @@ class UtvalgSettings(dg.ConfigurableResource):
     reference_dir: str = str(settings.REFERENCE_DIR)
     target_structure: int = NEWEST_STRUCTURE
     max_quarantine_share: float = 0.01
+    config_file: str = str(DEFAULT_CONFIG)
+    school_year: str = ""  # empty: the configuration's school_year
+    reports_dir: str = str(settings.REPORTS_DIR)
+
+    def selection_config(self) -> Config:
+        config = load_config(Path(self.config_file))
+        return config.with_year(self.school_year) if self.school_year else config
 
     def registers(self) -> Registers:
         return load_registers(Path(self.reference_dir))

@@ -65,7 +65,11 @@ def test_same_seed_same_result_and_tiers_follow_probabilities():
     assert first.equals(second)
     for row in first.iter_rows(named=True):
         expected = (
-            "klar kandidat" if row["p_top_n"] >= 0.8 else "klart ikke" if row["p_top_n"] < 0.2 else "grensetilfelle"
+            "klar kandidat"
+            if row["p_top_n"] >= 0.8
+            else "klart ikke"
+            if row["p_top_n"] < 0.2
+            else "grensetilfelle"
         )
         assert row["tier"] == expected
 
@@ -106,7 +110,7 @@ def test_shrinkage_by_hand():
         schema=INDICATOR_VALUES_SCHEMA,
     )
     result = standardise(frame, shrinkage=True).sort("unit_code")
-    spread = 2.0  # SD of (−2, 0, 2)
+    # The SD of (−2, 0, 2) is 2.
     z = [-1.0, 0.0, 1.0]
     sampling = [0.25, 0.25, 2.25]  # (se / spread)²
     between = max(np.var(z, ddof=1) - np.mean(sampling), 1e-3)  # 1 − 0.9167
@@ -118,7 +122,13 @@ def test_shrinkage_by_hand():
 
 @pytest.mark.parametrize(
     ("probabilities", "expected"),
-    [([0.5, 0.5, 0.5], 0.5), ([1.0, 1.0, 0.0], 1.0), ([0.9, 0.9, 0.9], 0.972), ([0.2, 0.3], 0.06), ([0.7], 0.0)],
+    [
+        ([0.5, 0.5, 0.5], 0.5),
+        ([1.0, 1.0, 0.0], 1.0),
+        ([0.9, 0.9, 0.9], 0.972),
+        ([0.2, 0.3], 0.06),
+        ([0.7], 0.0),
+    ],
 )
 def test_persistence_at_least_two_of_three(probabilities, expected):
     assert _at_least_two(probabilities) == pytest.approx(expected)

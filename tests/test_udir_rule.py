@@ -135,8 +135,13 @@ def test_category_2_needs_spread_and_a_worst_quartile_school():
 
 
 def test_ties_at_the_cutoff_are_reported_and_broken_by_code():
-    tied = values([("4444", "4444", "a", "2024-25", 25.0), ("5555", "5555", "a", "2024-25", 25.0),
-                   ("6666", "6666", "a", "2024-25", 25.0)])
+    tied = values(
+        [
+            ("4444", "4444", "a", "2024-25", 25.0),
+            ("5555", "5555", "a", "2024-25", 25.0),
+            ("6666", "6666", "a", "2024-25", 25.0),
+        ]
+    )
     result = udir_selection(tied, tied.clear(), CONFIG)
     assert result["udir_category"].to_list() == [1, 1, None]
     assert result["unit_code"].to_list() == ["4444", "5555", "6666"]

@@ -31,7 +31,9 @@ INDICATOR_VALUES_SCHEMA = pl.Schema(
 
 
 def _selector(indicator: Indicator) -> pl.Expr:
-    subject = pl.col("subject").is_null() if indicator.subject is None else pl.col("subject") == indicator.subject
+    subject = (
+        pl.col("subject").is_null() if indicator.subject is None else pl.col("subject") == indicator.subject
+    )
     return (
         (pl.col("source") == indicator.source)
         & (pl.col("indicator") == indicator.indicator)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.selection.candidates import SelectionResult
 from pipelines.storage.files import write_atomically
 
 DECIMALS = 4
@@ -26,12 +25,17 @@ def _parquet_bytes(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def write_candidate_files(result: SelectionResult, out_dir: Path, provenance_json: str) -> list[Path]:
+def write_candidate_files(
+    candidates: pl.DataFrame, county_candidates: pl.DataFrame, out_dir: Path, provenance_json: str
+) -> list[Path]:
     """``candidates.csv``/``.parquet`` (kommuner), ``fylkeskommuner.csv``/``.parquet``, provenance."""
     written = []
-    for stem, frame in (("candidates", result.candidates), ("fylkeskommuner", result.county_candidates)):
+    for stem, frame in (("candidates", candidates), ("fylkeskommuner", county_candidates)):
         rounded = _rounded(frame)
-        for suffix, data in ((".csv", rounded.write_csv().encode("utf-8")), (".parquet", _parquet_bytes(rounded))):
+        for suffix, data in (
+            (".csv", rounded.write_csv().encode("utf-8")),
+            (".parquet", _parquet_bytes(rounded)),
+        ):
             path = out_dir / f"{stem}{suffix}"
             write_atomically(path, data)
             written.append(path)

@@ -76,7 +76,9 @@ def _values(harmonised: pl.DataFrame, config: Config) -> tuple[pl.DataFrame, pl.
     return kommune, schools
 
 
-def _explained(scores: pl.DataFrame, holistic: HolisticResult, config: Config, name_column: str) -> pl.DataFrame:
+def _explained(
+    scores: pl.DataFrame, holistic: HolisticResult, config: Config, name_column: str
+) -> pl.DataFrame:
     top_n = config.holistic.top_n
     frame = scores.join(drivers(holistic.indicator_scores, config), on="unit_code", how="left")
     explanations = [

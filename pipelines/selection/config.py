@@ -76,8 +76,7 @@ class Config:
         """The school years of the window, oldest first."""
         end = int(self.selection.school_year[:4])
         return [
-            f"{year}-{(year + 1) % 100:02d}"
-            for year in range(end - self.selection.window_years + 1, end + 1)
+            f"{year}-{(year + 1) % 100:02d}" for year in range(end - self.selection.window_years + 1, end + 1)
         ]
 
     def as_dict(self) -> dict[str, Any]:

@@ -16,10 +16,14 @@ def drivers(indicator_scores: pl.DataFrame, config: Config, top: int = 3) -> pl.
         .sort(["unit_code", "score"], descending=[False, True])
         .group_by("unit_code", maintain_order=True)
         .head(top)
-        .with_columns(pl.col("indicator_id").replace_strict(labels, default=pl.col("indicator_id")).alias("label"))
+        .with_columns(
+            pl.col("indicator_id").replace_strict(labels, default=pl.col("indicator_id")).alias("label")
+        )
         .group_by("unit_code", maintain_order=True)
         .agg(
-            pl.format("{} ({} av {} år svakere enn landet)", "label", "years_worse", "years").alias("drivers"),
+            pl.format("{} ({} av {} år svakere enn landet)", "label", "years_worse", "years").alias(
+                "drivers"
+            ),
             pl.col("indicator_id").alias("driver_ids"),
             pl.col("score").round(2).alias("driver_scores"),
         )

@@ -66,7 +66,16 @@ def standardise(values: pl.DataFrame, shrinkage: bool) -> pl.DataFrame:
     else:
         frame = frame.with_columns(pl.col("z").alias("score"), pl.col("sampling_var").alias("score_var"))
     return frame.select(
-        "unit_code", "indicator_id", "area", "school_year", "value", "national", "n", "z", "score", "score_var"
+        "unit_code",
+        "indicator_id",
+        "area",
+        "school_year",
+        "value",
+        "national",
+        "n",
+        "z",
+        "score",
+        "score_var",
     )
 
 
@@ -133,7 +142,9 @@ def holistic_scores(values: pl.DataFrame, config: Config, shrinkage: bool | None
 
     scores = composite.join(persistence, on="unit_code", how="left").sort("unit_code")
     scores = _rank_uncertainty(scores, config)
-    return HolisticResult(scores=scores, indicator_scores=pooled.sort("unit_code", "indicator_id"), yearly=yearly)
+    return HolisticResult(
+        scores=scores, indicator_scores=pooled.sort("unit_code", "indicator_id"), yearly=yearly
+    )
 
 
 def _rank_uncertainty(scores: pl.DataFrame, config: Config) -> pl.DataFrame:

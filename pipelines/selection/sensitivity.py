@@ -45,7 +45,12 @@ def variants(config: Config) -> list[Variant]:
             )
         )
     found.append(
-        Variant("uten krymping" if baseline_shrinkage else "med krymping", "krymping", config, not baseline_shrinkage)
+        Variant(
+            "uten krymping" if baseline_shrinkage else "med krymping",
+            "krymping",
+            config,
+            not baseline_shrinkage,
+        )
     )
     return found
 
@@ -121,9 +126,11 @@ def summarise(runs: pl.DataFrame) -> pl.DataFrame:
         .agg(
             pl.col("selected").mean().alias("selected_share"),
             pl.col("baseline").first(),
-            pl.col("variant").filter(pl.col("selected") != pl.col("baseline")).sort().str.join("; ").alias(
-                "deciding_choices"
-            ),
+            pl.col("variant")
+            .filter(pl.col("selected") != pl.col("baseline"))
+            .sort()
+            .str.join("; ")
+            .alias("deciding_choices"),
         )
         .with_columns(pl.col("deciding_choices").replace("", None))
         .sort("method", "unit_code")

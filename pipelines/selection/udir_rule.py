@@ -33,7 +33,9 @@ def risk_points(values: pl.DataFrame, config: Config, limits: dict[str, float] |
     limit_of = {key: i.absolute_limit for key, i in rule.items()} | (limits or {})
     weight_of = {key: i.risk_point_weight for key, i in rule.items()}
     frame = values.filter(
-        pl.col("indicator_id").is_in(list(rule)) & pl.col("value").is_not_null() & pl.col("national").is_not_null()
+        pl.col("indicator_id").is_in(list(rule))
+        & pl.col("value").is_not_null()
+        & pl.col("national").is_not_null()
     )
     limit = pl.col("indicator_id").replace_strict(limit_of, return_dtype=pl.Float64)
     weight = pl.col("indicator_id").replace_strict(weight_of, return_dtype=pl.Int64)
@@ -41,7 +43,9 @@ def risk_points(values: pl.DataFrame, config: Config, limits: dict[str, float] |
     worse_than_national = (pl.col("value") - pl.col("national")) * pl.col("worse_sign") > 0
     beyond_limit = (pl.col("value") - limit) * pl.col("worse_sign") > 0
     return frame.with_columns(
-        (pl.when(beyond_limit).then(3).when(worse_than_national).then(1).otherwise(0) * weight).alias("points"),
+        (pl.when(beyond_limit).then(3).when(worse_than_national).then(1).otherwise(0) * weight).alias(
+            "points"
+        ),
         (3 * weight).alias("possible"),
     )
 
@@ -79,9 +83,9 @@ def udir_selection(
     )[0]
     ranked = ranked.with_columns(
         (pl.col("udir_rank") <= selection.category_1_count).alias("category_1"),
-        (
-            (pl.col("risk_share") == cutoff_share) if cutoff_share is not None else pl.lit(False)
-        ).alias("tied_at_cutoff"),
+        ((pl.col("risk_share") == cutoff_share) if cutoff_share is not None else pl.lit(False)).alias(
+            "tied_at_cutoff"
+        ),
     )
 
     school_points = risk_points(school_values, config, limits)
@@ -89,7 +93,9 @@ def udir_selection(
         school_values.select("unit_code", "municipality_code").unique("unit_code"), on="unit_code", how="left"
     )
     if schools.height:
-        worst_threshold = schools["risk_share"].quantile(1 - selection.category_2_worst_school_share, "linear")
+        worst_threshold = schools["risk_share"].quantile(
+            1 - selection.category_2_worst_school_share, "linear"
+        )
     else:
         worst_threshold = None
     spread = (
