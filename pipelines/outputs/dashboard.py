@@ -1,0 +1,374 @@
+"""A static HTML dashboard that works offline: one shared ``plotly.min.js`` beside the pages, the charts
+drawn in the browser from JSON embedded in each page (``static/dashboard.js``).
+
+Pages: ``index.html`` (map by tier, ranked list with rank intervals, a filter per statsforvalter),
+``traktplott.html`` (funnel plots per indicator), ``kommuner/<kode>.html`` (a profile per kommune),
+``metode.html`` (method, data and breaks). Every figure shown obeys :mod:`pipelines.outputs.privacy`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+
+import polars as pl
+from plotly.offline import get_plotlyjs
+
+from pipelines.outputs.privacy import complementary_suppression, primary_suppression
+from pipelines.selection.config import Config, Indicator
+from pipelines.storage.files import write_atomically
+
+STATIC = Path(__file__).parent / "static"
+TIERS = ["klar kandidat", "grensetilfelle", "klart ikke", "ingen vurdering"]
+TIER_COLOURS = ["#b2182b", "#f4a582", "#d1e5f0", "#cccccc"]
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1200px; padding: 0 1rem 3rem; color: #222; }
+nav { display: flex; gap: 1.5rem; padding: 0.8rem 0; border-bottom: 1px solid #ccc; margin-bottom: 1rem; }
+nav a { color: #2166ac; text-decoration: none; font-weight: 600; }
+table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
+th, td { border-bottom: 1px solid #e3e3e3; padding: 0.3rem 0.5rem; text-align: left; vertical-align: top; }
+th { background: #eef2f7; position: sticky; top: 0; }
+.chart { min-height: 180px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); gap: 0.5rem; }
+.tier { font-weight: 700; }
+.note { color: #555; font-size: 0.9rem; }
+"""
+
+
+def _page(title: str, body: str, data: object, init: str | None, depth: int = 0) -> str:
+    """A page; ``init`` names the ``Dashboard`` function that draws its charts (None: no charts)."""
+    up = "../" * depth
+    payload = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).replace("</", "<\\/")
+    scripts = []
+    if init is not None:
+        scripts = [f'<script src="{up}plotly.min.js"></script>', f'<script src="{up}dashboard.js"></script>']
+    if init == "overview":
+        scripts.insert(1, f'<script src="{up}kommuner.geojson.js"></script>')
+    if init is not None:
+        scripts.append(f"<script>Dashboard.{init}();</script>")
+    return f"""<!DOCTYPE html>
+<html lang="nb">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="{up}style.css">
+</head>
+<body>
+<nav><a href="{up}index.html">Oversikt</a><a href="{up}traktplott.html">Traktplott</a><a href="{up}metode.html">Metode og data</a></nav>
+{body}
+<script type="application/json" id="data">{payload}</script>
+{"".join(scripts)}
+</body>
+</html>
+"""
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:.{digits}f}".replace(".", ",")
+
+
+def _clean(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(value, digits)
+
+
+def overview_page(candidates: pl.DataFrame, config: Config) -> str:
+    kommuner = []
+    rows = []
+    for row in candidates.iter_rows(named=True):
+        tier = row["tier"] or "ingen vurdering"
+        kommuner.append(
+            {
+                "code": row["municipality_code"],
+                "name": row["municipality_name"],
+                "statsforvalter": row["statsforvalter"],
+                "tier": tier,
+                "p": _clean(row["p_top_n"], 3),
+                "rank": row["holistic_rank"],
+                "low": row["rank_low"],
+                "high": row["rank_high"],
+                "udir_category": row["udir_category"],
+            }
+        )
+        if row["udir_category"] is not None or tier in ("klar kandidat", "grensetilfelle"):
+            rows.append(
+                f'<tr data-office="{html.escape(row["statsforvalter"] or "")}">'
+                f"<td>{row['holistic_rank'] or '–'}</td>"
+                f'<td><a href="kommuner/{row["municipality_code"]}.html">{html.escape(row["municipality_name"])}</a></td>'
+                f"<td>{html.escape(row['statsforvalter'] or '')}</td>"
+                f"<td>{row['udir_category'] or '–'}</td><td class='tier'>{tier}</td>"
+                f"<td>{'–' if row['p_top_n'] is None else round(row['p_top_n'] * 100)} %</td>"
+                f"<td>{row['rank_low'] or '–'}–{row['rank_high'] or '–'}</td></tr>"
+            )
+    offices = sorted({k["statsforvalter"] for k in kommuner if k["statsforvalter"]})
+    options = "".join(f'<option value="{html.escape(o)}">{html.escape(o)}</option>' for o in offices)
+    colorscale = []
+    for index, colour in enumerate(TIER_COLOURS):
+        colorscale += [[index / len(TIERS), colour], [(index + 1) / len(TIERS), colour]]
+    body = f"""
+<h1>Kandidater til oppfølgingsordningen {config.selection.school_year}</h1>
+<p class="note">Perioden {", ".join(config.window())}. Helhetlig vurdering: sannsynligheten for å være blant de
+{config.holistic.top_n} svakeste kommunene, med Udirs regel ved siden av.</p>
+<label>Statsforvalter: <select id="office"><option value="">Alle</option>{options}</select></label>
+<div id="map" class="chart"></div>
+<div id="ranks" class="chart"></div>
+<h2>Kandidater og grensetilfeller</h2>
+<table id="list"><thead><tr><th>Rangering</th><th>Kommune</th><th>Statsforvalter</th><th>Udir-kategori</th>
+<th>Vurdering</th><th>Sannsynlighet</th><th>90 % intervall</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
+"""
+    data = {"kommuner": kommuner, "tiers": TIERS, "colorscale": colorscale}
+    return _page(f"Oppfølgingsordningen {config.selection.school_year}", body, data, "overview")
+
+
+def _funnel_sd(indicator: Indicator, national: float) -> float | None:
+    if indicator.pupil_sd is not None:
+        return indicator.pupil_sd
+    if indicator.source == "nasjonale_prover" and indicator.indicator == "skalapoeng":
+        return 10.0
+    share = min(max(national, 0.5), 99.5)
+    return math.sqrt(share * (100 - share))
+
+
+def funnel_page(values: pl.DataFrame, names: dict[str, str], config: Config) -> str:
+    latest = config.selection.school_year
+    funnels = []
+    blocks = []
+    for number, indicator in enumerate(config.for_owner("kommune")):
+        rows = primary_suppression(
+            values.filter((pl.col("indicator_id") == indicator.id) & (pl.col("school_year") == latest)),
+            config.selection.minimum_pupils,
+            ["value"],
+        ).filter(~pl.col("hidden"))
+        if rows.is_empty():
+            continue
+        national = float(rows["national"][0])
+        sd = _funnel_sd(indicator, national)
+        if sd is None:
+            continue
+        n_max = int(rows["n"].max())  # type: ignore[arg-type]
+        grid = sorted({int(round(10 ** (i / 20))) for i in range(0, int(20 * math.log10(max(n_max, 10))) + 2)})
+        grid = [n for n in grid if n >= config.selection.minimum_pupils]
+        points = []
+        for code, n, value in rows.select("unit_code", "n", "value").iter_rows():
+            limit = 3.09 * sd / math.sqrt(n)
+            points.append(
+                {"code": code, "name": names.get(code, code), "n": n, "value": round(value, 2),
+                 "outside": abs(value - national) > limit}
+            )
+        ident = f"funnel{number}"
+        funnels.append(
+            {
+                "id": ident,
+                "label": indicator.label,
+                "national": round(national, 2),
+                "points": points,
+                "limits": {
+                    "n": grid,
+                    "upper95": [round(national + 1.96 * sd / math.sqrt(n), 3) for n in grid],
+                    "lower95": [round(national - 1.96 * sd / math.sqrt(n), 3) for n in grid],
+                    "upper99": [round(national + 3.09 * sd / math.sqrt(n), 3) for n in grid],
+                    "lower99": [round(national - 3.09 * sd / math.sqrt(n), 3) for n in grid],
+                },
+            }
+        )
+        blocks.append(f'<div id="{ident}" class="chart"></div>')
+    body = f"""
+<h1>Traktplott {latest}</h1>
+<p class="note">Hver prikk er en kommune: verdien mot antall elever. Linjene viser hvor langt fra landsnivået
+en kommune kan ligge av tilfeldigheter alene (95 % og 99,8 %). Kommuner utenfor den ytre trakten (røde) skiller
+seg ut mer enn tilfeldigheter forklarer. Kommuner med færre enn {config.selection.minimum_pupils} elever vises ikke.</p>
+{"".join(blocks)}
+"""
+    return _page(f"Traktplott {latest}", body, {"funnels": funnels, "school_year": latest}, "funnels")
+
+
+def profile_page(
+    row: dict[str, object],
+    values: pl.DataFrame,
+    county_levels: pl.DataFrame,
+    schools: pl.DataFrame,
+    config: Config,
+    scored: int,
+) -> str:
+    code = str(row["municipality_code"])
+    name = str(row["municipality_name"])
+    window = config.window()
+    indicators = []
+    blocks = []
+    for number, indicator in enumerate(config.for_owner("kommune")):
+        mine = values.filter(pl.col("indicator_id") == indicator.id)
+        by_year = {r["school_year"]: r for r in mine.iter_rows(named=True)}
+        fylke = {
+            r["school_year"]: r["value"]
+            for r in county_levels.filter(pl.col("indicator_id") == indicator.id).iter_rows(named=True)
+        }
+        national = {y: by_year[y]["national"] for y in by_year}
+        if not by_year and not fylke:
+            continue
+        ident = f"indicator{number}"
+        indicators.append(
+            {
+                "id": ident,
+                "label": indicator.label,
+                "years": window,
+                "kommune": [_clean(by_year[y]["value"]) if y in by_year else None for y in window],
+                "fylke": [_clean(fylke.get(y)) for y in window],
+                "national": [_clean(national.get(y)) for y in window],
+                "n": [by_year[y]["n"] if y in by_year and by_year[y]["value"] is not None else None for y in window],
+            }
+        )
+        blocks.append(f'<div id="{ident}" class="chart"></div>')
+    school_rows = []
+    school_data = []
+    for school in schools.iter_rows(named=True):
+        school_data.append(
+            {"code": school["unit_code"], "indicator": school["indicator_id"], "year": school["school_year"],
+             "value": _clean(school["value"]), "n": None if school["hidden"] else school["n"],
+             "hidden": school["hidden"]}
+        )
+        school_rows.append(
+            f"<tr><td>{html.escape(school['unit_name'] or school['unit_code'])}</td><td>{html.escape(school['label'] or '')}</td>"
+            f"<td>{school['school_year']}</td><td>{'skjult' if school['hidden'] else _fmt(school['value'])}</td>"
+            f"<td>{'–' if school['hidden'] else school['n']}</td></tr>"
+        )
+    tier = row["tier"] or "ingen vurdering"
+    udir = f"kategori {row['udir_category']}" if row["udir_category"] else "ikke på listen"
+    share = "–" if row["udir_risk_share"] is None else f"{round(float(row['udir_risk_share']) * 100)} %"  # type: ignore[arg-type]
+    body = f"""
+<h1>{html.escape(name)} ({code})</h1>
+<p><span class="tier">{tier}</span> · Udirs regel: {udir} (andel risikopoeng {share}) · {html.escape(str(row["statsforvalter"] or ""))}</p>
+<p>{html.escape(str(row["explanation"]))}</p>
+<div id="position" class="chart"></div>
+<h2>Indikatorer over tid</h2>
+<div class="grid">{"".join(blocks)}</div>
+<h2>Skoler</h2>
+<p class="note">Tall fra færre enn {config.selection.minimum_pupils} elever vises ikke, og en skole til skjules der
+ett skjult tall ellers kunne regnes ut.</p>
+<table><thead><tr><th>Skole</th><th>Indikator</th><th>Skoleår</th><th>Verdi</th><th>Elever</th></tr></thead>
+<tbody>{"".join(school_rows)}</tbody></table>
+"""
+    data = {
+        "code": code,
+        "name": name,
+        "tier": tier,
+        "rank": row["holistic_rank"],
+        "low": row["rank_low"],
+        "high": row["rank_high"],
+        "scored": scored,
+        "indicators": indicators,
+        "schools": school_data,
+    }
+    return _page(f"{name} – profil", body, data, "profile", depth=1)
+
+
+def method_page(config: Config, break_notes: pl.DataFrame) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(s)}</td><td>{html.escape(y)}</td><td>{html.escape(n)}</td></tr>"
+        for s, y, n in break_notes.iter_rows()
+    )
+    indicators = "".join(
+        f"<tr><td>{html.escape(i.label)}</td><td>{'ja' if i.udir_rule else 'nei'}</td><td>{i.area}</td>"
+        f"<td>{'høyere er bedre' if i.higher_is_better else 'lavere er bedre'}</td>"
+        f"<td>{_fmt(i.absolute_limit) if i.absolute_limit is not None else '–'}</td></tr>"
+        for i in config.for_owner("kommune")
+    )
+    body = f"""
+<h1>Metode og data</h1>
+<h2>Udirs regel</h2>
+<p>For hver indikator og hvert av skoleårene {", ".join(config.window())} får kommunen 1 risikopoeng når den er
+svakere enn landet, og 3 når den er svakere enn den absolutte grensen. Grunnskolepoeng teller tre ganger.
+Kommunens skår er andelen av mulige risikopoeng. Kategori 1 er de {config.selection.category_1_count} med høyest
+andel; kategori 2 er inntil {config.selection.category_2_max} kommuner med stor spredning mellom egne skoler og minst
+én skole blant de 25 % svakeste.</p>
+<h2>Helhetlig vurdering</h2>
+<p>Alle fire kilder (nasjonale prøver, Elevundersøkelsen, grunnskolepoeng og gjennomføring) gjøres om til
+standardiserte skårer der høyere er svakere. Usikkerheten i hvert tall regnes fra antall elever. Små kommuner
+trekkes mot landsnivået (empirisk Bayes), slik at de ikke velges ut av tilfeldigheter. Skårene slås sammen over
+årene og innenfor områdene læringsresultater, læringsmiljø og gjennomføring, som veier likt. Med
+{config.holistic.draws} simuleringer beregnes sannsynligheten for å være blant de {config.holistic.top_n}
+svakeste og et 90 % intervall for rangeringen.</p>
+<h2>Indikatorer</h2>
+<table><thead><tr><th>Indikator</th><th>I Udirs regel</th><th>Område</th><th>Retning</th><th>Absolutt grense</th></tr></thead>
+<tbody>{indicators}</tbody></table>
+<h2>Data og brudd i tidsseriene</h2>
+<p>Kilde: Utdanningsdirektoratets statistikkbank (NLOD 2.0). Alle år er regnet om til kommuneinndelingen som
+gjelder nå; sammenslåtte kommuner er vektet etter antall elever, og delte kommuner er bygd opp fra skolene der
+det går. Nasjonale prøver fra før 2022-23 kan ikke sammenlignes med senere år. Merknader om brudd fra Udir:</p>
+<table><thead><tr><th>Kilde</th><th>Skoleår</th><th>Merknad</th></tr></thead><tbody>{rows}</tbody></table>
+<h2>Personvern</h2>
+<p>Ingen tall fra færre enn {config.selection.minimum_pupils} elever vises, og ingen skjulte tall kan regnes ut
+ved å trekke skoler fra kommunetallet.</p>
+"""
+    return _page("Metode og data", body, {}, None)
+
+
+def _geojson_script(geojson_path: Path) -> str:
+    geojson = json.loads(geojson_path.read_text(encoding="utf-8"))
+
+    def rounded(coordinates: object) -> object:
+        if isinstance(coordinates, list):
+            return [rounded(c) for c in coordinates]
+        return round(coordinates, 3) if isinstance(coordinates, float) else coordinates
+
+    for feature in geojson["features"]:
+        feature["geometry"]["coordinates"] = rounded(feature["geometry"]["coordinates"])
+        feature["properties"] = {"kommunenummer": feature["properties"]["kommunenummer"]}
+    return "window.KOMMUNER_GEOJSON = " + json.dumps(geojson, separators=(",", ":")) + ";\n"
+
+
+def build_dashboard(
+    candidates: pl.DataFrame,
+    municipal_values: pl.DataFrame,
+    county_levels: pl.DataFrame,
+    school_values: pl.DataFrame,
+    school_names: pl.DataFrame,
+    break_notes: pl.DataFrame,
+    config: Config,
+    geojson_path: Path,
+    out_dir: Path,
+) -> list[Path]:
+    """Write every page and the shared files; returns the paths written."""
+    minimum = config.selection.minimum_pupils
+    shown = primary_suppression(municipal_values, minimum, ["value"])
+    schools = primary_suppression(school_values, minimum, ["value"])
+    schools = complementary_suppression(schools, ["municipality_code", "indicator_id", "school_year"], ["value"])
+    labels = {i.id: i.label for i in config.indicators}
+    schools = schools.join(school_names, on="unit_code", how="left").with_columns(
+        pl.col("indicator_id").replace_strict(labels, default=None).alias("label")
+    ).sort("unit_name", "indicator_id", "school_year")
+    fylker = county_levels.filter(pl.col("level") == "county")
+    names = dict(candidates.select("municipality_code", "municipality_name").iter_rows())
+    files: dict[str, bytes] = {
+        "plotly.min.js": get_plotlyjs().encode("utf-8"),
+        "dashboard.js": (STATIC / "dashboard.js").read_bytes(),
+        "style.css": STYLE.encode("utf-8"),
+        "kommuner.geojson.js": _geojson_script(geojson_path).encode("utf-8"),
+        "index.html": overview_page(candidates, config).encode("utf-8"),
+        "traktplott.html": funnel_page(municipal_values, names, config).encode("utf-8"),
+        "metode.html": method_page(config, break_notes).encode("utf-8"),
+    }
+    scored = candidates["holistic_rank"].drop_nulls().len()
+    values_by_kommune = shown.partition_by("unit_code", as_dict=True)
+    schools_by_kommune = schools.partition_by("municipality_code", as_dict=True)
+    empty_values, empty_schools = shown.clear(), schools.clear()
+    for row in candidates.iter_rows(named=True):
+        code = row["municipality_code"]
+        county = fylker.filter(pl.col("unit_code") == code[:2])
+        page = profile_page(
+            row,
+            values_by_kommune.get((code,), empty_values),
+            county,
+            schools_by_kommune.get((code,), empty_schools),
+            config,
+            scored,
+        )
+        files[f"kommuner/{code}.html"] = page.encode("utf-8")
+    written = []
+    for name, data in files.items():
+        path = out_dir / name
+        write_atomically(path, data)
+        written.append(path)
+    return written
