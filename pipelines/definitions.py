@@ -9,6 +9,7 @@ import dagster as dg
 import assets.checks
 import assets.harmonised
 import assets.observations
+import assets.outputs
 import assets.provenance
 import assets.reference
 import assets.selection
@@ -22,6 +23,7 @@ ASSET_MODULES = [
     assets.harmonised,
     assets.provenance,
     assets.selection,
+    assets.outputs,
 ]
 
 

@@ -20,7 +20,7 @@ def materialised(tmp_path_factory):  # type: ignore[no-untyped-def]
     raw = folder / "raw"
     shutil.copytree(SAMPLES, raw)
     database = folder / "warehouse.duckdb"
-    definitions = build_definitions(str(database), raw_dir=str(raw))
+    definitions = build_definitions(str(database), raw_dir=str(raw), reports_dir=str(folder / "reports"))
     job = definitions.resolve_implicit_global_asset_job_def()
     first = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
     return folder, raw, database, definitions, first
@@ -76,7 +76,7 @@ def test_a_bad_file_fails_the_run_and_keeps_the_warehouse(materialised, tmp_path
     shutil.copytree(raw, broken)
     data = NP5.read_bytes()
     (broken / "broken.csv").write_bytes(data[: len(data) // 3 // 2 * 2])
-    definitions = build_definitions(str(database), raw_dir=str(broken))
+    definitions = build_definitions(str(database), raw_dir=str(broken), reports_dir=str(tmp_path / "reports"))
     job = definitions.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     assert not result.success

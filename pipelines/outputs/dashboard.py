@@ -40,7 +40,9 @@ th { background: #eef2f7; position: sticky; top: 0; }
 def _page(title: str, body: str, data: object, init: str | None, depth: int = 0) -> str:
     """A page; ``init`` names the ``Dashboard`` function that draws its charts (None: no charts)."""
     up = "../" * depth
-    payload = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).replace("</", "<\\/")
+    payload = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).replace(
+        "</", "<\\/"
+    )
     scripts = []
     if init is not None:
         scripts = [f'<script src="{up}plotly.min.js"></script>', f'<script src="{up}dashboard.js"></script>']
@@ -149,14 +151,21 @@ def funnel_page(values: pl.DataFrame, names: dict[str, str], config: Config) -> 
         if sd is None:
             continue
         n_max = int(rows["n"].max())  # type: ignore[arg-type]
-        grid = sorted({int(round(10 ** (i / 20))) for i in range(0, int(20 * math.log10(max(n_max, 10))) + 2)})
+        grid = sorted(
+            {round(10 ** (i / 20)) for i in range(0, int(20 * math.log10(max(n_max, 10))) + 2)}
+        )
         grid = [n for n in grid if n >= config.selection.minimum_pupils]
         points = []
         for code, n, value in rows.select("unit_code", "n", "value").iter_rows():
             limit = 3.09 * sd / math.sqrt(n)
             points.append(
-                {"code": code, "name": names.get(code, code), "n": n, "value": round(value, 2),
-                 "outside": abs(value - national) > limit}
+                {
+                    "code": code,
+                    "name": names.get(code, code),
+                    "n": n,
+                    "value": round(value, 2),
+                    "outside": abs(value - national) > limit,
+                }
             )
         ident = f"funnel{number}"
         funnels.append(
@@ -217,7 +226,10 @@ def profile_page(
                 "kommune": [_clean(by_year[y]["value"]) if y in by_year else None for y in window],
                 "fylke": [_clean(fylke.get(y)) for y in window],
                 "national": [_clean(national.get(y)) for y in window],
-                "n": [by_year[y]["n"] if y in by_year and by_year[y]["value"] is not None else None for y in window],
+                "n": [
+                    by_year[y]["n"] if y in by_year and by_year[y]["value"] is not None else None
+                    for y in window
+                ],
             }
         )
         blocks.append(f'<div id="{ident}" class="chart"></div>')
@@ -225,9 +237,14 @@ def profile_page(
     school_data = []
     for school in schools.iter_rows(named=True):
         school_data.append(
-            {"code": school["unit_code"], "indicator": school["indicator_id"], "year": school["school_year"],
-             "value": _clean(school["value"]), "n": None if school["hidden"] else school["n"],
-             "hidden": school["hidden"]}
+            {
+                "code": school["unit_code"],
+                "indicator": school["indicator_id"],
+                "year": school["school_year"],
+                "value": _clean(school["value"]),
+                "n": None if school["hidden"] else school["n"],
+                "hidden": school["hidden"],
+            }
         )
         school_rows.append(
             f"<tr><td>{html.escape(school['unit_name'] or school['unit_code'])}</td><td>{html.escape(school['label'] or '')}</td>"
@@ -334,11 +351,15 @@ def build_dashboard(
     minimum = config.selection.minimum_pupils
     shown = primary_suppression(municipal_values, minimum, ["value"])
     schools = primary_suppression(school_values, minimum, ["value"])
-    schools = complementary_suppression(schools, ["municipality_code", "indicator_id", "school_year"], ["value"])
+    schools = complementary_suppression(
+        schools, ["municipality_code", "indicator_id", "school_year"], ["value"]
+    )
     labels = {i.id: i.label for i in config.indicators}
-    schools = schools.join(school_names, on="unit_code", how="left").with_columns(
-        pl.col("indicator_id").replace_strict(labels, default=None).alias("label")
-    ).sort("unit_name", "indicator_id", "school_year")
+    schools = (
+        schools.join(school_names, on="unit_code", how="left")
+        .with_columns(pl.col("indicator_id").replace_strict(labels, default=None).alias("label"))
+        .sort("unit_name", "indicator_id", "school_year")
+    )
     fylker = county_levels.filter(pl.col("level") == "county")
     names = dict(candidates.select("municipality_code", "municipality_name").iter_rows())
     files: dict[str, bytes] = {

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
 from pathlib import Path
 
 import polars as pl
 import xlsxwriter
 
+from pipelines.ingest.sources import slug
 from pipelines.outputs.privacy import complementary_suppression, primary_suppression
 from pipelines.selection.config import Config
 from pipelines.storage.files import write_atomically
@@ -56,26 +56,43 @@ def indicator_means(values: pl.DataFrame, minimum: int) -> pl.DataFrame:
 
 def file_name(office: str) -> str:
     base = office.replace("Statsforvalteren i ", "")
-    ascii_name = base.translate(str.maketrans({"æ": "ae", "ø": "o", "å": "a", "Æ": "Ae", "Ø": "O", "Å": "A"}))
-    return "statsforvalteren_" + re.sub(r"[^A-Za-z0-9]+", "_", ascii_name).strip("_").lower() + ".xlsx"
+    return f"statsforvalteren_{slug(base)}.xlsx"
 
 
 METHOD_TEXT = [
-    ("Formål", "Arbeidsboken viser kommunene i embetets område som er kandidater til "
-     "oppfølgingsordningen, og grensetilfellene, til statsforvalterens vurdering."),
-    ("Udirs regel", "For hver indikator og hvert skoleår i perioden får kommunen 1 risikopoeng når den er "
-     "svakere enn landet og 3 når den er svakere enn den absolutte grensen. Grunnskolepoeng teller tre "
-     "ganger. Andel risikopoeng = poeng / mulige poeng. Kategori 1: de 30 med høyest andel. Kategori 2: "
-     "inntil 10 kommuner med stor spredning mellom egne skoler og minst én skole blant de 25 % svakeste."),
-    ("Helhetlig vurdering", "Alle fire kilder standardiseres slik at høyere er svakere, usikkerheten i hvert "
-     "tall regnes fra antall elever, og små kommuner trekkes mot landsnivået (empirisk Bayes) slik at de "
-     "ikke velges ut av tilfeldigheter. Resultatet er en samlet skår, sannsynligheten for å være blant de "
-     "30 svakeste og et 90 % intervall for rangeringen."),
-    ("Nivå", "«klar kandidat»: sannsynlighet minst 80 %; «grensetilfelle»: 20–80 %; «klart ikke»: under 20 %."),
+    (
+        "Formål",
+        "Arbeidsboken viser kommunene i embetets område som er kandidater til "
+        "oppfølgingsordningen, og grensetilfellene, til statsforvalterens vurdering.",
+    ),
+    (
+        "Udirs regel",
+        "For hver indikator og hvert skoleår i perioden får kommunen 1 risikopoeng når den er "
+        "svakere enn landet og 3 når den er svakere enn den absolutte grensen. Grunnskolepoeng teller tre "
+        "ganger. Andel risikopoeng = poeng / mulige poeng. Kategori 1: de 30 med høyest andel. Kategori 2: "
+        "inntil 10 kommuner med stor spredning mellom egne skoler og minst én skole blant de 25 % svakeste.",
+    ),
+    (
+        "Helhetlig vurdering",
+        "Alle fire kilder standardiseres slik at høyere er svakere, usikkerheten i hvert "
+        "tall regnes fra antall elever, og små kommuner trekkes mot landsnivået (empirisk Bayes) slik at de "
+        "ikke velges ut av tilfeldigheter. Resultatet er en samlet skår, sannsynligheten for å være blant de "
+        "30 svakeste og et 90 % intervall for rangeringen.",
+    ),
+    (
+        "Nivå",
+        "«klar kandidat»: sannsynlighet minst 80 %; «grensetilfelle»: 20–80 %; «klart ikke»: under 20 %.",
+    ),
     ("Vedvarende", "Sannsynligheten for at kommunen er svakere enn landet samlet i minst to av årene."),
-    ("Personvern", "Tall fra færre elever enn minstetallet vises ikke, og en skole skjules i tillegg der "
-     "ett skjult tall ellers kunne regnes ut fra kommunetallet."),
-    ("Anbefaling", "Velg anbefales / anbefales ikke / usikker, og begrunn vurderingen i kolonnen Begrunnelse."),
+    (
+        "Personvern",
+        "Tall fra færre elever enn minstetallet vises ikke, og en skole skjules i tillegg der "
+        "ett skjult tall ellers kunne regnes ut fra kommunetallet.",
+    ),
+    (
+        "Anbefaling",
+        "Velg anbefales / anbefales ikke / usikker, og begrunn vurderingen i kolonnen Begrunnelse.",
+    ),
 ]
 
 
@@ -92,7 +109,7 @@ def _write_sheet_table(
     sheet.set_row(0, 45)
     for column, title in enumerate(frame.columns):
         sheet.write_string(0, column, title, header)
-        style = formats.get(number_formats.get(title, ""), None)
+        style = formats.get(number_formats.get(title, ""))
         sheet.set_column(column, column, widths.get(title, max(10, min(40, len(title) + 2))), style)
     for row_number, row in enumerate(frame.iter_rows(), start=1):
         for column, value in enumerate(row):
@@ -143,8 +160,11 @@ def workbook_bytes(
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True})
     book.set_properties(
-        {"title": f"Kandidater til oppfølgingsordningen – {office}", "author": "Utdanningsdirektoratet",
-         "created": FIXED_CREATED}
+        {
+            "title": f"Kandidater til oppfølgingsordningen – {office}",
+            "author": "Utdanningsdirektoratet",
+            "created": FIXED_CREATED,
+        }
     )
     formats = {
         "percent": book.add_format({"num_format": "0 %"}),
@@ -167,9 +187,16 @@ def workbook_bytes(
     sheet = _write_sheet_table(book, "Kandidater", table, formats, number_formats, widths)
     recommendation = table.columns.index("Anbefaling")
     sheet.data_validation(
-        1, recommendation, max(table.height, 1), recommendation,
-        {"validate": "list", "source": RECOMMENDATIONS, "input_title": "Anbefaling",
-         "input_message": "anbefales / anbefales ikke / usikker"},
+        1,
+        recommendation,
+        max(table.height, 1),
+        recommendation,
+        {
+            "validate": "list",
+            "source": RECOMMENDATIONS,
+            "input_title": "Anbefaling",
+            "input_message": "anbefales / anbefales ikke / usikker",
+        },
     )
 
     school_table = schools.select(
@@ -183,20 +210,33 @@ def workbook_bytes(
         pl.when(pl.col("hidden")).then(pl.lit("skjult (personvern)")).otherwise(None).alias("Merknad"),
     )
     school_table = school_table.with_columns(
-        pl.when(pl.col("Merknad").is_not_null()).then(None).otherwise(pl.col("Antall elever")).alias("Antall elever")
+        pl.when(pl.col("Merknad").is_not_null())
+        .then(None)
+        .otherwise(pl.col("Antall elever"))
+        .alias("Antall elever")
     )
     _write_sheet_table(
-        book, "Skoler", school_table, formats, {"Verdi": "one", "Antall elever": "int"},
+        book,
+        "Skoler",
+        school_table,
+        formats,
+        {"Verdi": "one", "Antall elever": "int"},
         {"Skole": 34, "Indikator": 44, "Merknad": 20},
     )
 
     method = book.add_worksheet("Metode")
     method.set_column(0, 0, 22, book.add_format({"bold": True, "valign": "top"}))
     method.set_column(1, 1, 110, formats["wrap"])
-    rows = [*METHOD_TEXT, ("Skoleår", ", ".join(config.window())),
-            ("Minste antall elever", str(config.selection.minimum_pupils))]
-    rows += [(label, f"indikator i perioden ({'høyere er bedre' if i.higher_is_better else 'lavere er bedre'})")
-             for i in config.for_owner("kommune") for label in [i.label]]
+    rows = [
+        *METHOD_TEXT,
+        ("Skoleår", ", ".join(config.window())),
+        ("Minste antall elever", str(config.selection.minimum_pupils)),
+    ]
+    rows += [
+        (label, f"indikator i perioden ({'høyere er bedre' if i.higher_is_better else 'lavere er bedre'})")
+        for i in config.for_owner("kommune")
+        for label in [i.label]
+    ]
     for row_number, (title, text) in enumerate(rows):
         method.write_string(row_number, 0, title)
         method.write_string(row_number, 1, text)
@@ -232,7 +272,9 @@ def write_workbooks(
     for office in sorted(candidates["statsforvalter"].drop_nulls().unique().to_list()):
         mine = listed.filter(pl.col("statsforvalter") == office)
         codes = mine["municipality_code"].to_list()
-        data = workbook_bytes(office, mine, means, schools.filter(pl.col("municipality_code").is_in(codes)), config)
+        data = workbook_bytes(
+            office, mine, means, schools.filter(pl.col("municipality_code").is_in(codes)), config
+        )
         path = out_dir / file_name(office)
         write_atomically(path, data)
         written.append(path)

@@ -146,3 +146,27 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         return Warehouse(Path(self.database)).read(self._table(context))
+
+
+def publish_snapshot(warehouse: Warehouse, snapshot: Path, tables: Sequence[str]) -> Path:
+    """Copy ``tables`` into a separate DuckDB file and swap it in atomically.
+
+    Notebooks and other tools read the snapshot, never the pipeline's live file, so they can hold it
+    open while the pipeline runs again (a reader of the old file keeps its handle; new readers see the
+    new file).
+    """
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    temporary = snapshot.with_name(f".{snapshot.name}.tmp")
+    temporary.unlink(missing_ok=True)
+    connection = duckdb.connect(str(temporary))
+    try:
+        source = str(warehouse.path).replace("'", "''")
+        connection.execute(f"ATTACH '{source}' AS live (READ_ONLY)").fetchall()
+        for table in tables:
+            _check_name(table)
+            connection.execute(f"CREATE TABLE {table} AS SELECT * FROM live.{table}").fetchall()
+        connection.execute("DETACH live").fetchall()
+    finally:
+        connection.close()
+    temporary.replace(snapshot)
+    return snapshot
