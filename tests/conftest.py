@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,3 +29,74 @@ def registers() -> Registers:
 @pytest.fixture(scope="session")
 def target(registers: Registers) -> Target:
     return build_target(registers, load_changes(REFERENCE_DIR), 2024)
+
+
+SAMPLE_SEED = 2026
+SCHOOL_YEAR = "2025-26"
+
+
+@pytest.fixture(scope="session")
+def national_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic national sample, generated once per test session."""
+    from pipelines.sample.generate import generate_sample
+
+    folder = tmp_path_factory.mktemp("national-sample")
+    generate_sample(SAMPLE_SEED, folder, REFERENCE_DIR)
+    return folder
+
+
+@dataclass(frozen=True)
+class NationalRun:
+    parsed: Any
+    observations: Any
+    quarantine: Any
+    harmonised: Any
+    config: Any
+    register: Any
+    result: Any
+
+
+@pytest.fixture(scope="session")
+def national_run(national_sample: Path, registers: Registers) -> NationalRun:
+    """Ingest and selection on the national sample, with the functions the assets call."""
+    from pipelines.cli import harmonised_from_folder
+    from pipelines.reference.registers import municipality_register
+    from pipelines.selection.candidates import run_selection
+    from pipelines.selection.config import load_config
+
+    parsed, observations, quarantine, harmonised, _ = harmonised_from_folder(national_sample, 2024)
+    config = load_config().with_year(SCHOOL_YEAR)
+    register = municipality_register(registers, 2024)
+    result = run_selection(harmonised, register, config)
+    return NationalRun(parsed, observations, quarantine, harmonised, config, register, result)
+
+
+@pytest.fixture(scope="session")
+def published(national_run: NationalRun, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every published output for the national sample, as `make run` writes them."""
+    from pipelines.outputs.build import break_notes, county_levels, school_names
+    from pipelines.outputs.candidate_files import write_candidate_files
+    from pipelines.outputs.dashboard import build_dashboard
+    from pipelines.outputs.workbooks import write_workbooks
+    from pipelines.provenance import provenance_document
+
+    root = tmp_path_factory.mktemp("reports") / SCHOOL_YEAR
+    result, config, harmonised = national_run.result, national_run.config, national_run.harmonised
+    provenance = provenance_document(national_run.parsed.files, {"selection": config.as_dict()})
+    write_candidate_files(result.candidates, result.county_candidates, root, provenance)
+    names = school_names(harmonised)
+    write_workbooks(
+        result.candidates, result.municipal_values, result.school_values, names, config, root / "statsforvaltere"
+    )
+    build_dashboard(
+        result.candidates,
+        result.municipal_values,
+        county_levels(harmonised, config),
+        result.school_values,
+        names,
+        break_notes(harmonised),
+        config,
+        REFERENCE_DIR / "geo" / "kommuner_2024.geojson",
+        root / "dashboard",
+    )
+    return {"root": root, "dashboard": root / "dashboard", "workbooks": root / "statsforvaltere"}
