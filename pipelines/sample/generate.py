@@ -1,0 +1,441 @@
+"""``utvalg sample``: a deterministic synthetic national dataset in Udir's real export formats.
+
+Files go to ``DIR/<source>/``; ``DIR/truth.csv`` holds each kommune's latent qualities and ``true_risk``
+(higher = weaker), which the pipeline never reads. School years 2015-16 to 2025-26, each written in the
+kommune structure Udir used that year (old codes, and names suffixed "(2020 - 2023)" for 2020–2023 codes
+that no longer exist).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from pipelines.reference.mapping import load_changes, municipality_mapping
+from pipelines.reference.registers import NEWEST_STRUCTURE, Registers, load_registers, nominal_structure
+from pipelines.sample.exports import UNIT_HEADER, portal_csv, portal_number, portal_xlsx
+from pipelines.sample.population import Population, build_population
+from pipelines.sample.simulate import (
+    KOMMUNE_SD,
+    PUPIL_SD,
+    SCHOOL_SD,
+    YEAR_SD,
+    Cohort,
+    bernoulli,
+    cohort,
+    normal_scores,
+    totals,
+    yearly_sizes,
+)
+from pipelines.storage.files import write_atomically
+
+SCHOOL_YEARS = [f"{year}-{(year + 1) % 100:02d}" for year in range(2015, 2026)]
+NATIONAL_TEST_YEARS = SCHOOL_YEARS[SCHOOL_YEARS.index("2022-23") :]
+MINIMUM = 10  # Udir suppresses units with fewer pupils than this
+LEFT_OUT_BELOW = 5  # and leaves some of the smallest schools out of a file entirely
+GRUNNSKOLEPOENG_MEAN = dict(
+    zip(SCHOOL_YEARS, [41.2, 41.4, 41.8, 42.0, 43.2, 43.3, 42.7, 42.4, 42.3, 42.4, 42.5], strict=True)
+)
+EXAMS_CANCELLED = (
+    "Skoleårene 2019-20 og 2020-21 ble alle eksamener for elever i grunnskolen avlyst. "
+    "Grunnskolepoengene for disse skoleårene er derfor kun basert på standpunktkarakterer."
+)
+# National levels of the survey indices (1–5) and the share bullied, by grade.
+SURVEY = {
+    "Støtte fra lærerne": {"7": 4.35, "10": 3.95, "vg1": 3.85},
+    "Motivasjon": {"7": 4.05, "10": 3.55, "vg1": 3.60},
+    "Trivsel": {"7": 4.35, "10": 4.10, "vg1": 4.15},
+    "Mestring": {"7": 4.05, "10": 3.80, "vg1": 3.85},
+    "Vurdering for læring": {"7": 3.95, "10": 3.30, "vg1": 3.20},
+    "Læringskultur": {"7": 4.00, "10": 3.75, "vg1": 3.80},
+}
+BULLIED = {"7": 0.075, "10": 0.065, "vg1": 0.045}
+GRADE_TEXT = {"5": "5. årstrinn", "8": "8. årstrinn", "9": "9. årstrinn"}
+SURVEY_GRADE_TEXT = {"7": "7. trinn", "10": "10. trinn", "vg1": "Vg1"}
+# 5th grade: three levels at the 25/75 percentiles; 8th/9th: five at 10/30/70/90 (base-year pupils).
+CUTS = {"5": 50 + 10 * np.array([-0.6745, 0.6745]), "8": 50 + 10 * np.array([-1.2816, -0.5244, 0.5244, 1.2816])}
+CUTS["9"] = CUTS["8"] + 3.0  # a year later on the same scale
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one year's files show the units: codes and names of that year's structure."""
+
+    structure: int
+    school_kommune: np.ndarray  # school row → index into kommune_codes
+    kommune_codes: list[str]
+    kommune_names: list[str]
+    kommune_county: np.ndarray  # kommune index → index into county_codes
+    county_codes: list[str]
+    county_names: list[str]
+
+
+def layout_for(structure: int, population: Population, registers: Registers, links: pl.DataFrame) -> Layout:
+    schools = population.schools
+    sources = (
+        links.filter(pl.col("source_structure") == structure)
+        .group_by("target_code")
+        .agg(pl.col("source_code").sort())
+    )
+    parts = dict(sources.iter_rows())
+    position = schools.with_row_index("row").with_columns(pl.int_range(pl.len()).over("code").alias("nth"))
+    school_codes = [
+        parts[code][nth % len(parts[code])] for code, nth in position.select("code", "nth").iter_rows()
+    ]
+    codes = sorted(set(school_codes))
+    index = {code: i for i, code in enumerate(codes)}
+    register = registers.municipalities.filter(pl.col("structure") == structure)
+    names = dict(register.select("municipality_code", "municipality_name").iter_rows())
+    newest = registers.codes(NEWEST_STRUCTURE)
+    suffix = {code: " (2020 - 2023)" if structure == 2020 and code not in newest else "" for code in codes}
+    svalbard_county = {2024: "55", 2020: "54"}.get(structure, "19")
+    county_of = {code: svalbard_county if code == "2100" else code[:2] for code in codes}
+    county_codes = sorted(set(county_of.values()))
+    county_names = dict(
+        registers.counties.filter(pl.col("structure") == structure).select("county_code", "county_name").iter_rows()
+    )
+    return Layout(
+        structure=structure,
+        school_kommune=np.array([index[c] for c in school_codes]),
+        kommune_codes=codes,
+        kommune_names=[names.get(c, c) + suffix[c] for c in codes],
+        kommune_county=np.array([county_codes.index(county_of[c]) for c in codes]),
+        county_codes=county_codes,
+        county_names=[county_names.get(c, f"Fylke {c}") for c in county_codes],
+    )
+
+
+@dataclass
+class Block:
+    """The value columns of one dimension combination, with figures per level."""
+
+    dims: str
+    count_name: str
+    counts: dict[str, np.ndarray]
+    measures: list[tuple[str, int, dict[str, np.ndarray]]]  # name, decimals, values per level
+    break_note: str | None = None
+
+    def header(self, year: str) -> list[str]:
+        columns = []
+        for name, _, _ in self.measures:
+            if self.break_note:
+                columns.append(f"{year}.{self.dims}.{name}.Brudd")
+            columns.append(f"{year}.{self.dims}.{name}")
+        if self.break_note:
+            columns.append(f"{year}.{self.dims}.{self.count_name}.Brudd")
+        columns.append(f"{year}.{self.dims}.{self.count_name}")
+        return columns
+
+    def cells(self, level: str, index: int) -> list[str]:
+        count = int(self.counts[level][index])
+        note = [self.break_note] if self.break_note else []
+        out: list[str] = []
+        for _, decimals, values in self.measures:
+            value = values[level][index]
+            shown = "" if count == 0 else "*" if count < MINIMUM else portal_number(float(value), decimals)
+            out += [*note, shown]
+        out += [*note, "" if count == 0 else "*" if count < MINIMUM else portal_number(count, 0)]
+        return out
+
+
+def unit_rows(
+    layout: Layout,
+    population: Population,
+    blocks: list[Block],
+    included: np.ndarray,
+    with_kommune_level: bool = True,
+    with_schools: bool = True,
+) -> list[list[str]]:
+    """Rows in the portal's order: the nation, the fylker, then each kommune followed by its schools."""
+    if with_kommune_level:
+        rows = [["1", "I", "00", "0000", "I", "Hele landet", "Alle fylker", "Alle kommuner", "Alle skoler"]]
+    else:
+        rows = [["1", "I", "", "I", "Hele landet", "Alle fylker", "Hele landet"]]
+    rows[0] += [cell for block in blocks for cell in block.cells("national", 0)]
+    for c, (code, name) in enumerate(zip(layout.county_codes, layout.county_names, strict=True)):
+        if with_kommune_level:
+            ids = ["2", "I", code, "0000", code, "Hele landet", name, "Alle kommuner", "Alle skoler"]
+        else:
+            ids = ["2", "I", code, code, "Hele landet", name, name]
+        rows.append(ids + [cell for block in blocks for cell in block.cells("county", c)])
+    orgnr = population.schools["orgnr"].to_list()
+    names = population.schools["name"].to_list()
+    by_kommune: dict[int, list[int]] = {}
+    for school in np.flatnonzero(included):
+        by_kommune.setdefault(int(layout.school_kommune[school]), []).append(int(school))
+    for k, (code, name) in enumerate(zip(layout.kommune_codes, layout.kommune_names, strict=True)):
+        county = layout.county_codes[layout.kommune_county[k]]
+        county_name = layout.county_names[layout.kommune_county[k]]
+        if with_kommune_level:
+            ids = ["3", "I", county, code, code, "Hele landet", county_name, name, "Alle skoler"]
+            rows.append(ids + [cell for block in blocks for cell in block.cells("kommune", k)])
+        if not with_schools:
+            continue
+        for school in by_kommune.get(k, []):
+            if with_kommune_level:
+                ids = ["4", "I", county, code, orgnr[school], "Hele landet", county_name, name, names[school]]
+            else:  # upper-secondary reports have no kommune level: schools are level 3
+                ids = ["3", "I", county, orgnr[school], "Hele landet", county_name, names[school]]
+            rows.append(ids + [cell for block in blocks for cell in block.cells("school", school)])
+    return rows
+
+
+def header_for(blocks: list[Block], year: str, with_kommune_level: bool = True) -> list[str]:
+    ids = UNIT_HEADER if with_kommune_level else [c for c in UNIT_HEADER if c not in ("Kommunekode", "Kommune")]
+    return ids + [column for block in blocks for column in block.header(year)]
+
+
+@dataclass(frozen=True)
+class Levels:
+    """Pupil → group indices at every level for one cohort."""
+
+    school: np.ndarray
+    kommune: np.ndarray
+    county: np.ndarray
+    sizes: dict[str, int]
+
+    def aggregate(self, values: np.ndarray, reducer: Callable[[np.ndarray, np.ndarray, int], np.ndarray]):  # type: ignore[no-untyped-def]
+        return {
+            level: reducer(groups, values, self.sizes[level])
+            for level, groups in (
+                ("school", self.school),
+                ("kommune", self.kommune),
+                ("county", self.county),
+                ("national", np.zeros_like(self.school)),
+            )
+        }
+
+
+def levels_of(pupils: Cohort, layout: Layout) -> Levels:
+    kommune = layout.school_kommune[pupils.school]
+    return Levels(
+        school=pupils.school,
+        kommune=kommune,
+        county=layout.kommune_county[kommune],
+        sizes={
+            "school": pupils.schools,
+            "kommune": len(layout.kommune_codes),
+            "county": len(layout.county_codes),
+            "national": 1,
+        },
+    )
+
+
+def _count(groups: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    return np.bincount(groups, minlength=size).astype(np.float64)
+
+
+def _mean(groups: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    return totals(groups, values, size).mean
+
+
+def _std_error(groups: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    return totals(groups, values, size).std_error
+
+
+class Generator:
+    def __init__(self, seed: int, reference_dir: Path) -> None:
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+        self.registers = load_registers(reference_dir)
+        self.links = municipality_mapping(self.registers, load_changes(reference_dir), NEWEST_STRUCTURE)
+        self.population = build_population(self.rng, self.registers, reference_dir)
+        schools = self.population.schools
+        kommune_index = {c: i for i, c in enumerate(self.population.kommuner["code"].to_list())}
+        self.school_kommune = np.array([kommune_index[c] for c in schools["code"].to_list()])
+        self.latent = {
+            domain: self.population.kommuner[f"latent_{domain}"].to_numpy()[self.school_kommune]
+            for domain in ("learning", "environment", "completion")
+        }
+        self.effect = {d: schools[f"effect_{d}"].to_numpy() for d in ("learning", "environment", "completion")}
+        self.is_vgs = (schools["kind"] == "vgs").to_numpy()
+        self.base = {"5": schools["size_5"].to_numpy(), "8": schools["size_8"].to_numpy()}
+        # Some of the smallest schools are missing from each file, as in Udir's exports.
+        self.layouts: dict[int, Layout] = {}
+
+    def layout(self, school_year: str) -> Layout:
+        structure = nominal_structure(school_year)
+        if structure not in self.layouts:
+            self.layouts[structure] = layout_for(structure, self.population, self.registers, self.links)
+        return self.layouts[structure]
+
+    def sizes(self, grade: str) -> np.ndarray:
+        base = self.base["5"] if grade in ("5", "7") else self.base["8"]
+        mask = ~self.is_vgs if grade != "vg1" else self.is_vgs
+        return np.where(mask, yearly_sizes(self.rng, base), 0)
+
+    def included(self, sizes: np.ndarray) -> np.ndarray:
+        left_out = (sizes < LEFT_OUT_BELOW) & (self.rng.random(sizes.size) < 0.5)
+        return (sizes > 0) & ~left_out
+
+    def national_tests(self, year: str) -> dict[str, bytes]:
+        layout = self.layout(year)
+        drift = 0.4 * (NATIONAL_TEST_YEARS.index(year))
+        files: dict[str, bytes] = {}
+        for group, grades in (("5._trinn", ("5",)), ("ungdomstrinn", ("8", "9"))):
+            main_blocks: list[Block] = []
+            mastery_blocks: list[Block] = []
+            present = np.zeros(self.population.schools.height, dtype=bool)
+            for grade in grades:
+                sizes = self.sizes(grade)
+                present |= sizes > 0
+                pupils = cohort(sizes)
+                levels = levels_of(pupils, layout)
+                counts = levels.aggregate(np.zeros(pupils.size), _count)
+                for subject in ("Engelsk", "Lesing", "Regning"):
+                    if grade == "9" and subject == "Engelsk":
+                        continue
+                    centre = 50 + (3.0 if grade == "9" else 0.0) + drift + KOMMUNE_SD * self.latent["learning"]
+                    scores = normal_scores(
+                        self.rng, pupils, centre, SCHOOL_SD, YEAR_SD, PUPIL_SD, self.effect["learning"]
+                    )
+                    dims = f"{subject}.{GRADE_TEXT[grade]}.Alle eierformer.Alle kjønn"
+                    main_blocks.append(
+                        Block(
+                            dims,
+                            "Antall elever deltatt",
+                            counts,
+                            [
+                                ("Skalapoeng", 0, levels.aggregate(scores, _mean)),
+                                ("Usikkerhet", 1, levels.aggregate(scores, _std_error)),
+                            ],
+                        )
+                    )
+                    level_of_pupil = np.searchsorted(CUTS[grade], scores) + 1
+                    shares = [
+                        (
+                            f"Andel på mestringsnivå {k}",
+                            1,
+                            levels.aggregate((level_of_pupil == k).astype(np.float64) * 100, _mean),
+                        )
+                        for k in range(1, len(CUTS[grade]) + 2)
+                    ]
+                    mastery_blocks.append(Block(dims, "Antall elever deltatt", counts, shares))
+            included = self.included(np.where(present, self.base["5"] + self.base["8"], 0))
+            for stem, blocks in (("Nasjonale_proever", main_blocks), ("Nasjonale_proever_mestringsnivaa", mastery_blocks)):
+                name = f"{year}_20260224-1157_{stem}_{group}.csv"
+                files[name] = portal_csv(header_for(blocks, year), unit_rows(layout, self.population, blocks, included))
+        return files
+
+    def survey(self, year: str) -> dict[str, bytes]:
+        layout = self.layout(year)
+        files = {}
+        for grades, stem, with_kommune in ((("7", "10"), "grunnskole", True), (("vg1",), "vgs", False)):
+            blocks: list[Block] = []
+            present = np.zeros(self.population.schools.height, dtype=bool)
+            for grade in grades:
+                sizes = self.rng.binomial(self.sizes(grade), 0.9)
+                present |= sizes > 0
+                pupils = cohort(sizes)
+                levels = levels_of(pupils, layout)
+                counts = levels.aggregate(np.zeros(pupils.size), _count)
+                environment = self.latent["environment"]
+                bullied = bernoulli(
+                    self.rng, pupils, np.log(BULLIED[grade] / (1 - BULLIED[grade])) - 0.22 * environment, 0.2,
+                    self.effect["environment"],
+                )
+                dims = f"Mobbing på skolen.{SURVEY_GRADE_TEXT[grade]}.Alle eierformer.Begge kjønn"
+                blocks.append(
+                    Block(dims, "Antall besvarte", counts, [("Prosentandel", 1, levels.aggregate(bullied * 100, _mean))])
+                )
+                for indicator, national in SURVEY.items():
+                    index = normal_scores(
+                        self.rng, pupils, national[grade] + 0.10 * environment, 0.07, 0.03, 0.8,
+                        self.effect["environment"],
+                    ).clip(1, 5)
+                    dims = f"{indicator}.{SURVEY_GRADE_TEXT[grade]}.Alle eierformer.Begge kjønn"
+                    blocks.append(Block(dims, "Antall besvarte", counts, [("Snitt", 1, levels.aggregate(index, _mean))]))
+            included = self.included(np.where(present, self.base["5"] + self.base["8"], 0))
+            name = f"{year}_20260301-0900_Elevundersoekelsen_{stem}.csv"
+            files[name] = portal_csv(
+                header_for(blocks, year, with_kommune),
+                unit_rows(layout, self.population, blocks, included, with_kommune_level=with_kommune),
+            )
+        return files
+
+    def grunnskolepoeng(self, year: str) -> dict[str, bytes]:
+        layout = self.layout(year)
+        sizes = self.sizes("10")
+        pupils = cohort(sizes)
+        levels = levels_of(pupils, layout)
+        quality = 0.6 * self.latent["learning"] + 0.4 * self.latent["completion"]
+        points = normal_scores(
+            self.rng, pupils, GRUNNSKOLEPOENG_MEAN[year] + 1.6 * quality, 1.2, 0.5, 8.3, self.effect["learning"]
+        ).clip(10, 60)
+        note = EXAMS_CANCELLED if year in ("2019-20", "2020-21") else None
+        block = Block(
+            "Alle eierformer.Begge kjønn",
+            "Antall elever",
+            levels.aggregate(np.zeros(pupils.size), _count),
+            [("Grunnskolepoeng", 1, levels.aggregate(points, _mean))],
+            break_note=note,
+        )
+        rows = unit_rows(layout, self.population, [block], self.included(sizes))
+        cells: list[list[str | float | int | None]] = [list(row) for row in rows]
+        name = f"{year}_20260224-1200_Grunnskolepoeng.xlsx"
+        return {name: portal_xlsx(header_for([block], year), cells, f"{year}_Grunnskolepoeng")}
+
+    def completion(self, year: str) -> dict[str, bytes]:
+        layout = self.layout(year)
+        sizes = self.sizes("10")
+        pupils = cohort(sizes)
+        levels = levels_of(pupils, layout)
+        logit = np.log(0.80 / 0.20) + 0.30 * self.latent["completion"] + self.rng.normal(0, 0.05)
+        completed = bernoulli(self.rng, pupils, logit, 0.05, self.effect["completion"])
+        block = Block(
+            "Alle eierformer.Alle utdanningsprogram.Begge kjønn",
+            "Antall elever",
+            levels.aggregate(np.zeros(pupils.size), _count),
+            [("Andel fullført og bestått", 1, levels.aggregate(completed * 100, _mean))],
+        )
+        rows = unit_rows(layout, self.population, [block], np.zeros(sizes.size, dtype=bool), with_schools=False)
+        return {f"{year}_20260401-0800_Gjennomfoering.csv": portal_csv(header_for([block], year), rows)}
+
+    def truth(self) -> bytes:
+        return (
+            self.population.kommuner.filter(pl.col("code") != "2100")
+            .select(
+                pl.col("code").alias("municipality_code"),
+                pl.col("name").alias("municipality_name"),
+                "latent_learning",
+                "latent_environment",
+                "latent_completion",
+                "true_risk",
+            )
+            .sort("municipality_code")
+            .write_csv()
+            .encode("utf-8")
+        )
+
+
+def generate_sample(seed: int, out_dir: Path, reference_dir: Path) -> dict[str, object]:
+    """Write the national sample for ``seed`` to ``out_dir``; returns a summary."""
+    started = time.perf_counter()
+    generator = Generator(seed, reference_dir)
+    written: dict[str, bytes] = {}
+    for year in SCHOOL_YEARS:
+        for source, files in (
+            ("elevundersokelsen", generator.survey(year)),
+            ("grunnskolepoeng", generator.grunnskolepoeng(year)),
+            ("gjennomforing", generator.completion(year)),
+            ("nasjonale_prover", generator.national_tests(year) if year in NATIONAL_TEST_YEARS else {}),
+        ):
+            for name, data in files.items():
+                written[f"{source}/{name}"] = data
+    written["truth.csv"] = generator.truth()
+    for name, data in written.items():
+        write_atomically(out_dir / name, data)
+    return {
+        "seed": seed,
+        "folder": str(out_dir),
+        "files": len(written),
+        "bytes": sum(len(d) for d in written.values()),
+        "kommuner": generator.population.kommuner.height - 1,
+        "grunnskoler": int((~generator.is_vgs).sum()),
+        "videregaende_skoler": int(generator.is_vgs.sum()),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
