@@ -34,7 +34,8 @@ def main() -> None:
     parsed = timed(f"parse {raw.name}", lambda: parse_folder(raw, registers))
     print(f"  {parsed.files.height} files, {parsed.observations.height} rows")
     observations, quarantine = timed(
-        "deduplicate and validate", lambda: validate_observations(parsed.observations, parsed.quarantine, registers)
+        "deduplicate and validate",
+        lambda: validate_observations(parsed.observations, parsed.quarantine, registers),
     )
     print(f"  {observations.height} observations, {quarantine.height} quarantined")
     target = build_target(registers, load_changes(REFERENCE_DIR), 2024)

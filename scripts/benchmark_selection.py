@@ -33,7 +33,10 @@ def main() -> None:
             print(f"{'generate sample':<40}{time.perf_counter() - started:8.2f} s")
         started = time.perf_counter()
         _, observations, _, harmonised, _ = harmonised_from_folder(raw, 2024)
-        print(f"{'parse, validate, harmonise':<40}{time.perf_counter() - started:8.2f} s  ({observations.height} rows)")
+        print(
+            f"{'parse, validate, harmonise':<40}{time.perf_counter() - started:8.2f} s"
+            f"  ({observations.height} rows)"
+        )
         config = load_config().with_year(args.year)
         register = municipality_register(load_registers(REFERENCE_DIR), 2024)
         timings = []

@@ -31,7 +31,10 @@ def main() -> None:
             rows.select(
                 pl.lit(grade).alias("grade"),
                 pl.col("Kommunekode").alias("municipality_code"),
-                pl.when(pl.col("EnhetNivaa") == "3").then(pl.lit("kommune")).otherwise(pl.lit("skole")).alias("unit"),
+                pl.when(pl.col("EnhetNivaa") == "3")
+                .then(pl.lit("kommune"))
+                .otherwise(pl.lit("skole"))
+                .alias("unit"),
                 "pupils",
             )
         )

@@ -86,7 +86,12 @@ def published(national_run: NationalRun, tmp_path_factory: pytest.TempPathFactor
     write_candidate_files(result.candidates, result.county_candidates, root, provenance)
     names = school_names(harmonised)
     write_workbooks(
-        result.candidates, result.municipal_values, result.school_values, names, config, root / "statsforvaltere"
+        result.candidates,
+        result.municipal_values,
+        result.school_values,
+        names,
+        config,
+        root / "statsforvaltere",
     )
     build_dashboard(
         result.candidates,

@@ -71,7 +71,9 @@ def test_overview_map_list_and_filter(browser, published):
     page.select_option("#office", office)
     visible = page.locator("#list tbody tr:not([hidden])").count()
     assert 0 < visible < total
-    assert all(office == r.get_attribute("data-office") for r in page.locator("#list tbody tr:not([hidden])").all())
+    assert all(
+        office == r.get_attribute("data-office") for r in page.locator("#list tbody tr:not([hidden])").all()
+    )
     page.screenshot(path=str(ARTIFACTS / "overview_filtered.png"))
     assert errors == []
     # The first listed kommune's link leads to its profile, which renders.

@@ -24,6 +24,7 @@ minimum_pupils = 10
 
 [holistic]
 top_n = 2
+fylkeskommune_top_n = 1
 draws = 2000
 seed = 1
 shrinkage = true

@@ -14,6 +14,8 @@ from pipelines.ingest.sources import detect_source, to_observations
 from pipelines.reference.registers import Registers
 
 EXPORT_SUFFIXES = {".csv", ".xlsx", ".txt"}
+# The synthetic sample's answer key sits beside its exports; the pipeline must never read it.
+TRUTH_FILE = "truth.csv"
 
 RAW_FILE_SCHEMA = {
     "source_file": pl.String,
@@ -39,7 +41,10 @@ def find_raw_files(raw_dir: Path) -> list[Path]:
     return sorted(
         path
         for path in raw_dir.rglob("*")
-        if path.is_file() and path.suffix.lower() in EXPORT_SUFFIXES and not path.name.startswith(".")
+        if path.is_file()
+        and path.suffix.lower() in EXPORT_SUFFIXES
+        and not path.name.startswith(".")
+        and path.relative_to(raw_dir).as_posix() != TRUTH_FILE
     )
 
 

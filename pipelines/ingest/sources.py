@@ -248,7 +248,13 @@ def _unit_columns(export: PortalExport) -> pl.DataFrame:
         .then(municipality)
         .otherwise(pl.col("Organisasjonsnummer"))
         .alias("unit_code"),
-        pl.col("EnhetNavn").alias("unit_name"),
+        # Area rows carry "Alle skoler" in EnhetNavn in some reports; their name is in Kommune / Fylke.
+        pl.when((pl.col("level") == "municipality") & pl.lit("Kommune" in rows.columns))
+        .then(pl.col("Kommune") if "Kommune" in rows.columns else pl.lit(None, pl.String))
+        .when(pl.col("level") == "county")
+        .then(pl.col("Fylke"))
+        .otherwise(pl.col("EnhetNavn"))
+        .alias("unit_name"),
         pl.when(pl.col("level") == "national").then(None).otherwise(pl.col("Fylkekode")).alias("county_code"),
         pl.when(pl.col("level").is_in(["municipality", "school"]))
         .then(municipality)

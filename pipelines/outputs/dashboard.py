@@ -151,9 +151,7 @@ def funnel_page(values: pl.DataFrame, names: dict[str, str], config: Config) -> 
         if sd is None:
             continue
         n_max = int(rows["n"].max())  # type: ignore[arg-type]
-        grid = sorted(
-            {round(10 ** (i / 20)) for i in range(0, int(20 * math.log10(max(n_max, 10))) + 2)}
-        )
+        grid = sorted({round(10 ** (i / 20)) for i in range(0, int(20 * math.log10(max(n_max, 10))) + 2)})
         grid = [n for n in grid if n >= config.selection.minimum_pupils]
         points = []
         for code, n, value in rows.select("unit_code", "n", "value").iter_rows():

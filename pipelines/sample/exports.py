@@ -41,7 +41,7 @@ def portal_csv(header: list[str], rows: list[list[str]]) -> bytes:
 
 
 def portal_xlsx(header: list[str], rows: list[list[Cell]], sheet_name: str) -> bytes:
-    """The xlsx export: codes and numbers as Excel numbers, ``*`` as text, a second sheet naming the source."""
+    """The xlsx export: codes and numbers as Excel numbers, ``*`` as text, a sheet naming the source."""
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True})
     book.set_properties({"created": FIXED_CREATED})

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from pipelines.ingest.files import TRUTH_FILE
 from pipelines.reference.mapping import load_changes, municipality_mapping
 from pipelines.reference.registers import NEWEST_STRUCTURE, Registers, load_registers, nominal_structure
 from pipelines.sample.exports import UNIT_HEADER, portal_csv, portal_number, portal_xlsx
@@ -58,7 +59,10 @@ BULLIED = {"7": 0.075, "10": 0.065, "vg1": 0.045}
 GRADE_TEXT = {"5": "5. årstrinn", "8": "8. årstrinn", "9": "9. årstrinn"}
 SURVEY_GRADE_TEXT = {"7": "7. trinn", "10": "10. trinn", "vg1": "Vg1"}
 # 5th grade: three levels at the 25/75 percentiles; 8th/9th: five at 10/30/70/90 (base-year pupils).
-CUTS = {"5": 50 + 10 * np.array([-0.6745, 0.6745]), "8": 50 + 10 * np.array([-1.2816, -0.5244, 0.5244, 1.2816])}
+CUTS = {
+    "5": 50 + 10 * np.array([-0.6745, 0.6745]),
+    "8": 50 + 10 * np.array([-1.2816, -0.5244, 0.5244, 1.2816]),
+}
 CUTS["9"] = CUTS["8"] + 3.0  # a year later on the same scale
 
 
@@ -97,7 +101,9 @@ def layout_for(structure: int, population: Population, registers: Registers, lin
     county_of = {code: svalbard_county if code == "2100" else code[:2] for code in codes}
     county_codes = sorted(set(county_of.values()))
     county_names = dict(
-        registers.counties.filter(pl.col("structure") == structure).select("county_code", "county_name").iter_rows()
+        registers.counties.filter(pl.col("structure") == structure)
+        .select("county_code", "county_name")
+        .iter_rows()
     )
     return Layout(
         structure=structure,
@@ -166,8 +172,8 @@ def unit_rows(
     orgnr = population.schools["orgnr"].to_list()
     names = population.schools["name"].to_list()
     by_kommune: dict[int, list[int]] = {}
-    for school in np.flatnonzero(included):
-        by_kommune.setdefault(int(layout.school_kommune[school]), []).append(int(school))
+    for position in np.flatnonzero(included):
+        by_kommune.setdefault(int(layout.school_kommune[position]), []).append(int(position))
     for k, (code, name) in enumerate(zip(layout.kommune_codes, layout.kommune_names, strict=True)):
         county = layout.county_codes[layout.kommune_county[k]]
         county_name = layout.county_names[layout.kommune_county[k]]
@@ -186,7 +192,9 @@ def unit_rows(
 
 
 def header_for(blocks: list[Block], year: str, with_kommune_level: bool = True) -> list[str]:
-    ids = UNIT_HEADER if with_kommune_level else [c for c in UNIT_HEADER if c not in ("Kommunekode", "Kommune")]
+    ids = (
+        UNIT_HEADER if with_kommune_level else [c for c in UNIT_HEADER if c not in ("Kommunekode", "Kommune")]
+    )
     return ids + [column for block in blocks for column in block.header(year)]
 
 
@@ -199,7 +207,9 @@ class Levels:
     county: np.ndarray
     sizes: dict[str, int]
 
-    def aggregate(self, values: np.ndarray, reducer: Callable[[np.ndarray, np.ndarray, int], np.ndarray]):  # type: ignore[no-untyped-def]
+    def aggregate(
+        self, values: np.ndarray, reducer: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+    ) -> dict[str, np.ndarray]:
         return {
             level: reducer(groups, values, self.sizes[level])
             for level, groups in (
@@ -251,7 +261,9 @@ class Generator:
             domain: self.population.kommuner[f"latent_{domain}"].to_numpy()[self.school_kommune]
             for domain in ("learning", "environment", "completion")
         }
-        self.effect = {d: schools[f"effect_{d}"].to_numpy() for d in ("learning", "environment", "completion")}
+        self.effect = {
+            d: schools[f"effect_{d}"].to_numpy() for d in ("learning", "environment", "completion")
+        }
         self.is_vgs = (schools["kind"] == "vgs").to_numpy()
         self.base = {"5": schools["size_5"].to_numpy(), "8": schools["size_8"].to_numpy()}
         # Some of the smallest schools are missing from each file, as in Udir's exports.
@@ -289,7 +301,9 @@ class Generator:
                 for subject in ("Engelsk", "Lesing", "Regning"):
                     if grade == "9" and subject == "Engelsk":
                         continue
-                    centre = 50 + (3.0 if grade == "9" else 0.0) + drift + KOMMUNE_SD * self.latent["learning"]
+                    centre = (
+                        50 + (3.0 if grade == "9" else 0.0) + drift + KOMMUNE_SD * self.latent["learning"]
+                    )
                     scores = normal_scores(
                         self.rng, pupils, centre, SCHOOL_SD, YEAR_SD, PUPIL_SD, self.effect["learning"]
                     )
@@ -316,9 +330,14 @@ class Generator:
                     ]
                     mastery_blocks.append(Block(dims, "Antall elever deltatt", counts, shares))
             included = self.included(np.where(present, self.base["5"] + self.base["8"], 0))
-            for stem, blocks in (("Nasjonale_proever", main_blocks), ("Nasjonale_proever_mestringsnivaa", mastery_blocks)):
+            for stem, blocks in (
+                ("Nasjonale_proever", main_blocks),
+                ("Nasjonale_proever_mestringsnivaa", mastery_blocks),
+            ):
                 name = f"{year}_20260224-1157_{stem}_{group}.csv"
-                files[name] = portal_csv(header_for(blocks, year), unit_rows(layout, self.population, blocks, included))
+                files[name] = portal_csv(
+                    header_for(blocks, year), unit_rows(layout, self.population, blocks, included)
+                )
         return files
 
     def survey(self, year: str) -> dict[str, bytes]:
@@ -335,20 +354,35 @@ class Generator:
                 counts = levels.aggregate(np.zeros(pupils.size), _count)
                 environment = self.latent["environment"]
                 bullied = bernoulli(
-                    self.rng, pupils, np.log(BULLIED[grade] / (1 - BULLIED[grade])) - 0.22 * environment, 0.2,
+                    self.rng,
+                    pupils,
+                    np.log(BULLIED[grade] / (1 - BULLIED[grade])) - 0.22 * environment,
+                    0.2,
                     self.effect["environment"],
                 )
                 dims = f"Mobbing på skolen.{SURVEY_GRADE_TEXT[grade]}.Alle eierformer.Begge kjønn"
                 blocks.append(
-                    Block(dims, "Antall besvarte", counts, [("Prosentandel", 1, levels.aggregate(bullied * 100, _mean))])
+                    Block(
+                        dims,
+                        "Antall besvarte",
+                        counts,
+                        [("Prosentandel", 1, levels.aggregate(bullied * 100, _mean))],
+                    )
                 )
                 for indicator, national in SURVEY.items():
                     index = normal_scores(
-                        self.rng, pupils, national[grade] + 0.10 * environment, 0.07, 0.03, 0.8,
+                        self.rng,
+                        pupils,
+                        national[grade] + 0.10 * environment,
+                        0.07,
+                        0.03,
+                        0.8,
                         self.effect["environment"],
                     ).clip(1, 5)
                     dims = f"{indicator}.{SURVEY_GRADE_TEXT[grade]}.Alle eierformer.Begge kjønn"
-                    blocks.append(Block(dims, "Antall besvarte", counts, [("Snitt", 1, levels.aggregate(index, _mean))]))
+                    blocks.append(
+                        Block(dims, "Antall besvarte", counts, [("Snitt", 1, levels.aggregate(index, _mean))])
+                    )
             included = self.included(np.where(present, self.base["5"] + self.base["8"], 0))
             name = f"{year}_20260301-0900_Elevundersoekelsen_{stem}.csv"
             files[name] = portal_csv(
@@ -364,7 +398,13 @@ class Generator:
         levels = levels_of(pupils, layout)
         quality = 0.6 * self.latent["learning"] + 0.4 * self.latent["completion"]
         points = normal_scores(
-            self.rng, pupils, GRUNNSKOLEPOENG_MEAN[year] + 1.6 * quality, 1.2, 0.5, 8.3, self.effect["learning"]
+            self.rng,
+            pupils,
+            GRUNNSKOLEPOENG_MEAN[year] + 1.6 * quality,
+            1.2,
+            0.5,
+            8.3,
+            self.effect["learning"],
         ).clip(10, 60)
         note = EXAMS_CANCELLED if year in ("2019-20", "2020-21") else None
         block = Block(
@@ -392,7 +432,9 @@ class Generator:
             levels.aggregate(np.zeros(pupils.size), _count),
             [("Andel fullført og bestått", 1, levels.aggregate(completed * 100, _mean))],
         )
-        rows = unit_rows(layout, self.population, [block], np.zeros(sizes.size, dtype=bool), with_schools=False)
+        rows = unit_rows(
+            layout, self.population, [block], np.zeros(sizes.size, dtype=bool), with_schools=False
+        )
         return {f"{year}_20260401-0800_Gjennomfoering.csv": portal_csv(header_for([block], year), rows)}
 
     def truth(self) -> bytes:
@@ -426,7 +468,7 @@ def generate_sample(seed: int, out_dir: Path, reference_dir: Path) -> dict[str, 
         ):
             for name, data in files.items():
                 written[f"{source}/{name}"] = data
-    written["truth.csv"] = generator.truth()
+    written[TRUTH_FILE] = generator.truth()
     for name, data in written.items():
         write_atomically(out_dir / name, data)
     return {

@@ -20,8 +20,31 @@ from pipelines.reference.registers import Registers, municipality_register
 LATENT_CORRELATION = np.array([[1.0, 0.5, 0.45], [0.5, 1.0, 0.4], [0.45, 0.4, 1.0]])
 PRIVATE_SHARE = 0.05
 NAME_STEMS = (
-    "Nord", "Sør", "Øst", "Vest", "Haug", "Berg", "Dal", "Lia", "Nes", "Vik", "Holm", "Strand", "Bakke",
-    "Mo", "Eng", "Åsen", "Li", "Sand", "Fjell", "Skog", "Elve", "Bjørke", "Furu", "Lunde", "Myr",
+    "Nord",
+    "Sør",
+    "Øst",
+    "Vest",
+    "Haug",
+    "Berg",
+    "Dal",
+    "Lia",
+    "Nes",
+    "Vik",
+    "Holm",
+    "Strand",
+    "Bakke",
+    "Mo",
+    "Eng",
+    "Åsen",
+    "Li",
+    "Sand",
+    "Fjell",
+    "Skog",
+    "Elve",
+    "Bjørke",
+    "Furu",
+    "Lunde",
+    "Myr",
 )
 ORGANISATION_NUMBER_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
 
@@ -67,34 +90,46 @@ def build_population(rng: np.random.Generator, registers: Registers, reference_d
     ).filter(pl.col("unit") == "skole")
     codes = register["municipality_code"].to_list()
     latents = rng.multivariate_normal(np.zeros(3), LATENT_CORRELATION, size=len(codes))
-    kommuner = register.select(
-        pl.col("municipality_code").alias("code"),
-        pl.col("municipality_name").alias("name"),
-        pl.col("county_code").alias("county"),
-    ).with_columns(
-        pl.Series("latent_learning", latents[:, 0].round(4)),
-        pl.Series("latent_environment", latents[:, 1].round(4)),
-        pl.Series("latent_completion", latents[:, 2].round(4)),
-    ).with_columns(
-        (-(pl.col("latent_learning") + pl.col("latent_environment") + pl.col("latent_completion")) / 3)
-        .round(4)
-        .alias("true_risk")
+    kommuner = (
+        register.select(
+            pl.col("municipality_code").alias("code"),
+            pl.col("municipality_name").alias("name"),
+            pl.col("county_code").alias("county"),
+        )
+        .with_columns(
+            pl.Series("latent_learning", latents[:, 0].round(4)),
+            pl.Series("latent_environment", latents[:, 1].round(4)),
+            pl.Series("latent_completion", latents[:, 2].round(4)),
+        )
+        .with_columns(
+            (-(pl.col("latent_learning") + pl.col("latent_environment") + pl.col("latent_completion")) / 3)
+            .round(4)
+            .alias("true_risk")
+        )
     )
 
     rows: list[dict[str, object]] = []
     for code in codes:
         primary = _school_sizes(
-            rng, structure.filter((pl.col("grade") == "5") & (pl.col("municipality_code") == code))["pupils"].to_list()
+            rng,
+            structure.filter((pl.col("grade") == "5") & (pl.col("municipality_code") == code))[
+                "pupils"
+            ].to_list(),
         )
         lower = _school_sizes(
-            rng, structure.filter((pl.col("grade") == "8") & (pl.col("municipality_code") == code))["pupils"].to_list()
+            rng,
+            structure.filter((pl.col("grade") == "8") & (pl.col("municipality_code") == code))[
+                "pupils"
+            ].to_list(),
         )
         if not primary and not lower:
             primary, lower = [int(rng.integers(2, 10))], [int(rng.integers(2, 10))]
         # Some lower-secondary schools are the same schools as primary ones (1–10 schools).
         combined = min(len(primary), len(lower)) // 3 if code != "2100" else min(len(primary), len(lower))
         for index in range(combined):
-            rows.append({"code": code, "kind": "grunnskole", "size_5": primary[index], "size_8": lower[index]})
+            rows.append(
+                {"code": code, "kind": "grunnskole", "size_5": primary[index], "size_8": lower[index]}
+            )
         for size in primary[combined:]:
             rows.append({"code": code, "kind": "grunnskole", "size_5": size, "size_8": 0})
         for size in lower[combined:]:
@@ -102,12 +137,14 @@ def build_population(rng: np.random.Generator, registers: Registers, reference_d
     grunnskoler = pl.DataFrame(rows)
 
     # About 400 videregående skoler, in proportion to each fylke's 8th-grade cohort, in its largest kommuner.
-    cohort = grunnskoler.group_by("code").agg(pl.col("size_8").sum().alias("cohort")).join(
-        kommuner.select("code", "county"), on="code"
+    cohort = (
+        grunnskoler.group_by("code")
+        .agg(pl.col("size_8").sum().alias("cohort"))
+        .join(kommuner.select("code", "county"), on="code")
     )
     vgs_rows: list[dict[str, object]] = []
     total = int(cohort["cohort"].sum())
-    for county, group in cohort.filter(pl.col("code") != "2100").group_by("county", maintain_order=True):
+    for _, group in cohort.filter(pl.col("code") != "2100").group_by("county", maintain_order=True):
         people = int(group["cohort"].sum())
         count = max(3, round(400 * people / total))
         hosts = group.sort(["cohort", "code"], descending=[True, False])["code"].to_list()

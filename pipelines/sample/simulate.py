@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # National scale-point mean 50 and pupil SD 10 in the base year (2022-23), split into its sources.
-KOMMUNE_SD, SCHOOL_SD, YEAR_SD = 2.2, 2.2, 1.0
+KOMMUNE_SD, SCHOOL_SD, YEAR_SD = 1.2, 1.8, 1.0
 PUPIL_SD = float(np.sqrt(100 - KOMMUNE_SD**2 - SCHOOL_SD**2 - YEAR_SD**2))
 
 
@@ -76,8 +76,10 @@ class Totals:
     @property
     def std_error(self) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
-            variance = np.maximum(self.squares / self.count - self.mean**2, 0) * self.count / np.maximum(
-                self.count - 1, 1
+            variance = (
+                np.maximum(self.squares / self.count - self.mean**2, 0)
+                * self.count
+                / np.maximum(self.count - 1, 1)
             )
             return np.sqrt(variance / self.count)
 

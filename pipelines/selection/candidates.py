@@ -3,7 +3,7 @@ sensitivity analysis, explanations, and the candidate lists for kommuner and fyl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -105,7 +105,10 @@ def run_selection(harmonised: pl.DataFrame, register: pl.DataFrame, config: Conf
     counties = indicator_values(harmonised, config, "fylkeskommune", ("county",))
     udir = udir_selection(municipal, schools, config)
     holistic = holistic_scores(municipal, config)
-    county_holistic = holistic_scores(counties, config)
+    county_config = replace(
+        config, holistic=replace(config.holistic, top_n=config.holistic.fylkeskommune_top_n)
+    )
+    county_holistic = holistic_scores(counties, county_config)
     runs = sensitivity(municipal, schools, config, lambda variant: _values(harmonised, variant))
     summary = summarise(runs)
 
@@ -177,7 +180,7 @@ def run_selection(harmonised: pl.DataFrame, register: pl.DataFrame, config: Conf
         how="left",
     )
     county_candidates = (
-        _explained(county_scores, county_holistic, config, "county_name")
+        _explained(county_scores, county_holistic, county_config, "county_name")
         .rename({"unit_code": "county_code"})
         .select(COUNTY_COLUMNS)
         .sort(["holistic_rank", "county_code"], nulls_last=True)

@@ -51,6 +51,7 @@ class Selection:
 @dataclass(frozen=True)
 class Holistic:
     top_n: int
+    fylkeskommune_top_n: int
     draws: int
     seed: int
     shrinkage: bool
@@ -139,6 +140,7 @@ def parse_config(data: dict[str, Any], file: str) -> Config:
         raise ConfigError(f"{where}.area_weights: unknown area {sorted(unknown)}; expected {AREAS}")
     holistic = Holistic(
         top_n=_typed(section, "top_n", int, where),
+        fylkeskommune_top_n=_typed(section, "fylkeskommune_top_n", int, where),
         draws=_typed(section, "draws", int, where),
         seed=_typed(section, "seed", int, where),
         shrinkage=_typed(section, "shrinkage", bool, where),

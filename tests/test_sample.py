@@ -1,0 +1,126 @@
+"""The synthetic national sample: parses cleanly, is deterministic, and looks like the real exports."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from pipelines.ingest.portal_format import read_export
+from pipelines.sample.generate import generate_sample
+from pipelines.settings import REFERENCE_DIR
+from pipelines.validate.schemas import valid_organisation_number
+from tests.conftest import NP5, SAMPLE_SEED
+
+NP5_SYNTHETIC = "nasjonale_prover/2024-25_20260224-1157_Nasjonale_proever_5._trinn.csv"
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def kommune_statistics(path: Path) -> dict[str, object]:
+    """What the comparison with the real file measures, for one 5th-grade export."""
+    export = read_export(path)
+    cells = export.cells.join(export.rows.select("source_line", "EnhetNivaa"), on="source_line")
+    suppressed = dict(cells.group_by("EnhetNivaa").agg(pl.col("suppressed").mean()).iter_rows())
+    lesing = (
+        cells.filter((pl.col("dimensions").list.get(0) == "Lesing") & (pl.col("EnhetNivaa") == "3"))
+        .filter(pl.col("measure").is_in(["Skalapoeng", "Antall elever deltatt"]))
+        .pivot("measure", index="source_line", values="value")
+        .drop_nulls()
+    )
+    n, mean = lesing["Antall elever deltatt"].to_numpy(), lesing["Skalapoeng"].to_numpy()
+    return {
+        "suppressed_kommune": suppressed["3"],
+        "suppressed_school": suppressed["4"],
+        "quantiles": np.quantile(n, [0.1, 0.5, 0.9]),
+        "spread_ratio": mean[n < 30].std(ddof=1) / mean[n > 200].std(ddof=1),
+    }
+
+
+def test_every_generated_file_parses_with_nothing_quarantined(national_run):
+    files = national_run.parsed.files
+    assert set(files["source"].unique().to_list()) == {
+        "nasjonale_prover",
+        "elevundersokelsen",
+        "grunnskolepoeng",
+        "gjennomforing",
+    }
+    assert files.height == 60
+    assert national_run.quarantine.is_empty()
+    assert "truth.csv" not in files["source_file"].to_list()
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(national_sample, tmp_path):
+    again = tmp_path / "again"
+    summary = generate_sample(SAMPLE_SEED, again, REFERENCE_DIR)
+    assert digests(again) == digests(national_sample)
+    assert summary["seconds"] < 60
+    other = tmp_path / "other"
+    generate_sample(SAMPLE_SEED + 1, other, REFERENCE_DIR)
+    differing = [name for name, digest in digests(other).items() if digests(national_sample)[name] != digest]
+    assert len(differing) == len(digests(other))
+
+
+def test_marginals_close_to_the_real_2024_25_file(national_sample):
+    real = kommune_statistics(NP5)
+    synthetic = kommune_statistics(national_sample / NP5_SYNTHETIC)
+    # Kommune pupil counts: each of the 10/50/90 % quantiles within a factor 1.5 of the real file's.
+    ratios = synthetic["quantiles"] / real["quantiles"]
+    assert np.all((ratios > 1 / 1.5) & (ratios < 1.5)), (synthetic["quantiles"], real["quantiles"])
+    # Share of suppressed cells among kommune rows and among school rows within 0.10.
+    assert abs(synthetic["suppressed_kommune"] - real["suppressed_kommune"]) < 0.10
+    assert abs(synthetic["suppressed_school"] - real["suppressed_school"]) < 0.10
+    # Small kommuner's means spread more than large ones', about as much more as in reality.
+    assert synthetic["spread_ratio"] > 1.3
+    assert 1 / 1.5 < synthetic["spread_ratio"] / real["spread_ratio"] < 1.5
+
+
+def test_national_levels(national_run):
+    national = national_run.observations.filter(pl.col("level") == "national")
+    base = national.filter(
+        (pl.col("school_year") == "2022-23")
+        & (pl.col("indicator") == "skalapoeng")
+        & (pl.col("grade") == "5")
+    )
+    assert base["value"].to_list() == pytest.approx([50, 50, 50], abs=1)
+    points = national.filter(
+        (pl.col("indicator") == "grunnskolepoeng") & (pl.col("school_year") == "2015-16")
+    )
+    assert 40.5 <= points["value"].item() <= 42.0
+    cancelled = national.filter(
+        (pl.col("indicator") == "grunnskolepoeng") & (pl.col("school_year") == "2020-21")
+    )
+    assert cancelled["break_note"].item().startswith("Skoleårene 2019-20 og 2020-21")
+
+
+def test_units_codes_and_reforms(national_sample, national_run, registers):
+    truth = pl.read_csv(national_sample / "truth.csv", schema_overrides={"municipality_code": pl.String})
+    register = set(registers.codes(2024)) - {"9999", "2100", "2599"}
+    assert truth.height == 357 and set(truth["municipality_code"]) == register
+    observations = national_run.observations
+    schools = observations.filter(pl.col("level") == "school")["unit_code"].unique().to_list()
+    assert all(valid_organisation_number(code) for code in schools)
+    assert 2800 <= len(schools) <= 3500
+    kommuner = observations.filter(
+        (pl.col("level") == "municipality") & (pl.col("source") == "grunnskolepoeng")
+    )
+    by_year = {year: set(group["unit_code"]) for (year,), group in kommuner.group_by("school_year")}
+    assert "1507" in by_year["2023-24"] and {"1508", "1580"} <= by_year["2024-25"]
+    assert "0219" in by_year["2019-20"] and "3024" in by_year["2022-23"] and "3201" in by_year["2024-25"]
+    names = kommuner.filter((pl.col("school_year") == "2023-24") & (pl.col("unit_code") == "1507"))[
+        "unit_name"
+    ]
+    assert names.item() == "Ålesund (2020 - 2023)"
+    assert "2100" in by_year["2025-26"]  # Svalbard
+    # Every harmonised kommune row lands on a 2024 code.
+    harmonised = national_run.harmonised.filter(pl.col("level") == "municipality")
+    assert set(harmonised["unit_code"]) <= register | {"2100"}
