@@ -77,7 +77,7 @@ def test_overview_map_list_and_filter(browser, published):
     page.screenshot(path=str(ARTIFACTS / "overview_filtered.png"))
     assert errors == []
     # The first listed kommune's link leads to its profile, which renders.
-    link = page.locator("#list tbody tr a").first
+    link = page.locator("#list tbody tr:not([hidden]) a").first
     name = link.inner_text()
     link.click()
     page.wait_for_selector("#position .trace")

@@ -76,21 +76,23 @@ def test_same_seed_same_result_and_tiers_follow_probabilities():
 
 def test_shrinkage_pulls_small_kommuner_toward_the_national_level():
     values = kommune_values(7)
-    shrunk = standardise(values, shrinkage=True)
-    raw = standardise(values, shrinkage=False)
-    joined = shrunk.join(raw, on=["unit_code", "indicator_id", "school_year"], suffix="_raw")
+    shrunk = holistic_scores(values, CONFIG, shrinkage=True).scores
+    raw = holistic_scores(values, CONFIG, shrinkage=False).scores
+    joined = shrunk.join(raw.select("unit_code", pl.col("composite").alias("raw")), on="unit_code")
     # Shrinkage never flips the sign and never moves a score away from 0.
-    assert ((joined["score"] * joined["score_raw"]) >= 0).all()
-    assert (joined["score"].abs() <= joined["score_raw"].abs() + 1e-12).all()
-    # The factor (1 - B) grows with the pupil count: small units are shrunk more.
-    factor = (joined["score"] / joined["score_raw"]).to_numpy()
-    n = joined["n"].to_numpy()
-    small, large = factor[n < np.quantile(n, 0.25)], factor[n > np.quantile(n, 0.75)]
-    assert small.mean() < large.mean()
+    assert ((joined["composite"] * joined["raw"]) >= 0).all()
+    assert (joined["composite"].abs() <= joined["raw"].abs() + 1e-12).all()
+    # The factor (1 − B) grows with the pupil count: small units are shrunk more.
+    sizes = values.group_by("unit_code").agg(pl.col("n").first())
+    joined = joined.join(sizes, on="unit_code").with_columns(
+        (pl.col("composite") / pl.col("raw")).alias("factor")
+    )
+    n, factor = joined["n"].to_numpy(), joined["factor"].to_numpy()
+    assert factor[n < np.quantile(n, 0.25)].mean() < factor[n > np.quantile(n, 0.75)].mean()
 
 
 def test_shrinkage_by_hand():
-    # One indicator-year, three kommuner; national 0, values −2, 0, +2 with standard errors 1, 1, 3.
+    # One indicator, one year, three kommuner; national 0, values −2, 0, +2 with standard errors 1, 1, 3.
     frame = pl.DataFrame(
         {
             "level": ["municipality"] * 3,
@@ -109,15 +111,39 @@ def test_shrinkage_by_hand():
         },
         schema=INDICATOR_VALUES_SCHEMA,
     )
-    result = standardise(frame, shrinkage=True).sort("unit_code")
-    # The SD of (−2, 0, 2) is 2.
+    scores = holistic_scores(frame, CONFIG, shrinkage=True).scores.sort("unit_code")
+    # The SD of (−2, 0, 2) is 2, so z = (−1, 0, 1) with error variances (se / 2)².
     z = [-1.0, 0.0, 1.0]
-    sampling = [0.25, 0.25, 2.25]  # (se / spread)²
-    between = max(np.var(z, ddof=1) - np.mean(sampling), 1e-3)  # 1 − 0.9167
-    expected = [(1 - s / (s + between)) * zi for zi, s in zip(z, sampling, strict=True)]
-    assert result["z"].to_list() == pytest.approx(z)
-    assert result["score"].to_list() == pytest.approx(expected)
-    assert between == pytest.approx(1 - 11 / 12)
+    error = [0.25, 0.25, 2.25]
+    signal = max(np.var(z, ddof=1) - np.mean(error), 1e-3)  # 1 − 11/12
+    expected = [(1 - e / (e + signal)) * zi for zi, e in zip(z, error, strict=True)]
+    assert signal == pytest.approx(1 / 12)
+    assert scores["composite"].to_list() == pytest.approx(expected)
+    assert scores["composite_var"].to_list() == pytest.approx([(1 - e / (e + signal)) * e for e in error])
+
+
+def test_school_component_adds_uncertainty_to_kommuner_with_few_schools():
+    values = kommune_values(11, kommuner=30)
+    rng = np.random.default_rng(0)
+    schools = []
+    for row in values.iter_rows(named=True):
+        count = 1 if int(row["unit_code"]) % 2 else 6
+        for index in range(count):
+            schools.append(
+                {
+                    **row,
+                    "level": "school",
+                    "unit_code": f"{row['unit_code']}{index}",
+                    "n": max(row["n"] // count, 1),
+                    "value": row["value"] + rng.normal(0, 2.0),
+                }
+            )
+    school_values = pl.DataFrame(schools, schema=INDICATOR_VALUES_SCHEMA)
+    with_schools = standardise(values, school_values)
+    one_school = with_schools.filter(pl.col("unit_code").cast(pl.Int64) % 2 == 1)["school_var"]
+    six_schools = with_schools.filter(pl.col("unit_code").cast(pl.Int64) % 2 == 0)["school_var"]
+    assert one_school.mean() > 3 * six_schools.mean() > 0
+    assert (with_schools["error_var"] >= with_schools["sampling_var"]).all()
 
 
 @pytest.mark.parametrize(

@@ -126,8 +126,10 @@ def _combine(parts: pl.DataFrame, group: list[str], kind: str, label: str) -> pl
     published = pl.col("value").is_not_null()
     weight = pl.col("n").cast(pl.Float64)
     total = weight.filter(published).sum()
+    # Sorted parts and ordered groups keep the float sums identical between runs.
     return (
-        parts.group_by(group)
+        parts.sort(*group, "source_file", "source_line", nulls_last=True)
+        .group_by(group, maintain_order=True)
         .agg(
             (pl.col("value") * weight).filter(published).sum().alias("_weighted_sum"),
             total.alias("_total"),

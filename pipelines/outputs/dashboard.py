@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import math
+from itertools import pairwise
 from pathlib import Path
 
 import polars as pl
@@ -320,6 +321,18 @@ ved å trekke skoler fra kommunetallet.</p>
     return _page("Metode og data", body, {}, None)
 
 
+def _signed_area(ring: list[list[float]]) -> float:
+    return sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in pairwise(ring)) / 2
+
+
+def _clockwise_exterior(polygon: list[list[list[float]]]) -> list[list[list[float]]]:
+    """d3-geo (and so plotly) reads a counter-clockwise exterior ring as "everything but the area"."""
+    exterior, *holes = polygon
+    if _signed_area(exterior) > 0:
+        exterior = exterior[::-1]
+    return [exterior, *(hole if _signed_area(hole) > 0 else hole[::-1] for hole in holes)]
+
+
 def _geojson_script(geojson_path: Path) -> str:
     geojson = json.loads(geojson_path.read_text(encoding="utf-8"))
 
@@ -329,9 +342,30 @@ def _geojson_script(geojson_path: Path) -> str:
         return round(coordinates, 3) if isinstance(coordinates, float) else coordinates
 
     for feature in geojson["features"]:
-        feature["geometry"]["coordinates"] = rounded(feature["geometry"]["coordinates"])
+        geometry = feature["geometry"]
+        polygons = (
+            geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+        )
+        polygons = [_clockwise_exterior(rounded(polygon)) for polygon in polygons]  # type: ignore[arg-type]
+        geometry["coordinates"] = polygons if geometry["type"] == "MultiPolygon" else polygons[0]
         feature["properties"] = {"kommunenummer": feature["properties"]["kommunenummer"]}
-    return "window.KOMMUNER_GEOJSON = " + json.dumps(geojson, separators=(",", ":")) + ";\n"
+    # plotly.js fetches a world base map from its CDN unless one is registered; the map needs none.
+    empty = {"type": "GeometryCollection", "geometries": []}
+    base_map = {
+        "type": "Topology",
+        "arcs": [],
+        "objects": {
+            name: empty
+            for name in ("coastlines", "land", "ocean", "lakes", "rivers", "countries", "subunits")
+        },
+    }
+    return (
+        "window.PlotlyGeoAssets = {topojson: {world_110m: "
+        + json.dumps(base_map, separators=(",", ":"))
+        + "}};\nwindow.KOMMUNER_GEOJSON = "
+        + json.dumps(geojson, separators=(",", ":"))
+        + ";\n"
+    )
 
 
 def build_dashboard(

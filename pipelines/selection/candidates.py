@@ -104,7 +104,7 @@ def run_selection(harmonised: pl.DataFrame, register: pl.DataFrame, config: Conf
     municipal, schools = _values(harmonised, config)
     counties = indicator_values(harmonised, config, "fylkeskommune", ("county",))
     udir = udir_selection(municipal, schools, config)
-    holistic = holistic_scores(municipal, config)
+    holistic = holistic_scores(municipal, config, school_values=schools)
     county_config = replace(
         config, holistic=replace(config.holistic, top_n=config.holistic.fylkeskommune_top_n)
     )

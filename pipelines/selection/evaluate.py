@@ -37,7 +37,9 @@ def evaluate(
     ).with_columns((pl.col("true_risk").rank("ordinal", descending=True) <= top_n).alias("truly_weak"))
     sizes = cohort_sizes(result)
     small_limit = sizes["pupils"].quantile(1 / 3)
-    raw = holistic_scores(result.municipal_values, config, shrinkage=False).scores
+    raw = holistic_scores(
+        result.municipal_values, config, shrinkage=False, school_values=result.school_values
+    ).scores
     selections = {
         "raw": raw.filter(pl.col("holistic_rank") <= top_n)["unit_code"],
         "udir": result.udir.sort(["risk_share", "unit_code"], descending=[True, False]).head(top_n)[

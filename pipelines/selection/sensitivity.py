@@ -84,7 +84,9 @@ def sensitivity(
     top_n = config.holistic.top_n
     for variant in variants(config):
         municipal, schools = values_for(variant.config)
-        result = holistic_scores(municipal, variant.config, shrinkage=variant.shrinkage)
+        result = holistic_scores(
+            municipal, variant.config, shrinkage=variant.shrinkage, school_values=schools
+        )
         rows.append(
             result.scores.select(
                 "unit_code",

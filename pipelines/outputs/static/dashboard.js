@@ -23,7 +23,8 @@ const Dashboard = (() => {
       const listed = rows.filter((k) => k.rank !== null && (k.tier !== "klart ikke" || k.udir_category)).slice(0, 60);
       Plotly.react("ranks", [{
         type: "scatter", mode: "markers", x: listed.map((k) => k.rank), y: listed.map((k) => k.name),
-        error_x: { type: "data", symmetric: false, array: listed.map((k) => k.high - k.rank), arrayminus: listed.map((k) => k.rank - k.low) },
+        error_x: { type: "data", symmetric: false, array: listed.map((k) => k.high - k.rank),
+                   arrayminus: listed.map((k) => k.rank - k.low), color: "#555" },
         marker: { color: listed.map((k) => TIER_COLOURS[k.tier]), size: 9, line: { width: 1, color: "#333" } },
         text: listed.map((k) => `${k.name}: rangering ${k.rank} (${k.low}–${k.high}), p = ${pct(k.p)}`), hoverinfo: "text",
       }], { title: { text: "Rangering med 90 % intervall (1 = svakest)" }, height: Math.max(300, 18 * listed.length + 80),
@@ -67,7 +68,7 @@ const Dashboard = (() => {
     }
     if (d.rank !== null) {
       Plotly.newPlot("position", [{ type: "scatter", mode: "markers", x: [d.rank], y: [d.name],
-        error_x: { type: "data", symmetric: false, array: [d.high - d.rank], arrayminus: [d.rank - d.low] },
+        error_x: { type: "data", symmetric: false, array: [d.high - d.rank], arrayminus: [d.rank - d.low], color: "#555" },
         marker: { size: 12, color: TIER_COLOURS[d.tier] } }],
         { title: { text: `Rangering blant ${d.scored} kommuner (90 % intervall)` }, height: 180,
           xaxis: { range: [0, d.scored + 1], title: { text: "rangering (1 = svakest)" } }, margin: { l: 120, t: 40, b: 40 } }, config);
