@@ -122,6 +122,10 @@ def command_run(args: argparse.Namespace) -> int:
             print(f"utvalg run: failed checks: {', '.join(failed)}", file=sys.stderr)
         return EXIT_FAILED
     print(_summary(database))
+    reports = Path(settings.REPORTS_DIR)
+    for folder in sorted(p for p in reports.iterdir() if p.is_dir()) if reports.exists() else []:
+        print(f"reports: {folder} (candidates.csv, statsforvaltere/, dashboard/index.html)")
+    print(f"snapshot for notebooks: {database.with_name('snapshot.duckdb')}")
     print(f"materialised in {elapsed:.1f} s")
     return EXIT_OK
 
