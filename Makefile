@@ -24,6 +24,12 @@ data/sample/truth.csv: | $(VENV)/.synced
 run: $(VENV)/.synced data/sample/truth.csv
 	$(VENV)/bin/utvalg run
 
+# The Dagster UI on http://127.0.0.1:3000 (never on all interfaces); HOST and PORT may be overridden.
+HOST ?= 127.0.0.1
+PORT ?= 3000
+dev: $(VENV)/.synced data/sample/truth.csv
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/dg dev --host $(HOST) --port $(PORT)
+
 test: $(VENV)/.synced
 	$(VENV)/bin/python -m pytest
 

@@ -45,8 +45,7 @@ def command_export(args: argparse.Namespace) -> int:
     from pipelines.provenance import provenance_document
 
     if args.table != "observations":
-        print(f"utvalg export: unknown table {args.table!r}; expected 'observations'", file=sys.stderr)
-        return EXIT_USAGE
+        return _export_table(args)
     parsed, _, quarantine, harmonised, _ = harmonised_from_folder(
         Path(args.raw), args.target_structure, progress=not args.quiet
     )
@@ -61,6 +60,49 @@ def command_export(args: argparse.Namespace) -> int:
         f"wrote {harmonised.height} harmonised rows from {parsed.files.height} files to {out} "
         f"({quarantine.height} rows quarantined)"
     )
+    return EXIT_OK
+
+
+def _export_table(args: argparse.Namespace) -> int:
+    """Any warehouse table to CSV (``observations`` is special: harmonised from the raw folder)."""
+    from pipelines.storage.warehouse import Warehouse
+
+    warehouse = Warehouse(Path(args.warehouse))
+    tables = warehouse.tables()
+    if args.table not in tables:
+        known = ", ".join(tables) if tables else "none yet: run `utvalg run` first"
+        print(f"utvalg export: no table {args.table!r} in {warehouse.path}; tables: {known}", file=sys.stderr)
+        return EXIT_USAGE
+    frame = warehouse.read(args.table)
+    nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
+    frame = frame.with_columns(pl.col(name).cast(pl.List(pl.String)).list.join("; ") for name in nested)
+    write_atomically(Path(args.out), frame.write_csv().encode("utf-8"))
+    print(f"wrote {frame.height} rows of {args.table} to {args.out}")
+    return EXIT_OK
+
+
+def command_list(args: argparse.Namespace) -> int:
+    """What the pipeline has produced: warehouse tables, snapshot and reports."""
+    from pipelines.storage.warehouse import Warehouse
+
+    warehouse = Warehouse(Path(args.warehouse))
+    if not warehouse.path.exists():
+        print(f"no warehouse at {warehouse.path}: run `utvalg run` (or `make run`) first")
+        return EXIT_OK
+    print(f"warehouse {warehouse.path}")
+    with warehouse.connect(read_only=True) as connection:
+        for table in warehouse.tables():
+            count = connection.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            print(f"  {table:<32}{count:>10} rows")
+    snapshot = warehouse.path.with_name("snapshot.duckdb")
+    print(f"snapshot {snapshot}" + ("" if snapshot.exists() else " (not published yet)"))
+    reports = Path(args.reports)
+    for folder in sorted(p for p in reports.iterdir() if p.is_dir()) if reports.exists() else []:
+        files = [p for p in folder.rglob("*") if p.is_file()]
+        size = sum(p.stat().st_size for p in files) / 1e6
+        print(f"reports {folder}: {len(files)} files, {size:.1f} MB")
+        for path in sorted(folder.glob("*.*")):
+            print(f"  {path.name}")
     return EXIT_OK
 
 
@@ -205,9 +247,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=command_run)
 
-    export = commands.add_parser("export", help="write a table to CSV without the Dagster UI")
-    export.add_argument("table", choices=["observations"], help="observations: harmonised_observations")
+    export = commands.add_parser(
+        "export",
+        help="write a table to CSV without the Dagster UI",
+        description="observations: harmonised_observations computed from --raw with the assets' code; "
+        "any other name: that table of the warehouse (see `utvalg list`).",
+    )
+    export.add_argument("table", help="observations, or a warehouse table such as candidates")
     add_common(export)
+    export.add_argument(
+        "--warehouse", default=str(settings.warehouse_path()), help="DuckDB file (default: %(default)s)"
+    )
     export.add_argument("--out", required=True, help="CSV file to write")
     export.add_argument("--quiet", action="store_true", help="no progress bar")
     export.set_defaults(handler=command_export)
@@ -223,6 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--out", required=True, help="folder for candidates.csv, fylkeskommuner.csv, …")
     select.add_argument("--quiet", action="store_true", help="no progress bar")
     select.set_defaults(handler=command_select)
+
+    listing = commands.add_parser("list", help="list what was produced: tables, snapshot, reports")
+    listing.add_argument(
+        "--warehouse", default=str(settings.warehouse_path()), help="DuckDB file (default: %(default)s)"
+    )
+    listing.add_argument(
+        "--reports", default=str(settings.REPORTS_DIR), help="reports folder (default: %(default)s)"
+    )
+    listing.set_defaults(handler=command_list)
 
     sample = commands.add_parser("sample", help="generate the synthetic national sample")
     sample.add_argument("--seed", type=int, default=2026, help="random seed (default: %(default)s)")

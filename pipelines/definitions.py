@@ -6,6 +6,7 @@ from typing import Any
 
 import dagster as dg
 
+import assets.automation
 import assets.checks
 import assets.harmonised
 import assets.observations
@@ -33,6 +34,9 @@ def build_definitions(database: str | None = None, **utvalg: Any) -> dg.Definiti
     return dg.Definitions(
         assets=dg.load_assets_from_modules(ASSET_MODULES),
         asset_checks=dg.load_asset_checks_from_modules([assets.checks]),
+        jobs=[assets.automation.everything],
+        schedules=[assets.automation.autumn_schedule],
+        sensors=[assets.automation.new_raw_files],
         resources={
             "io_manager": WarehouseIOManager(database=database),
             "warehouse": WarehouseResource(database=database),
