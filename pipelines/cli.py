@@ -113,9 +113,14 @@ def _summary(database: Path) -> str:
     files = warehouse.read("raw_files")
     observations = warehouse.read("observations", ["source", "school_year", "suppressed"])
     quarantine = warehouse.read("quarantine")
+    quarantined_per_year = quarantine.group_by(
+        "source", pl.col("source_column").str.extract(r"^(\d{4}-\d{2})").fill_null("–").alias("school_year")
+    ).agg(pl.len().alias("quarantined"))
     per_year = (
         observations.group_by("source", "school_year")
         .agg(pl.len().alias("rows"), pl.col("suppressed").sum().alias("suppressed"))
+        .join(quarantined_per_year, on=["source", "school_year"], how="full", coalesce=True)
+        .with_columns(pl.col("rows", "suppressed", "quarantined").fill_null(0))
         .sort("source", "school_year")
     )
     quarantined = quarantine.group_by("source", "stage").len().sort("source", "stage")
@@ -127,9 +132,9 @@ def _summary(database: Path) -> str:
         f"observations: {observations.height} rows, {int(observations['suppressed'].sum())} suppressed",
         f"quarantined: {quarantine.height} rows",
         "",
-        f"{'source':<20}{'school year':<13}{'rows':>10}{'suppressed':>12}",
+        f"{'source':<20}{'school year':<13}{'rows':>10}{'suppressed':>12}{'quarantined':>13}",
     ]
-    lines += [f"{s:<20}{y:<13}{r:>10}{p:>12}" for s, y, r, p in per_year.iter_rows()]
+    lines += [f"{s:<20}{y:<13}{r:>10}{p:>12}{q:>13}" for s, y, r, p, q in per_year.iter_rows()]
     if quarantined.height:
         lines += ["", "quarantine by source and stage:"]
         lines += [f"  {s:<20}{st:<12}{n:>8}" for s, st, n in quarantined.iter_rows()]
