@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-ID_COLUMNS = [
-    "EnhetNivaa",
-    "Nasjonaltkode",
-    "Fylkekode",
-    "Kommunekode",
-    "Organisasjonsnummer",
-    "Nasjonalt",
-    "Fylke",
-    "Kommune",
-    "EnhetNavn",
-]
+from pipelines.ingest.portal_format import UNIT_ID_COLUMNS
+
+ID_COLUMNS = list(UNIT_ID_COLUMNS)
 
 
 def national(values: list[str]) -> list[str]:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipelines.ingest.sources import QUARANTINE_SCHEMA
+from pipelines.ingest.sources import as_quarantine
 from pipelines.reference.mapping import Change, county_mapping, municipality_mapping
 from pipelines.reference.registers import (
     PSEUDO_COUNTIES,
@@ -551,19 +551,11 @@ def harmonise(observations: pl.DataFrame, target: Target) -> tuple[pl.DataFrame,
             )
         )
     )
-    unplaced = (
-        observations.with_columns(reason.alias("reason"))
-        .filter(pl.col("reason").is_not_null())
-        .select(
-            "source",
-            "source_file",
-            "source_line",
-            "source_column",
-            pl.col("value").cast(pl.String).alias("raw_value"),
-            "reason",
-        )
+    unplaced = as_quarantine(
+        observations.with_columns(reason.alias("reason")).filter(pl.col("reason").is_not_null()),
+        pl.col("reason"),
     )
-    return harmonised, unplaced.cast(QUARANTINE_SCHEMA)
+    return harmonised, unplaced
 
 
 def build_target(registers: Registers, changes: dict[str, Change], structure: int) -> Target:

@@ -61,6 +61,19 @@ QUARANTINE_SCHEMA = pl.Schema(
     }
 )
 
+
+def as_quarantine(frame: pl.DataFrame, reason: pl.Expr) -> pl.DataFrame:
+    """Observation rows in the quarantine table's shape, with ``reason``."""
+    return frame.select(
+        "source",
+        "source_file",
+        "source_line",
+        "source_column",
+        pl.col("value").cast(pl.String).alias("raw_value"),
+        reason.alias("reason"),
+    ).cast(QUARANTINE_SCHEMA)
+
+
 # Dimension values that mean "everyone": they add nothing to a row's key.
 TOTALS = {
     "Alle eierformer",

@@ -10,17 +10,9 @@ import math
 
 import xlsxwriter
 
-UNIT_HEADER = [
-    "EnhetNivaa",
-    "Nasjonaltkode",
-    "Fylkekode",
-    "Kommunekode",
-    "Organisasjonsnummer",
-    "Nasjonalt",
-    "Fylke",
-    "Kommune",
-    "EnhetNavn",
-]
+from pipelines.ingest.portal_format import UNIT_ID_COLUMNS
+
+UNIT_HEADER = list(UNIT_ID_COLUMNS)
 SUPPRESSED = "*"
 FIXED_CREATED = dt.datetime(2026, 1, 1)
 

@@ -99,6 +99,22 @@ def _explained(
     return frame.with_columns(pl.Series("explanation", explanations, dtype=pl.String))
 
 
+def _holistic_columns(holistic: HolisticResult) -> pl.DataFrame:
+    """The holistic method's columns as the candidate lists name them."""
+    return holistic.scores.select(
+        "unit_code",
+        pl.col("composite").alias("holistic_score"),
+        pl.col("composite_var").sqrt().alias("holistic_score_sd"),
+        "holistic_rank",
+        "p_top_n",
+        "rank_low",
+        "rank_high",
+        "tier",
+        "persistence",
+        "areas",
+    )
+
+
 def run_selection(harmonised: pl.DataFrame, register: pl.DataFrame, config: Config) -> SelectionResult:
     """Everything the candidate lists need, from harmonised observations and the target register."""
     municipal, schools = _values(harmonised, config)
@@ -134,18 +150,7 @@ def run_selection(harmonised: pl.DataFrame, register: pl.DataFrame, config: Conf
             how="left",
         )
         .join(
-            holistic.scores.select(
-                "unit_code",
-                pl.col("composite").alias("holistic_score"),
-                pl.col("composite_var").sqrt().alias("holistic_score_sd"),
-                "holistic_rank",
-                "p_top_n",
-                "rank_low",
-                "rank_high",
-                "tier",
-                "persistence",
-                "areas",
-            ),
+            _holistic_columns(holistic),
             on="unit_code",
             how="left",
         )
@@ -164,18 +169,7 @@ def run_selection(harmonised: pl.DataFrame, register: pl.DataFrame, config: Conf
         .unique("unit_code")
     )
     county_scores = county_register.join(
-        county_holistic.scores.select(
-            "unit_code",
-            pl.col("composite").alias("holistic_score"),
-            pl.col("composite_var").sqrt().alias("holistic_score_sd"),
-            "holistic_rank",
-            "p_top_n",
-            "rank_low",
-            "rank_high",
-            "tier",
-            "persistence",
-            "areas",
-        ),
+        _holistic_columns(county_holistic),
         on="unit_code",
         how="left",
     )

@@ -5,12 +5,11 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from pipelines.ingest.sources import OBSERVATION_SCHEMA, QUARANTINE_SCHEMA
+from pipelines.ingest.sources import OBSERVATION_SCHEMA, QUARANTINE_SCHEMA, as_quarantine
 from pipelines.reference.registers import PSEUDO_COUNTIES, Registers
 from pipelines.validate.schemas import (
     drop_duplicates,
     observation_schema,
-    quarantine_rows,
     split_valid,
 )
 
@@ -34,7 +33,7 @@ def validate_observations(
         [
             parse_quarantine.select(list(QUARANTINE_SCHEMA)).with_columns(pl.lit("parse").alias("stage")),
             duplicates.with_columns(pl.lit("duplicate").alias("stage")),
-            quarantine_rows(invalid).with_columns(pl.lit("validate").alias("stage")),
+            as_quarantine(invalid, pl.col("reason")).with_columns(pl.lit("validate").alias("stage")),
         ]
     ).cast(FINAL_QUARANTINE_SCHEMA)
     return valid, quarantine.sort(["source_file", "source_line", "source_column"], nulls_last=True)

@@ -13,7 +13,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
-from pipelines.ingest.sources import LEVELS, OBSERVATION_SCHEMA, QUARANTINE_SCHEMA, SOURCES
+from pipelines.ingest.sources import LEVELS, OBSERVATION_SCHEMA, SOURCES, as_quarantine
 
 MEASURE_RANGES: dict[str, tuple[float, float]] = {
     "percent": (0.0, 100.0),
@@ -164,20 +164,16 @@ def drop_duplicates(observations: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFr
         on=list(OBSERVATION_KEY),
         nulls_equal=True,
     )
-    quarantined = dropped.select(
-        "source",
-        "source_file",
-        "source_line",
-        "source_column",
-        pl.col("value").cast(pl.String).alias("raw_value"),
+    quarantined = as_quarantine(
+        dropped,
         pl.format(
             "duplicate of {}:{} (same unit, year and indicator); the newer export was kept",
             "kept_file",
             "kept_line",
-        ).alias("reason"),
+        ),
     )
     order = ["source_file", "source_line", "source_column"]
-    return kept.drop("_rank").sort(order), quarantined.cast(QUARANTINE_SCHEMA)
+    return kept.drop("_rank").sort(order), quarantined
 
 
 def split_valid(
@@ -219,15 +215,3 @@ def split_valid(
         frame.clear().with_columns(pl.lit(None, pl.String).alias("reason")),
         pl.DataFrame(),
     )
-
-
-def quarantine_rows(invalid: pl.DataFrame) -> pl.DataFrame:
-    """Invalid observations in the quarantine table's shape."""
-    return invalid.select(
-        "source",
-        "source_file",
-        "source_line",
-        "source_column",
-        pl.col("value").cast(pl.String).alias("raw_value"),
-        "reason",
-    ).cast(QUARANTINE_SCHEMA)
