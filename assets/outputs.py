@@ -9,6 +9,7 @@ from pipelines import settings
 from pipelines.outputs.build import break_notes, county_levels, school_names
 from pipelines.outputs.dashboard import build_dashboard
 from pipelines.outputs.workbooks import write_workbooks
+from pipelines.provenance import provenance_line
 from pipelines.resources import UtvalgSettings
 from pipelines.storage.warehouse import WarehouseResource, publish_snapshot
 
@@ -48,6 +49,7 @@ def statsforvalter_workbooks(
     indicator_values: pl.DataFrame,
     school_indicator_values: pl.DataFrame,
     harmonised_observations: pl.DataFrame,
+    raw_files: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """One Excel workbook per statsforvalter: candidates and borderline kommuner, for review."""
     config = utvalg.selection_config()
@@ -59,6 +61,7 @@ def statsforvalter_workbooks(
         school_names(harmonised_observations),
         config,
         out,
+        provenance_line(raw_files),
     )
     return dg.MaterializeResult(metadata=_files_metadata(written, out))
 
@@ -70,6 +73,7 @@ def dashboard(
     indicator_values: pl.DataFrame,
     school_indicator_values: pl.DataFrame,
     harmonised_observations: pl.DataFrame,
+    raw_files: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """The static HTML dashboard: overview map and list, funnel plots, a profile per kommune, method."""
     config = utvalg.selection_config()
@@ -84,6 +88,7 @@ def dashboard(
         config,
         settings.REFERENCE_DIR / "geo" / "kommuner_2024.geojson",
         out,
+        provenance_line(raw_files),
     )
     metadata = _files_metadata(written, out)
     metadata["index_bytes"] = dg.MetadataValue.int((out / "index.html").stat().st_size)

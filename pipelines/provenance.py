@@ -3,6 +3,7 @@ so that the same inputs and configuration give byte-identical outputs."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import polars as pl
@@ -14,6 +15,17 @@ def provenance_frame(raw_files: pl.DataFrame, configuration_json: str) -> pl.Dat
     return raw_files.select("source_file", "sha256", "bytes").with_columns(
         pl.lit(configuration_json).alias("configuration"),
         pl.lit(settings.code_version()).alias("code_version"),
+    )
+
+
+def provenance_line(raw_files: pl.DataFrame) -> str:
+    """One line for a person: the code version and a fingerprint of every input file's hash."""
+    digest = hashlib.sha256()
+    for source_file, sha256 in raw_files.select("source_file", "sha256").sort("source_file").iter_rows():
+        digest.update(f"{source_file}:{sha256}\n".encode())
+    return (
+        f"kodeversjon {settings.code_version()}, {raw_files.height} inndatafiler "
+        f"(fingeravtrykk {digest.hexdigest()[:16]})"
     )
 
 

@@ -78,13 +78,14 @@ def published(national_run: NationalRun, tmp_path_factory: pytest.TempPathFactor
     from pipelines.outputs.candidate_files import write_candidate_files
     from pipelines.outputs.dashboard import build_dashboard
     from pipelines.outputs.workbooks import write_workbooks
-    from pipelines.provenance import provenance_document
+    from pipelines.provenance import provenance_document, provenance_line
 
     root = tmp_path_factory.mktemp("reports") / SCHOOL_YEAR
     result, config, harmonised = national_run.result, national_run.config, national_run.harmonised
     provenance = provenance_document(national_run.parsed.files, {"selection": config.as_dict()})
     write_candidate_files(result.candidates, result.county_candidates, root, provenance)
     names = school_names(harmonised)
+    produced_by = provenance_line(national_run.parsed.files)
     write_workbooks(
         result.candidates,
         result.municipal_values,
@@ -92,6 +93,7 @@ def published(national_run: NationalRun, tmp_path_factory: pytest.TempPathFactor
         names,
         config,
         root / "statsforvaltere",
+        produced_by,
     )
     build_dashboard(
         result.candidates,
@@ -103,5 +105,6 @@ def published(national_run: NationalRun, tmp_path_factory: pytest.TempPathFactor
         config,
         REFERENCE_DIR / "geo" / "kommuner_2024.geojson",
         root / "dashboard",
+        produced_by,
     )
     return {"root": root, "dashboard": root / "dashboard", "workbooks": root / "statsforvaltere"}

@@ -50,6 +50,10 @@ def test_one_workbook_per_statsforvalter_read_back(published, national_run):
     for path in paths:
         book = openpyxl.load_workbook(path)
         assert book.sheetnames == ["Kandidater", "Skoler", "Metode"]
+        method = dict(book["Metode"].iter_rows(values_only=True))
+        assert re.fullmatch(
+            r"kodeversjon [0-9a-f]{16}, 60 inndatafiler \(fingeravtrykk [0-9a-f]{16}\)", method["Laget av"]
+        )
         sheet = book["Kandidater"]
         header = [cell.value for cell in sheet[1]]
         assert header[:3] == ["Prioritet", "Kommunenr", "Kommune"]
@@ -72,6 +76,7 @@ def test_one_workbook_per_statsforvalter_read_back(published, national_run):
 def test_workbooks_are_byte_identical_between_runs(published, national_run, tmp_path):
     from pipelines.outputs.build import school_names
     from pipelines.outputs.workbooks import write_workbooks
+    from pipelines.provenance import provenance_line
 
     result = national_run.result
     again = write_workbooks(
@@ -81,6 +86,7 @@ def test_workbooks_are_byte_identical_between_runs(published, national_run, tmp_
         school_names(national_run.harmonised),
         national_run.config,
         tmp_path,
+        provenance_line(national_run.parsed.files),
     )
     for path in again:
         assert path.read_bytes() == (published["workbooks"] / path.name).read_bytes()

@@ -280,7 +280,7 @@ ett skjult tall ellers kunne regnes ut.</p>
     return _page(f"{name} – profil", body, data, "profile", depth=1)
 
 
-def method_page(config: Config, break_notes: pl.DataFrame) -> str:
+def method_page(config: Config, break_notes: pl.DataFrame, produced_by: str) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(s)}</td><td>{html.escape(y)}</td><td>{html.escape(n)}</td></tr>"
         for s, y, n in break_notes.iter_rows()
@@ -317,6 +317,7 @@ det går. Nasjonale prøver fra før 2022-23 kan ikke sammenlignes med senere å
 <h2>Personvern</h2>
 <p>Ingen tall fra færre enn {config.selection.minimum_pupils} elever vises, og ingen skjulte tall kan regnes ut
 ved å trekke skoler fra kommunetallet.</p>
+<p class="note">Laget av {html.escape(produced_by)}.</p>
 """
     return _page("Metode og data", body, {}, None)
 
@@ -378,6 +379,7 @@ def build_dashboard(
     config: Config,
     geojson_path: Path,
     out_dir: Path,
+    produced_by: str,
 ) -> list[Path]:
     """Write every page and the shared files; returns the paths written."""
     minimum = config.selection.minimum_pupils
@@ -401,7 +403,7 @@ def build_dashboard(
         "kommuner.geojson.js": _geojson_script(geojson_path).encode("utf-8"),
         "index.html": overview_page(candidates, config).encode("utf-8"),
         "traktplott.html": funnel_page(municipal_values, names, config).encode("utf-8"),
-        "metode.html": method_page(config, break_notes).encode("utf-8"),
+        "metode.html": method_page(config, break_notes, produced_by).encode("utf-8"),
     }
     scored = candidates["holistic_rank"].drop_nulls().len()
     values_by_kommune = shown.partition_by("unit_code", as_dict=True)

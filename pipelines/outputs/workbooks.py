@@ -130,8 +130,9 @@ def workbook_bytes(
     municipal_means: pl.DataFrame,
     schools: pl.DataFrame,
     config: Config,
+    produced_by: str,
 ) -> bytes:
-    """The workbook of one statsforvalter as bytes."""
+    """The workbook of one statsforvalter as bytes; ``produced_by`` names the code and inputs."""
     labels = [(i.id, i.label) for i in config.for_owner("kommune")]
     table = listed.select(
         pl.col("prioritet").alias("Prioritet"),
@@ -231,6 +232,7 @@ def workbook_bytes(
         *METHOD_TEXT,
         ("Skoleår", ", ".join(config.window())),
         ("Minste antall elever", str(config.selection.minimum_pupils)),
+        ("Laget av", produced_by),
     ]
     rows += [
         (label, f"indikator i perioden ({'høyere er bedre' if i.higher_is_better else 'lavere er bedre'})")
@@ -263,6 +265,7 @@ def write_workbooks(
     school_names: pl.DataFrame,
     config: Config,
     out_dir: Path,
+    produced_by: str,
 ) -> list[Path]:
     """Write one workbook per statsforvalter office; returns the paths."""
     listed = listed_kommuner(candidates)
@@ -273,7 +276,7 @@ def write_workbooks(
         mine = listed.filter(pl.col("statsforvalter") == office)
         codes = mine["municipality_code"].to_list()
         data = workbook_bytes(
-            office, mine, means, schools.filter(pl.col("municipality_code").is_in(codes)), config
+            office, mine, means, schools.filter(pl.col("municipality_code").is_in(codes)), config, produced_by
         )
         path = out_dir / file_name(office)
         write_atomically(path, data)
