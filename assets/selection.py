@@ -114,6 +114,20 @@ def selection(
         },
         output_name="fylkeskommune_candidates",
     )
+    previews = {
+        "rank_uncertainty": result.holistic.scores.select(
+            "unit_code", "holistic_rank", "p_top_n", "rank_low", "rank_high", "tier", "persistence"
+        ),
+        "holistic_scores": result.holistic.indicator_scores.sort("score", descending=True),
+        "sensitivity": result.sensitivity.filter(pl.col("deciding_choices").is_not_null()),
+        "indicator_values": result.municipal_values.group_by("indicator_id", "school_year")
+        .agg(pl.len().alias("kommuner"), pl.col("value").null_count().alias("missing"))
+        .sort("indicator_id", "school_year"),
+    }
+    for name, frame in previews.items():
+        context.add_output_metadata(
+            {"rows": frame.height, "top_10": markdown_table(frame, 10)}, output_name=name
+        )
     return (
         result.municipal_values,
         result.school_values,
