@@ -14,6 +14,17 @@ from pipelines.selection.holistic import HolisticResult, holistic_scores
 from pipelines.selection.sensitivity import sensitivity, summarise
 from pipelines.selection.udir_rule import udir_selection
 
+HOLISTIC_COLUMNS = [
+    "holistic_score",
+    "holistic_score_sd",
+    "holistic_rank",
+    "p_top_n",
+    "rank_low",
+    "rank_high",
+    "tier",
+    "persistence",
+    "areas",
+]
 CANDIDATE_COLUMNS = [
     "municipality_code",
     "municipality_name",
@@ -24,15 +35,7 @@ CANDIDATE_COLUMNS = [
     "udir_possible_points",
     "udir_rank",
     "udir_category",
-    "holistic_score",
-    "holistic_score_sd",
-    "holistic_rank",
-    "p_top_n",
-    "rank_low",
-    "rank_high",
-    "tier",
-    "persistence",
-    "areas",
+    *HOLISTIC_COLUMNS,
     "sensitivity_selected_share",
     "sensitivity_deciding_choices",
     "explanation",
@@ -41,15 +44,7 @@ COUNTY_COLUMNS = [
     "county_code",
     "county_name",
     "statsforvalter",
-    "holistic_score",
-    "holistic_score_sd",
-    "holistic_rank",
-    "p_top_n",
-    "rank_low",
-    "rank_high",
-    "tier",
-    "persistence",
-    "areas",
+    *HOLISTIC_COLUMNS,
     "explanation",
 ]
 
@@ -101,18 +96,10 @@ def _explained(
 
 def _holistic_columns(holistic: HolisticResult) -> pl.DataFrame:
     """The holistic method's columns as the candidate lists name them."""
-    return holistic.scores.select(
-        "unit_code",
+    return holistic.scores.with_columns(
         pl.col("composite").alias("holistic_score"),
         pl.col("composite_var").sqrt().alias("holistic_score_sd"),
-        "holistic_rank",
-        "p_top_n",
-        "rank_low",
-        "rank_high",
-        "tier",
-        "persistence",
-        "areas",
-    )
+    ).select("unit_code", *HOLISTIC_COLUMNS)
 
 
 def run_selection(harmonised: pl.DataFrame, register: pl.DataFrame, config: Config) -> SelectionResult:
