@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines import settings
+from pipelines.harmonise.from_folder import harmonised_from_folder
 from pipelines.ingest.portal_format import ExportFormatError
 from pipelines.reference.registers import NEWEST_STRUCTURE, ReferenceError
 from pipelines.selection.config import DEFAULT_CONFIG, ConfigError, load_config
@@ -25,30 +26,13 @@ from pipelines.storage.files import write_atomically
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 
 
-def harmonised_from_folder(raw: Path, target_structure: int, progress: bool = False):
-    """Parse, validate and harmonise a raw folder: the same functions the assets call."""
-    from pipelines.harmonise.harmonise import build_target, harmonise
-    from pipelines.ingest.collect import parse_folder
-    from pipelines.reference.mapping import load_changes
-    from pipelines.reference.registers import load_registers
-    from pipelines.validate.observations import validate_observations
-
-    registers = load_registers(settings.REFERENCE_DIR)
-    parsed = parse_folder(raw, registers, progress=progress)
-    observations, quarantine = validate_observations(parsed.observations, parsed.quarantine, registers)
-    target = build_target(registers, load_changes(settings.REFERENCE_DIR), target_structure)
-    harmonised, unplaced = harmonise(observations, target)
-    return parsed, observations, quarantine, harmonised, unplaced
-
-
 def command_export(args: argparse.Namespace) -> int:
     from pipelines.provenance import provenance_document
 
     if args.table != "observations":
         return _export_table(args)
-    parsed, _, quarantine, harmonised, _ = harmonised_from_folder(
-        Path(args.raw), args.target_structure, progress=not args.quiet
-    )
+    folder = harmonised_from_folder(Path(args.raw), args.target_structure, progress=not args.quiet)
+    parsed, quarantine, harmonised = folder.parsed, folder.quarantine, folder.harmonised
     out = Path(args.out)
     buffer = harmonised.write_csv()
     write_atomically(out, buffer.encode("utf-8"))
@@ -187,9 +171,8 @@ def command_select(args: argparse.Namespace) -> int:
     if args.year:
         config = config.with_year(args.year)
     started = time.perf_counter()
-    parsed, _, quarantine, harmonised, _ = harmonised_from_folder(
-        Path(args.raw), args.target_structure, progress=not args.quiet
-    )
+    folder = harmonised_from_folder(Path(args.raw), args.target_structure, progress=not args.quiet)
+    parsed, quarantine, harmonised = folder.parsed, folder.quarantine, folder.harmonised
     register = municipality_register(load_registers(settings.REFERENCE_DIR), args.target_structure)
     result = run_selection(harmonised, register, config)
     out = Path(args.out)

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipelines.cli import harmonised_from_folder
+from pipelines.harmonise.from_folder import harmonised_from_folder
 from pipelines.reference.registers import load_registers, municipality_register
 from pipelines.sample.generate import generate_sample
 from pipelines.selection.candidates import run_selection
@@ -32,7 +32,8 @@ def main() -> None:
             generate_sample(args.seed, raw, REFERENCE_DIR)
             print(f"{'generate sample':<40}{time.perf_counter() - started:8.2f} s")
         started = time.perf_counter()
-        _, observations, _, harmonised, _ = harmonised_from_folder(raw, 2024)
+        folder_result = harmonised_from_folder(raw, 2024)
+        observations, harmonised = folder_result.observations, folder_result.harmonised
         print(
             f"{'parse, validate, harmonise':<40}{time.perf_counter() - started:8.2f} s"
             f"  ({observations.height} rows)"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.cli import harmonised_from_folder
+from pipelines.harmonise.from_folder import harmonised_from_folder
 from pipelines.reference.registers import load_registers, municipality_register
 from pipelines.sample.generate import generate_sample
 from pipelines.selection.candidates import run_selection
@@ -33,7 +33,7 @@ def main() -> None:
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as folder:
             generate_sample(seed, Path(folder), REFERENCE_DIR)
-            _, _, _, harmonised, _ = harmonised_from_folder(Path(folder), 2024)
+            harmonised = harmonised_from_folder(Path(folder), 2024).harmonised
             truth = pl.read_csv(Path(folder) / "truth.csv", schema_overrides={"municipality_code": pl.String})
         result = run_selection(harmonised, register, config)
         evaluation = evaluate(result, config, truth)

@@ -59,12 +59,18 @@ class NationalRun:
 @pytest.fixture(scope="session")
 def national_run(national_sample: Path, registers: Registers) -> NationalRun:
     """Ingest and selection on the national sample, with the functions the assets call."""
-    from pipelines.cli import harmonised_from_folder
+    from pipelines.harmonise.from_folder import harmonised_from_folder
     from pipelines.reference.registers import municipality_register
     from pipelines.selection.candidates import run_selection
     from pipelines.selection.config import load_config
 
-    parsed, observations, quarantine, harmonised, _ = harmonised_from_folder(national_sample, 2024)
+    folder = harmonised_from_folder(national_sample, 2024)
+    parsed, observations, quarantine, harmonised = (
+        folder.parsed,
+        folder.observations,
+        folder.quarantine,
+        folder.harmonised,
+    )
     config = load_config().with_year(SCHOOL_YEAR)
     register = municipality_register(registers, 2024)
     result = run_selection(harmonised, register, config)
