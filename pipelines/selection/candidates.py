@@ -38,6 +38,7 @@ CANDIDATE_COLUMNS = [
     *HOLISTIC_COLUMNS,
     "sensitivity_selected_share",
     "sensitivity_deciding_choices",
+    "drivers",
     "explanation",
 ]
 COUNTY_COLUMNS = [
@@ -45,6 +46,7 @@ COUNTY_COLUMNS = [
     "county_name",
     "statsforvalter",
     *HOLISTIC_COLUMNS,
+    "drivers",
     "explanation",
 ]
 
@@ -91,7 +93,10 @@ def _explained(
         else f"{row[name_column]} har for få tall i perioden til å bli vurdert."
         for row in frame.iter_rows(named=True)
     ]
-    return frame.with_columns(pl.Series("explanation", explanations, dtype=pl.String))
+    # The sentence names the drivers; the column gives their numbers (pooled score in SD, years worse).
+    return frame.with_columns(
+        pl.Series("explanation", explanations, dtype=pl.String), pl.col("driver_numbers").alias("drivers")
+    )
 
 
 def _holistic_columns(holistic: HolisticResult) -> pl.DataFrame:

@@ -24,8 +24,11 @@ def drivers(indicator_scores: pl.DataFrame, config: Config, top: int = 3) -> pl.
             pl.format("{} ({} av {} år svakere enn landet)", "label", "years_worse", "years").alias(
                 "drivers"
             ),
-            pl.col("indicator_id").alias("driver_ids"),
-            pl.col("score").round(2).alias("driver_scores"),
+            pl.format(
+                "{}: {} SD ({}/{} år)", "indicator_id", pl.col("score").round(2), "years_worse", "years"
+            )
+            .str.join("; ")
+            .alias("driver_numbers"),
         )
     )
 
