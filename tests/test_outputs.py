@@ -33,6 +33,9 @@ def test_candidate_files_have_every_kommune_and_the_promised_columns(published, 
         "explanation",
     ]:
         assert column in candidates.columns
+    # Every clear candidate's explanation comes with the numbers behind it.
+    listed = candidates.filter(pl.col("tier") == "klar kandidat")
+    assert listed.height and listed["drivers"].str.contains(r"^[a-z0-9_]+: \d+\.\d+ SD \(\d/\d år\)").all()
     assert (candidates["udir_category"] == 1).sum() == 30
     assert (candidates["udir_category"] == 2).sum() <= 10
     assert pl.read_parquet(published["root"] / "candidates.parquet").height == 357
