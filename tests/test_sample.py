@@ -124,3 +124,22 @@ def test_units_codes_and_reforms(national_sample, national_run, registers):
     # Every harmonised kommune row lands on a 2024 code.
     harmonised = national_run.harmonised.filter(pl.col("level") == "municipality")
     assert set(harmonised["unit_code"]) <= register | {"2100"}
+
+
+def test_recoded_kommuner_are_back_filled_and_counted_once(national_run):
+    """As in Udir's exports, a 1-to-1 recoded kommune's figures also appear under its newer code."""
+    points = national_run.observations.filter(
+        (pl.col("source") == "grunnskolepoeng") & (pl.col("level") == "municipality")
+    )
+    year = points.filter(pl.col("school_year") == "2018-19")
+    old, new = (year.filter(pl.col("unit_code") == code) for code in ("0219", "3024"))
+    assert old.height == new.height == 1 and old["value"].item() == new["value"].item()
+    assert new["county_code"].item() == "30"
+    baerum = national_run.harmonised.filter(
+        (pl.col("level") == "municipality")
+        & (pl.col("source") == "grunnskolepoeng")
+        & (pl.col("school_year") == "2018-19")
+        & (pl.col("unit_code") == "3201")
+    )
+    assert baerum.height == 1 and baerum["n"].item() == old["n"].item()
+    assert "also published as 0219 (recode); not counted twice" in baerum["lineage_note"].item()

@@ -415,9 +415,39 @@ class Generator:
             break_note=note,
         )
         rows = unit_rows(layout, self.population, [block], self.included(sizes))
+        rows += self.back_filled(layout, block)
         cells: list[list[str | float | int | None]] = [list(row) for row in rows]
         name = f"{year}_20260224-1200_Grunnskolepoeng.xlsx"
         return {name: portal_xlsx(header_for([block], year), cells, f"{year}_Grunnskolepoeng")}
+
+    def back_filled(self, layout: Layout, block: Block) -> list[list[str]]:
+        """Kommuner recoded 1-to-1 in 2020 again under their 2020 code, as Udir back-fills them.
+
+        Only files in older structures get them; merged kommuner are not back-filled (Udir writes "har
+        derfor ikke tall for tidligere årganger").
+        """
+        newer = self.layout("2022-23")
+        if layout.structure >= newer.structure:
+            return []
+        pairs: dict[int, set[int]] = {}
+        for old, new in zip(layout.school_kommune, newer.school_kommune, strict=True):
+            pairs.setdefault(int(old), set()).add(int(new))
+        sources: dict[int, int] = {}
+        for targets in pairs.values():
+            for target in targets:
+                sources[target] = sources.get(target, 0) + 1
+        rows = []
+        for old, targets in sorted(pairs.items()):
+            (new,) = targets if len(targets) == 1 else (None,)
+            if new is None or sources[new] > 1 or newer.kommune_codes[new] == layout.kommune_codes[old]:
+                continue
+            county = newer.kommune_county[new]
+            ids = [
+                "3", "I", newer.county_codes[county], newer.kommune_codes[new], newer.kommune_codes[new],
+                "Hele landet", newer.county_names[county], newer.kommune_names[new], "Alle skoler",
+            ]  # fmt: skip
+            rows.append(ids + block.cells("kommune", old))
+        return rows
 
     def completion(self, year: str) -> dict[str, bytes]:
         layout = self.layout(year)
