@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 
 from assets.metadata import markdown_table
-from pipelines.harmonise.harmonise import build_target, harmonise
+from pipelines.harmonise.harmonise import build_target, harmonise, newest_school_names
 from pipelines.resources import UtvalgSettings
 
 GROUP = "harmonised"
@@ -45,3 +45,9 @@ def harmonised(context: dg.AssetExecutionContext, utvalg: UtvalgSettings, observ
         output_name="unharmonised_observations",
     )
     return frame, unplaced
+
+
+@dg.asset(group_name=GROUP, kinds={"polars", "duckdb"}, metadata={"allow_empty": True})
+def school_names(harmonised_observations: pl.DataFrame) -> pl.DataFrame:
+    """Each school's newest name, for the workbooks and the dashboard."""
+    return newest_school_names(harmonised_observations)

@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 
 from pipelines import settings
-from pipelines.outputs.build import break_notes, county_levels, school_names
+from pipelines.outputs.build import break_notes, county_levels
 from pipelines.outputs.dashboard import build_dashboard
 from pipelines.outputs.workbooks import write_workbooks
 from pipelines.provenance import provenance_line
@@ -48,7 +48,7 @@ def statsforvalter_workbooks(
     candidates: pl.DataFrame,
     indicator_values: pl.DataFrame,
     school_indicator_values: pl.DataFrame,
-    harmonised_observations: pl.DataFrame,
+    school_names: pl.DataFrame,
     raw_files: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """One Excel workbook per statsforvalter: candidates and borderline kommuner, for review."""
@@ -58,7 +58,7 @@ def statsforvalter_workbooks(
         candidates,
         indicator_values,
         school_indicator_values,
-        school_names(harmonised_observations),
+        school_names,
         config,
         out,
         provenance_line(raw_files),
@@ -72,6 +72,7 @@ def dashboard(
     candidates: pl.DataFrame,
     indicator_values: pl.DataFrame,
     school_indicator_values: pl.DataFrame,
+    school_names: pl.DataFrame,
     harmonised_observations: pl.DataFrame,
     raw_files: pl.DataFrame,
 ) -> dg.MaterializeResult:
@@ -83,7 +84,7 @@ def dashboard(
         indicator_values,
         county_levels(harmonised_observations, config),
         school_indicator_values,
-        school_names(harmonised_observations),
+        school_names,
         break_notes(harmonised_observations),
         config,
         settings.REFERENCE_DIR / "geo" / "kommuner_2024.geojson",

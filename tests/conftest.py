@@ -80,7 +80,8 @@ def national_run(national_sample: Path, registers: Registers) -> NationalRun:
 @pytest.fixture(scope="session")
 def published(national_run: NationalRun, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every published output for the national sample, as `make run` writes them."""
-    from pipelines.outputs.build import break_notes, county_levels, school_names
+    from pipelines.harmonise.harmonise import newest_school_names
+    from pipelines.outputs.build import break_notes, county_levels
     from pipelines.outputs.candidate_files import write_candidate_files
     from pipelines.outputs.dashboard import build_dashboard
     from pipelines.outputs.workbooks import write_workbooks
@@ -90,7 +91,7 @@ def published(national_run: NationalRun, tmp_path_factory: pytest.TempPathFactor
     result, config, harmonised = national_run.result, national_run.config, national_run.harmonised
     provenance = provenance_document(national_run.parsed.files, {"selection": config.as_dict()})
     write_candidate_files(result.candidates, result.county_candidates, root, provenance)
-    names = school_names(harmonised)
+    names = newest_school_names(harmonised)
     produced_by = provenance_line(national_run.parsed.files)
     write_workbooks(
         result.candidates,

@@ -77,7 +77,7 @@ def test_one_workbook_per_statsforvalter_read_back(published, national_run):
 
 
 def test_workbooks_are_byte_identical_between_runs(published, national_run, tmp_path):
-    from pipelines.outputs.build import school_names
+    from pipelines.harmonise.harmonise import newest_school_names
     from pipelines.outputs.workbooks import write_workbooks
     from pipelines.provenance import provenance_line
 
@@ -86,7 +86,7 @@ def test_workbooks_are_byte_identical_between_runs(published, national_run, tmp_
         result.candidates,
         result.municipal_values,
         result.school_values,
-        school_names(national_run.harmonised),
+        newest_school_names(national_run.harmonised),
         national_run.config,
         tmp_path,
         provenance_line(national_run.parsed.files),

@@ -571,3 +571,14 @@ def build_target(registers: Registers, changes: dict[str, Change], structure: in
         municipality_names=dict(municipalities.select("municipality_code", "municipality_name").iter_rows()),
         county_names=dict(counties.select("county_code", "county_name").iter_rows()),
     )
+
+
+def newest_school_names(harmonised: pl.DataFrame) -> pl.DataFrame:
+    """Each school's newest name."""
+    return (
+        harmonised.filter(pl.col("level") == "school")
+        .sort("school_year", descending=True)
+        .group_by("unit_code", maintain_order=True)
+        .first()
+        .select("unit_code", "unit_name")
+    )

@@ -8,17 +8,6 @@ from pipelines.indicators.build import indicator_values
 from pipelines.selection.config import Config
 
 
-def school_names(harmonised: pl.DataFrame) -> pl.DataFrame:
-    """Each school's newest name."""
-    return (
-        harmonised.filter(pl.col("level") == "school")
-        .sort("school_year", descending=True)
-        .group_by("unit_code", maintain_order=True)
-        .first()
-        .select("unit_code", "unit_name")
-    )
-
-
 def break_notes(harmonised: pl.DataFrame) -> pl.DataFrame:
     """Udir's notes on breaks in the series, once per source × school year × note."""
     return (
