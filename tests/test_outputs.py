@@ -136,6 +136,8 @@ def test_no_published_figure_rests_on_too_few_pupils_or_can_be_recovered(publish
     )
     for funnel in funnels["funnels"]:
         assert all(point["n"] >= MINIMUM for point in funnel["points"])
+        if funnel["label"].endswith("(%)"):  # control limits stay within 0–100 %
+            assert min(funnel["limits"]["lower99"]) >= 0 and max(funnel["limits"]["upper99"]) <= 100
         checked += len(funnel["points"])
     assert checked > 1000
 

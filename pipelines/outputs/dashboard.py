@@ -20,6 +20,7 @@ from plotly.offline import get_plotlyjs
 from pipelines.outputs.privacy import complementary_suppression, primary_suppression
 from pipelines.selection.config import Config, Indicator
 from pipelines.storage.files import write_atomically
+from pipelines.validate.schemas import MEASURE_RANGES
 
 STATIC = Path(__file__).parent / "static"
 TIERS = ["klar kandidat", "grensetilfelle", "klart ikke", "ingen vurdering"]
@@ -126,6 +127,14 @@ def overview_page(candidates: pl.DataFrame, config: Config) -> str:
     return _page(f"Oppfølgingsordningen {config.selection.school_year}", body, data, "overview")
 
 
+def _measure(indicator: Indicator) -> str:
+    if indicator.source == "grunnskolepoeng":
+        return "points"
+    if indicator.source == "nasjonale_prover" and indicator.indicator == "skalapoeng":
+        return "scale_points"
+    return "index" if indicator.pupil_sd is not None else "percent"
+
+
 def _funnel_sd(indicator: Indicator, national: float) -> float | None:
     if indicator.pupil_sd is not None:
         return indicator.pupil_sd
@@ -166,6 +175,12 @@ def funnel_page(values: pl.DataFrame, names: dict[str, str], config: Config) -> 
                     "outside": abs(value - national) > limit,
                 }
             )
+        low, high = MEASURE_RANGES[_measure(indicator)]
+
+        def clip(limit: float, low: float = low, high: float = high) -> float:
+            """Control limits stay within the values the measure can take."""
+            return round(min(max(limit, low), high), 3)
+
         ident = f"funnel{number}"
         funnels.append(
             {
@@ -175,10 +190,10 @@ def funnel_page(values: pl.DataFrame, names: dict[str, str], config: Config) -> 
                 "points": points,
                 "limits": {
                     "n": grid,
-                    "upper95": [round(national + 1.96 * sd / math.sqrt(n), 3) for n in grid],
-                    "lower95": [round(national - 1.96 * sd / math.sqrt(n), 3) for n in grid],
-                    "upper99": [round(national + 3.09 * sd / math.sqrt(n), 3) for n in grid],
-                    "lower99": [round(national - 3.09 * sd / math.sqrt(n), 3) for n in grid],
+                    "upper95": [clip(national + 1.96 * sd / math.sqrt(n)) for n in grid],
+                    "lower95": [clip(national - 1.96 * sd / math.sqrt(n)) for n in grid],
+                    "upper99": [clip(national + 3.09 * sd / math.sqrt(n)) for n in grid],
+                    "lower99": [clip(national - 3.09 * sd / math.sqrt(n)) for n in grid],
                 },
             }
         )
