@@ -133,7 +133,7 @@ def command_run(args: argparse.Namespace) -> int:
 
     database = Path(args.warehouse)
     definitions = build_definitions(
-        str(database), raw_dir=str(args.raw), target_structure=args.target_structure
+        str(database), raw_dir=str(args.raw), target_structure=args.target_structure, reports_dir=args.reports
     )
     started = time.perf_counter()
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
@@ -141,19 +141,28 @@ def command_run(args: argparse.Namespace) -> int:
     result = job.execute_in_process(instance=instance, raise_on_error=False)
     elapsed = time.perf_counter() - started
     if not result.success:
+        messages: list[str] = []
         for event in result.all_events:
             if event.is_failure and event.event_specific_data is not None:
                 error = getattr(event.event_specific_data, "error", None)
-                while error is not None and error.cause is not None:
-                    error = error.cause  # the user-code error, not Dagster's wrapper
-                if error is not None:
-                    print(f"utvalg run: {error.message.strip()}", file=sys.stderr)
+                # Unwrap Dagster's wrappers down to the project's own error, not its causes.
+                while error is not None and error.cause is not None and error.cls_name.startswith("Dagster"):
+                    error = error.cause
+                if error is not None and error.message.strip() not in messages:
+                    hint = (
+                        " Fix or remove the file and run again."
+                        if error.cls_name == "ExportFormatError"
+                        else ""
+                    )
+                    messages.append(error.message.strip() + hint)
+        for message in messages:
+            print(f"utvalg run: {message}", file=sys.stderr)
         failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
         if failed:
             print(f"utvalg run: failed checks: {', '.join(failed)}", file=sys.stderr)
         return EXIT_FAILED
     print(_summary(database))
-    reports = Path(settings.REPORTS_DIR)
+    reports = Path(args.reports)
     for folder in sorted(p for p in reports.iterdir() if p.is_dir()) if reports.exists() else []:
         print(f"reports: {folder} (candidates.csv, statsforvaltere/, dashboard/index.html)")
     print(f"snapshot for notebooks: {database.with_name('snapshot.duckdb')}")
@@ -232,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--warehouse",
         default=str(settings.warehouse_path()),
         help="DuckDB file (default: %(default)s)",
+    )
+    run.add_argument(
+        "--reports", default=str(settings.REPORTS_DIR), help="reports folder (default: %(default)s)"
     )
     run.set_defaults(handler=command_run)
 

@@ -143,3 +143,26 @@ def test_command_errors_are_plain_with_exit_codes(tmp_path, capsys):
     with pytest.raises(SystemExit) as usage:
         main(["export", "nothing"])
     assert usage.value.code == 2
+
+
+def test_run_command_names_a_broken_file_and_exits_3(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    data = NP5.read_bytes()
+    (raw / "broken.csv").write_bytes(data[:100_001])
+    code = main(
+        [
+            "run",
+            "--raw",
+            str(raw),
+            "--warehouse",
+            str(tmp_path / "w.duckdb"),
+            "--reports",
+            str(tmp_path / "r"),
+        ]
+    )
+    error = capsys.readouterr().err
+    assert code == 3
+    assert (
+        "broken.csv, line" in error and "not valid UTF-16-LE" in error and "Fix or remove the file" in error
+    )
