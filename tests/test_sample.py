@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import fastexcel
 import numpy as np
 import polars as pl
 import pytest
@@ -13,7 +14,7 @@ from pipelines.ingest.portal_format import read_export
 from pipelines.sample.generate import generate_sample
 from pipelines.settings import REFERENCE_DIR
 from pipelines.validate.schemas import valid_organisation_number
-from tests.conftest import NP5, SAMPLE_SEED
+from tests.conftest import GSP, NP5, SAMPLE_SEED
 
 NP5_SYNTHETIC = "nasjonale_prover/2024-25_20260224-1157_Nasjonale_proever_5._trinn.csv"
 
@@ -80,18 +81,28 @@ def test_marginals_close_to_the_real_2024_25_file(national_sample):
     assert abs(synthetic["suppressed_kommune"] - real["suppressed_kommune"]) < 0.10
     assert abs(synthetic["suppressed_school"] - real["suppressed_school"]) < 0.10
     # Small kommuner's means spread more than large ones', about as much more as in reality.
-    assert synthetic["spread_ratio"] > 1.3
+    assert real["spread_ratio"] > 1.3 and synthetic["spread_ratio"] > 1.3
     assert 1 / 1.5 < synthetic["spread_ratio"] / real["spread_ratio"] < 1.5
 
 
 def test_national_levels(national_run):
     national = national_run.observations.filter(pl.col("level") == "national")
-    base = national.filter(
-        (pl.col("school_year") == "2022-23")
-        & (pl.col("indicator") == "skalapoeng")
-        & (pl.col("grade") == "5")
+    base = national.filter((pl.col("school_year") == "2022-23") & pl.col("grade").is_in(["5", "8"]))
+    scale = base.filter(pl.col("indicator") == "skalapoeng")
+    assert scale.height == 6 and scale["value"].to_list() == pytest.approx([50] * 6, abs=1)
+    # The levels are cut at the base year's percentiles (25 % at level 1 in 5th, 10 % in 8th grade);
+    # 9th grade takes the 8th-grade test a year older, so fewer of them are at level 1.
+    lowest = dict(
+        national.filter(
+            (pl.col("school_year") == "2022-23")
+            & (pl.col("indicator") == "mestringsniva_1")
+            & (pl.col("subject") == "lesing")
+        )
+        .select("grade", "value")
+        .iter_rows()
     )
-    assert base["value"].to_list() == pytest.approx([50, 50, 50], abs=1)
+    assert lowest["5"] == pytest.approx(25, abs=1.5) and lowest["8"] == pytest.approx(10, abs=1.5)
+    assert lowest["9"] < lowest["8"] - 2
     points = national.filter(
         (pl.col("indicator") == "grunnskolepoeng") & (pl.col("school_year") == "2015-16")
     )
@@ -143,3 +154,28 @@ def test_recoded_kommuner_are_back_filled_and_counted_once(national_run):
     )
     assert baerum.height == 1 and baerum["n"].item() == old["n"].item()
     assert "also published as 0219 (recode); not counted twice" in baerum["lineage_note"].item()
+
+
+def xlsx_layout(path: Path) -> dict[str, object]:
+    """How an xlsx export stores its cells: figures as numbers or text, and the national row's ids."""
+    sheet = fastexcel.read_excel(path.read_bytes()).load_sheet(0, dtypes="string").to_polars()
+    figures = [c for c in sheet.columns if c[:7].replace("-", "").isdigit() and not c.endswith("Brudd")]
+    cells = pl.concat(sheet[c].drop_nulls() for c in figures)
+    national = sheet.filter(pl.col("EnhetNivaa") == "1").row(0, named=True)
+    return {
+        "figures_as_text": int(cells.str.contains(",").sum()),
+        "kinds": set(cells.str.replace(r"^[\d.]+$", "number")),
+        "national_ids": [national[c] for c in ("Fylkekode", "Kommunekode", "Organisasjonsnummer")],
+    }
+
+
+def test_grunnskolepoeng_workbooks_store_cells_like_the_real_one(national_sample):
+    real = xlsx_layout(GSP)
+    for path in sorted((national_sample / "grunnskolepoeng").glob("*.xlsx")):
+        assert xlsx_layout(path) == real, path.name
+
+
+def test_older_files_name_their_fylker(national_sample):
+    export = read_export(national_sample / "gjennomforing/2015-16_20260401-0800_Gjennomfoering.csv")
+    counties = dict(export.rows.filter(pl.col("EnhetNivaa") == "2").select("Fylkekode", "Fylke").iter_rows())
+    assert counties["19"] == "Troms" and counties["16"] == "Sør-Trøndelag" and len(counties) == 19

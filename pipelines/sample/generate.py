@@ -63,7 +63,30 @@ CUTS = {
     "5": 50 + 10 * np.array([-0.6745, 0.6745]),
     "8": 50 + 10 * np.array([-1.2816, -0.5244, 0.5244, 1.2816]),
 }
-CUTS["9"] = CUTS["8"] + 3.0  # a year later on the same scale
+CUTS["9"] = CUTS["8"]  # the same test and scale as 8th grade, so the same levels
+# Fylker before the 2020 reform; the registers name only the 2020 and 2024 fylker.
+COUNTIES_BEFORE_2020 = {
+    "01": "Østfold",
+    "02": "Akershus",
+    "03": "Oslo",
+    "04": "Hedmark",
+    "05": "Oppland",
+    "06": "Buskerud",
+    "07": "Vestfold",
+    "08": "Telemark",
+    "09": "Aust-Agder",
+    "10": "Vest-Agder",
+    "11": "Rogaland",
+    "12": "Hordaland",
+    "14": "Sogn og Fjordane",
+    "15": "Møre og Romsdal",
+    "16": "Sør-Trøndelag",
+    "17": "Nord-Trøndelag",
+    "18": "Nordland",
+    "19": "Troms",
+    "20": "Finnmark",
+    "50": "Trøndelag",
+}
 
 
 @dataclass(frozen=True)
@@ -100,10 +123,14 @@ def layout_for(structure: int, population: Population, registers: Registers, lin
     svalbard_county = {2024: "55", 2020: "54"}.get(structure, "19")
     county_of = {code: svalbard_county if code == "2100" else code[:2] for code in codes}
     county_codes = sorted(set(county_of.values()))
-    county_names = dict(
-        registers.counties.filter(pl.col("structure") == structure)
-        .select("county_code", "county_name")
-        .iter_rows()
+    county_names = (
+        COUNTIES_BEFORE_2020
+        if structure < 2020
+        else dict(
+            registers.counties.filter(pl.col("structure") == structure)
+            .select("county_code", "county_name")
+            .iter_rows()
+        )
     )
     return Layout(
         structure=structure,
@@ -112,7 +139,7 @@ def layout_for(structure: int, population: Population, registers: Registers, lin
         kommune_names=[names.get(c, c) + suffix[c] for c in codes],
         kommune_county=np.array([county_codes.index(county_of[c]) for c in codes]),
         county_codes=county_codes,
-        county_names=[county_names.get(c, f"Fylke {c}") for c in county_codes],
+        county_names=[county_names[c] for c in county_codes],
     )
 
 
@@ -416,9 +443,8 @@ class Generator:
         )
         rows = unit_rows(layout, self.population, [block], self.included(sizes))
         rows += self.back_filled(layout, block)
-        cells: list[list[str | float | int | None]] = [list(row) for row in rows]
         name = f"{year}_20260224-1200_Grunnskolepoeng.xlsx"
-        return {name: portal_xlsx(header_for([block], year), cells, f"{year}_Grunnskolepoeng")}
+        return {name: portal_xlsx(header_for([block], year), rows, f"{year}_Grunnskolepoeng")}
 
     def back_filled(self, layout: Layout, block: Block) -> list[list[str]]:
         """Kommuner recoded 1-to-1 in 2020 again under their 2020 code, as Udir back-fills them.

@@ -47,6 +47,13 @@ NAME_STEMS = (
     "Myr",
 )
 ORGANISATION_NUMBER_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
+# Exports show only "Alle eierformer", so a private school is recognisable by its name alone.
+NAME_SUFFIXES = {
+    ("grunnskole", False): "skole",
+    ("grunnskole", True): "friskole",
+    ("vgs", False): "videregående skole",
+    ("vgs", True): "private videregående skole",
+}
 
 
 @dataclass(frozen=True)
@@ -157,14 +164,16 @@ def build_population(rng: np.random.Generator, registers: Registers, reference_d
     count = schools.height
     numbers = organisation_numbers(rng, count)
     stems = rng.integers(0, len(NAME_STEMS), size=count)
+    private = rng.random(count) < PRIVATE_SHARE
     names = []
-    for index, (kind, stem) in enumerate(zip(schools["kind"].to_list(), stems, strict=True)):
-        suffix = "videregående skole" if kind == "vgs" else "skole"
+    kinds = schools["kind"].to_list()
+    for index, (kind, stem, is_private) in enumerate(zip(kinds, stems, private, strict=True)):
+        suffix = NAME_SUFFIXES[(kind, bool(is_private))]
         names.append(f"{NAME_STEMS[stem]}{'byen' if index % 3 == 0 else 'li'} {suffix} {index % 97 + 1}")
     schools = schools.with_columns(
         pl.Series("orgnr", numbers),
         pl.Series("name", names),
-        pl.Series("private", rng.random(count) < PRIVATE_SHARE),
+        pl.Series("private", private),
         pl.Series("effect_learning", rng.normal(0, 1, count)),
         pl.Series("effect_environment", rng.normal(0, 1, count)),
         pl.Series("effect_completion", rng.normal(0, 1, count)),
