@@ -200,20 +200,9 @@ OUTPUT_COLUMNS = [
 
 
 def _finish_candidates(frame: pl.DataFrame, unit: str) -> pl.DataFrame:
-    return frame.select(
-        pl.col(unit).alias("unit_code"),
-        *KEY,
-        pl.col("value").cast(pl.Float64),
-        pl.col("std_error").cast(pl.Float64),
-        pl.col("n").cast(pl.Int64),
-        "suppressed",
-        "break_note",
-        "lineage",
-        "lineage_sources",
-        "lineage_rows",
-        "lineage_note",
-        pl.col("_structure").cast(pl.Int32),
-        pl.col("_file"),
+    """Candidate rows in one shape, whatever way they were made, with the unit in ``unit_code``."""
+    return frame.select(pl.col(unit).alias("unit_code"), *KEY, *OUTPUT_COLUMNS, "_structure", "_file").cast(
+        {"value": pl.Float64, "std_error": pl.Float64, "n": pl.Int64, "_structure": pl.Int32}
     )
 
 
@@ -475,7 +464,7 @@ def harmonise(observations: pl.DataFrame, target: Target) -> tuple[pl.DataFrame,
             .alias("lineage_note"),
             pl.lit(0, pl.Int32).alias("_structure"),
             pl.col("source_file").alias("_file"),
-        ).select("unit_code", *KEY, *OUTPUT_COLUMNS, "_structure", "_file")
+        ).pipe(_finish_candidates, "unit_code")
     )
     latest_names = (
         schools.sort("school_year", "source_file", descending=True)
@@ -505,7 +494,7 @@ def harmonise(observations: pl.DataFrame, target: Target) -> tuple[pl.DataFrame,
             pl.lit(0, pl.Int32).alias("_structure"),
             pl.col("source_file").alias("_file"),
         )
-        .select("unit_code", *KEY, *OUTPUT_COLUMNS, "_structure", "_file")
+        .pipe(_finish_candidates, "unit_code")
     ).with_columns(
         pl.lit("national").alias("level"),
         pl.lit(None, pl.String).alias("municipality_code"),
