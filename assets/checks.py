@@ -5,8 +5,8 @@ import pandera.polars as pa
 import polars as pl
 
 from assets.metadata import markdown_table
-from pipelines.harmonise.harmonise import HARMONISED_KEY, KEY
 from pipelines.resources import UtvalgSettings
+from pipelines.tables import FIGURE_KEY, HARMONISED_KEY
 from pipelines.validate.observations import schema_for
 from pipelines.validate.tables import harmonised_schema
 
@@ -72,11 +72,11 @@ def no_figure_counted_twice(harmonised_observations: pl.DataFrame) -> dg.AssetCh
         harmonised_observations.filter(
             (pl.col("level") == "municipality") & (pl.col("lineage") != "inherited")
         )
-        .select("unit_code", *KEY, pl.col("lineage_rows").str.split("; ").alias("row"))
+        .select("unit_code", *FIGURE_KEY, pl.col("lineage_rows").str.split("; ").alias("row"))
         .explode("row")
     )
     # A published line holds several cells; the cell is the line plus the key.
-    repeated = used.filter(pl.struct("row", *KEY).is_duplicated()).sort("row")
+    repeated = used.filter(pl.struct("row", *FIGURE_KEY).is_duplicated()).sort("row")
     duplicate_keys = harmonised_observations.filter(pl.struct(list(HARMONISED_KEY)).is_duplicated())
     return dg.AssetCheckResult(
         passed=repeated.is_empty() and duplicate_keys.is_empty(),

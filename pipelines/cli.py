@@ -17,10 +17,10 @@ from pathlib import Path
 import polars as pl
 
 from pipelines import settings
+from pipelines.config import DEFAULT_CONFIG, ConfigError, load_config
 from pipelines.harmonise.from_folder import harmonised_from_folder
 from pipelines.ingest.portal_format import ExportFormatError
 from pipelines.reference.registers import NEWEST_STRUCTURE, ReferenceError
-from pipelines.selection.config import DEFAULT_CONFIG, ConfigError, load_config
 from pipelines.storage.files import write_atomically
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3

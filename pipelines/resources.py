@@ -8,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines import settings
+from pipelines.config import DEFAULT_CONFIG, Config, load_config
 from pipelines.reference.mapping import Change, load_changes
 from pipelines.reference.registers import NEWEST_STRUCTURE, STRUCTURES, Registers, load_registers
-from pipelines.selection.config import DEFAULT_CONFIG, Config, load_config
 
 
 class UtvalgSettings(dg.ConfigurableResource):

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.config import load_config
 from pipelines.harmonise.from_folder import harmonised_from_folder
 from pipelines.reference.registers import load_registers, municipality_register
 from pipelines.sample.generate import generate_sample
 from pipelines.selection.candidates import run_selection
-from pipelines.selection.config import load_config
 from pipelines.selection.evaluate import evaluate
 from pipelines.settings import REFERENCE_DIR
 

@@ -59,10 +59,10 @@ class NationalRun:
 @pytest.fixture(scope="session")
 def national_run(national_sample: Path, registers: Registers) -> NationalRun:
     """Ingest and selection on the national sample, with the functions the assets call."""
+    from pipelines.config import load_config
     from pipelines.harmonise.from_folder import harmonised_from_folder
     from pipelines.reference.registers import municipality_register
     from pipelines.selection.candidates import run_selection
-    from pipelines.selection.config import load_config
 
     folder = harmonised_from_folder(national_sample, 2024)
     parsed, observations, quarantine, harmonised = (

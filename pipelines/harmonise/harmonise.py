@@ -33,7 +33,6 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipelines.ingest.sources import as_quarantine
 from pipelines.reference.mapping import Change, county_mapping, municipality_mapping
 from pipelines.reference.registers import (
     PSEUDO_COUNTIES,
@@ -41,38 +40,9 @@ from pipelines.reference.registers import (
     STRUCTURES,
     Registers,
 )
+from pipelines.tables import FIGURE_KEY, HARMONISED_KEY, HARMONISED_SCHEMA, LINEAGE_KINDS, quarantine_rows
 
-KEY = ("source", "school_year", "indicator", "grade", "subject", "breakdown", "measure")
-LINEAGE_KINDS = ("unchanged", "recode", "merge", "rebuilt_from_schools", "inherited")
 PRIORITY = {kind: rank for rank, kind in enumerate(LINEAGE_KINDS)}
-
-HARMONISED_SCHEMA = pl.Schema(
-    {
-        "source": pl.String(),
-        "school_year": pl.String(),
-        "level": pl.String(),
-        "unit_code": pl.String(),
-        "unit_name": pl.String(),
-        "municipality_code": pl.String(),
-        "county_code": pl.String(),
-        "is_pseudo": pl.Boolean(),
-        "indicator": pl.String(),
-        "grade": pl.String(),
-        "subject": pl.String(),
-        "breakdown": pl.String(),
-        "measure": pl.String(),
-        "value": pl.Float64(),
-        "std_error": pl.Float64(),
-        "n": pl.Int64(),
-        "suppressed": pl.Boolean(),
-        "break_note": pl.String(),
-        "lineage": pl.String(),
-        "lineage_sources": pl.String(),
-        "lineage_rows": pl.String(),
-        "lineage_note": pl.String(),
-    }
-)
-HARMONISED_KEY = ("level", "unit_code", *KEY)
 
 
 @dataclass(frozen=True)
@@ -201,9 +171,9 @@ OUTPUT_COLUMNS = [
 
 def _finish_candidates(frame: pl.DataFrame, unit: str) -> pl.DataFrame:
     """Candidate rows in one shape, whatever way they were made, with the unit in ``unit_code``."""
-    return frame.select(pl.col(unit).alias("unit_code"), *KEY, *OUTPUT_COLUMNS, "_structure", "_file").cast(
-        {"value": pl.Float64, "std_error": pl.Float64, "n": pl.Int64, "_structure": pl.Int32}
-    )
+    return frame.select(
+        pl.col(unit).alias("unit_code"), *FIGURE_KEY, *OUTPUT_COLUMNS, "_structure", "_file"
+    ).cast({"value": pl.Float64, "std_error": pl.Float64, "n": pl.Int64, "_structure": pl.Int32})
 
 
 def _harmonise_areas(
@@ -238,7 +208,9 @@ def _harmonise_areas(
 
     merged_parts = linked.filter(pl.col("kind") == "merge")
     if merged_parts.height:
-        merged = _combine(merged_parts, ["target_code", *KEY, "structure"], "merge", f"merge of {noun}r")
+        merged = _combine(
+            merged_parts, ["target_code", *FIGURE_KEY, "structure"], "merge", f"merge of {noun}r"
+        )
         expected = (
             links.filter(pl.col("kind") == "merge")
             .group_by("source_structure", "target_code")
@@ -279,13 +251,13 @@ def _harmonise_areas(
         if school_parts.height:
             rebuilt = _combine(
                 school_parts,
-                ["target_code", *KEY, code_column, "structure"],
+                ["target_code", *FIGURE_KEY, code_column, "structure"],
                 "rebuilt_from_schools",
                 "rebuilt from schools",
             )
-            whole = split_rows.select("target_code", *KEY, code_column, pl.col("n").alias("_whole_n"))
+            whole = split_rows.select("target_code", *FIGURE_KEY, code_column, pl.col("n").alias("_whole_n"))
             rebuilt = rebuilt.join(
-                whole, on=["target_code", *KEY, code_column], how="left", nulls_equal=True
+                whole, on=["target_code", *FIGURE_KEY, code_column], how="left", nulls_equal=True
             ).with_columns(
                 pl.format(
                     "{} {} split; rebuilt from its schools now in this {}{}",
@@ -330,7 +302,7 @@ def _harmonise_areas(
 
 def _choose(candidates: pl.DataFrame) -> pl.DataFrame:
     """One row per target unit × key: the best candidate, naming the ones not counted."""
-    group = ["unit_code", *KEY]
+    group = ["unit_code", *FIGURE_KEY]
     ranked = candidates.with_columns(
         pl.col("lineage").replace_strict(PRIORITY, return_dtype=pl.Int32).alias("_priority")
     ).sort(["_priority", "_structure", "_file", "lineage_rows"], descending=[False, True, True, False])
@@ -540,7 +512,7 @@ def harmonise(observations: pl.DataFrame, target: Target) -> tuple[pl.DataFrame,
             )
         )
     )
-    unplaced = as_quarantine(
+    unplaced = quarantine_rows(
         observations.with_columns(reason.alias("reason")).filter(pl.col("reason").is_not_null()),
         pl.col("reason"),
     )

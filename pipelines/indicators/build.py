@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.selection.config import Config, Indicator
+from pipelines.config import Config, Indicator
 
 INDICATOR_VALUES_SCHEMA = pl.Schema(
     {

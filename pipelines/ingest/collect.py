@@ -8,8 +8,8 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.ingest.files import find_raw_files, parse_raw_file, sha256_of
-from pipelines.ingest.sources import OBSERVATION_SCHEMA, QUARANTINE_SCHEMA
 from pipelines.reference.registers import Registers
+from pipelines.tables import OBSERVATION_SCHEMA, QUARANTINE_SCHEMA
 
 PARSED_SCHEMA = pl.Schema({**OBSERVATION_SCHEMA, "sha256": pl.String()})
 PARSE_QUARANTINE_SCHEMA = pl.Schema({**QUARANTINE_SCHEMA, "sha256": pl.String()})

@@ -15,12 +15,11 @@ import polars as pl
 
 from pipelines.ingest.portal_format import ExportFormatError, decode, parse_numbers
 from pipelines.ingest.sources import (
-    OBSERVATION_SCHEMA,
-    QUARANTINE_SCHEMA,
     SUBJECTS,
     classify_dimensions,
     survey_indicator,
 )
+from pipelines.tables import OBSERVATION_SCHEMA, QUARANTINE_SCHEMA
 
 HEADER = (
     "Enhetsnavn",

@@ -16,63 +16,13 @@ gjennomforing      fullfort_og_bestatt, sluttet                   percent
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 import polars as pl
 
 from pipelines.ingest.portal_format import ExportFormatError, PortalExport
-
-SOURCES = ("nasjonale_prover", "elevundersokelsen", "grunnskolepoeng", "gjennomforing")
-LEVELS = ("national", "county", "municipality", "school")
-
-OBSERVATION_SCHEMA = pl.Schema(
-    {
-        "source": pl.String(),
-        "school_year": pl.String(),
-        "level": pl.String(),
-        "unit_code": pl.String(),
-        "unit_name": pl.String(),
-        "county_code": pl.String(),
-        "municipality_code": pl.String(),
-        "indicator": pl.String(),
-        "grade": pl.String(),
-        "subject": pl.String(),
-        "breakdown": pl.String(),
-        "measure": pl.String(),
-        "value": pl.Float64(),
-        "std_error": pl.Float64(),
-        "n": pl.Int64(),
-        "suppressed": pl.Boolean(),
-        "break_note": pl.String(),
-        "source_file": pl.String(),
-        "source_line": pl.Int64(),
-        "source_column": pl.String(),
-    }
-)
-QUARANTINE_SCHEMA = pl.Schema(
-    {
-        "source": pl.String(),
-        "source_file": pl.String(),
-        "source_line": pl.Int64(),
-        "source_column": pl.String(),
-        "raw_value": pl.String(),
-        "reason": pl.String(),
-    }
-)
-
-
-def as_quarantine(frame: pl.DataFrame, reason: pl.Expr) -> pl.DataFrame:
-    """Observation rows in the quarantine table's shape, with ``reason``."""
-    return frame.select(
-        "source",
-        "source_file",
-        "source_line",
-        "source_column",
-        pl.col("value").cast(pl.String).alias("raw_value"),
-        reason.alias("reason"),
-    ).cast(QUARANTINE_SCHEMA)
-
+from pipelines.tables import OBSERVATION_SCHEMA, QUARANTINE_SCHEMA
+from pipelines.vocabulary import slug
 
 # Dimension values that mean "everyone": they add nothing to a row's key.
 TOTALS = {
@@ -106,14 +56,6 @@ SURVEY_INDICATOR_CODES = {
     "67.18.01.11": "mobbing_av_voksne",
     "67.17.01.11": "mobbing_digitalt",
 }
-
-
-def slug(text: str) -> str:
-    """``Støtte fra lærerne (prosent)`` → ``stotte_fra_laererne``."""
-    text = re.sub(r"\s*\((prosent|snitt)\)\s*$", "", text.strip(), flags=re.IGNORECASE)
-    text = text.lower().replace("æ", "ae").replace("ø", "o").replace("å", "a")
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
 
 
 def survey_indicator(name: str) -> str:

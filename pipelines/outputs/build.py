@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.config import Config
 from pipelines.indicators.build import indicator_values
-from pipelines.selection.config import Config
 
 
 def break_notes(harmonised: pl.DataFrame) -> pl.DataFrame:

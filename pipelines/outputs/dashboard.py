@@ -17,10 +17,10 @@ from pathlib import Path
 import polars as pl
 from plotly.offline import get_plotlyjs
 
+from pipelines.config import Config, Indicator
 from pipelines.outputs.privacy import complementary_suppression, primary_suppression
-from pipelines.selection.config import Config, Indicator
 from pipelines.storage.files import write_atomically
-from pipelines.validate.schemas import MEASURE_RANGES
+from pipelines.tables import MEASURE_RANGES
 
 STATIC = Path(__file__).parent / "static"
 TIERS = ["klar kandidat", "grensetilfelle", "klart ikke", "ingen vurdering"]

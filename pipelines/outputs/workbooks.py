@@ -14,10 +14,10 @@ from pathlib import Path
 import polars as pl
 import xlsxwriter
 
-from pipelines.ingest.sources import slug
+from pipelines.config import Config
 from pipelines.outputs.privacy import complementary_suppression, primary_suppression
-from pipelines.selection.config import Config
 from pipelines.storage.files import write_atomically
+from pipelines.vocabulary import slug
 
 RECOMMENDATIONS = ["anbefales", "anbefales ikke", "usikker"]
 # A fixed creation time keeps the files byte-identical between runs.

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
+from pipelines.config import Config
 from pipelines.indicators.build import indicator_values
-from pipelines.selection.config import Config
 from pipelines.selection.explain import drivers, sentence
 from pipelines.selection.holistic import HolisticResult, holistic_scores
 from pipelines.selection.sensitivity import sensitivity, summarise

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from pipelines.config import Config
 from pipelines.selection.candidates import SelectionResult
-from pipelines.selection.config import Config
 from pipelines.selection.holistic import holistic_scores
 
 

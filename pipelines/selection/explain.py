@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.selection.config import Config
+from pipelines.config import Config
 
 
 def drivers(indicator_scores: pl.DataFrame, config: Config, top: int = 3) -> pl.DataFrame:

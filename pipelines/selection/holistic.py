@@ -30,9 +30,9 @@ from statistics import NormalDist
 import numpy as np
 import polars as pl
 
-from pipelines.selection.config import AREAS, Config
+from pipelines.config import Config
+from pipelines.vocabulary import AREAS, BORDERLINE, CLEAR_CANDIDATE, CLEARLY_NOT
 
-TIERS = ("klar kandidat", "grensetilfelle", "klart ikke")
 MINIMUM_SIGNAL = 1e-3
 
 
@@ -270,8 +270,8 @@ def _rank_uncertainty(scores: pl.DataFrame, config: Config) -> pl.DataFrame:
     point_rank[np.lexsort((scores["unit_code"].to_numpy(), -mean))] = np.arange(1, mean.size + 1)
     tier = np.where(
         p_top >= settings.candidate_probability,
-        TIERS[0],
-        np.where(p_top < settings.not_candidate_probability, TIERS[2], TIERS[1]),
+        CLEAR_CANDIDATE,
+        np.where(p_top < settings.not_candidate_probability, CLEARLY_NOT, BORDERLINE),
     )
     return scores.with_columns(
         pl.Series("holistic_rank", point_rank),

@@ -8,9 +8,10 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
-from pipelines.selection.config import AREAS, Config
+from pipelines.config import Config
 from pipelines.selection.holistic import holistic_scores
 from pipelines.selection.udir_rule import udir_selection
+from pipelines.vocabulary import AREAS
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.selection.config import Config
+from pipelines.config import Config
 
 RISK_SCHEMA = pl.Schema(
     {

@@ -5,15 +5,18 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from pipelines.ingest.sources import OBSERVATION_SCHEMA, QUARANTINE_SCHEMA, as_quarantine
 from pipelines.reference.registers import PSEUDO_COUNTIES, Registers
+from pipelines.tables import (
+    OBSERVATION_SCHEMA,
+    QUARANTINE_SCHEMA,
+    STAGED_QUARANTINE_SCHEMA,
+    quarantine_rows,
+)
 from pipelines.validate.schemas import (
     drop_duplicates,
     observation_schema,
     split_valid,
 )
-
-FINAL_QUARANTINE_SCHEMA = pl.Schema({**QUARANTINE_SCHEMA, "stage": pl.String()})
 
 
 def schema_for(registers: Registers) -> pa.DataFrameSchema:
@@ -33,7 +36,7 @@ def validate_observations(
         [
             parse_quarantine.select(list(QUARANTINE_SCHEMA)).with_columns(pl.lit("parse").alias("stage")),
             duplicates.with_columns(pl.lit("duplicate").alias("stage")),
-            as_quarantine(invalid, pl.col("reason")).with_columns(pl.lit("validate").alias("stage")),
+            quarantine_rows(invalid, pl.col("reason")).with_columns(pl.lit("validate").alias("stage")),
         ]
-    ).cast(FINAL_QUARANTINE_SCHEMA)
+    ).cast(STAGED_QUARANTINE_SCHEMA)
     return valid, quarantine.sort(["source_file", "source_line", "source_column"], nulls_last=True)

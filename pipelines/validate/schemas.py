@@ -13,16 +13,15 @@ import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
-from pipelines.ingest.sources import LEVELS, OBSERVATION_SCHEMA, SOURCES, as_quarantine
+from pipelines.tables import (
+    MEASURE_RANGES,
+    OBSERVATION_KEY,
+    OBSERVATION_SCHEMA,
+    SCHOOL_YEAR_PATTERN,
+    quarantine_rows,
+)
+from pipelines.vocabulary import LEVELS, SOURCES
 
-MEASURE_RANGES: dict[str, tuple[float, float]] = {
-    "percent": (0.0, 100.0),
-    "index": (1.0, 5.0),
-    "points": (10.0, 60.0),
-    "scale_points": (1.0, 100.0),
-    "mean_level": (1.0, 5.0),
-}
-SCHOOL_YEAR_PATTERN = r"^\d{4}-\d{2}$"
 ORGANISATION_NUMBER_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
 
 
@@ -114,38 +113,6 @@ def observation_schema(known_municipalities: set[str], known_counties: set[str])
     )
 
 
-OBSERVATION_KEY = (
-    "source",
-    "school_year",
-    "level",
-    "unit_code",
-    "unit_name",
-    "county_code",
-    "municipality_code",
-    "indicator",
-    "grade",
-    "subject",
-    "breakdown",
-    "measure",
-)
-
-
-def quarantine_schema() -> pa.DataFrameSchema:
-    return pa.DataFrameSchema(
-        {
-            "source": pa.Column(pl.String),
-            "source_file": pa.Column(pl.String),
-            "source_line": pa.Column(pl.Int64, nullable=True),
-            "source_column": pa.Column(pl.String, nullable=True),
-            "raw_value": pa.Column(pl.String, nullable=True),
-            "reason": pa.Column(pl.String, pa.Check.str_length(min_value=1)),
-        },
-        strict=True,
-        ordered=True,
-        name="quarantine",
-    )
-
-
 def drop_duplicates(observations: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Keep one row per observation key: the one from the newest export (its name sorts last).
 
@@ -164,7 +131,7 @@ def drop_duplicates(observations: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFr
         on=list(OBSERVATION_KEY),
         nulls_equal=True,
     )
-    quarantined = as_quarantine(
+    quarantined = quarantine_rows(
         dropped,
         pl.format(
             "duplicate of {}:{} (same unit, year and indicator); the newer export was kept",

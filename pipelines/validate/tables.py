@@ -6,9 +6,16 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from pipelines.harmonise.harmonise import HARMONISED_KEY, HARMONISED_SCHEMA, LINEAGE_KINDS
-from pipelines.ingest.sources import LEVELS, SOURCES
-from pipelines.validate.schemas import MEASURE_RANGES, SCHOOL_YEAR_PATTERN, value_in_range_check
+from pipelines.tables import (
+    HARMONISED_KEY,
+    HARMONISED_SCHEMA,
+    LINEAGE_KINDS,
+    MEASURE_RANGES,
+    QUARANTINE_STAGES,
+    SCHOOL_YEAR_PATTERN,
+)
+from pipelines.validate.schemas import value_in_range_check
+from pipelines.vocabulary import LEVELS, SOURCES
 
 MUNICIPALITY_REGISTER = pa.DataFrameSchema(
     {
@@ -56,7 +63,7 @@ QUARANTINE = pa.DataFrameSchema(
         "source_column": pa.Column(pl.String, nullable=True),
         "raw_value": pa.Column(pl.String, nullable=True),
         "reason": pa.Column(pl.String, pa.Check.str_length(min_value=1)),
-        "stage": pa.Column(pl.String, pa.Check.isin(["parse", "duplicate", "validate", "harmonise"])),
+        "stage": pa.Column(pl.String, pa.Check.isin(list(QUARANTINE_STAGES))),
     },
     strict=True,
     name="quarantine",

@@ -8,12 +8,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pipelines.ingest.sources import SOURCES
 from pipelines.settings import PROJECT_ROOT
+from pipelines.vocabulary import AREAS, OWNERS, SOURCES
 
 DEFAULT_CONFIG = PROJECT_ROOT / "utvalg.toml"
-AREAS = ("laeringsresultater", "laeringsmiljo", "gjennomforing")
-OWNERS = ("kommune", "fylkeskommune")
 
 
 class ConfigError(ValueError):

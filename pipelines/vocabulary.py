@@ -1,0 +1,58 @@
+"""The product's vocabulary, in one place: sources, levels, areas, owners, the holistic tiers, what "on
+the list" means, and the Norwegian words a governor reads for each of them.
+
+Every stage and every output takes these from here; none spells a tier or a label itself.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import polars as pl
+
+SOURCES = ("nasjonale_prover", "elevundersokelsen", "grunnskolepoeng", "gjennomforing")
+SOURCE_LABELS = {
+    "nasjonale_prover": "nasjonale prøver",
+    "elevundersokelsen": "Elevundersøkelsen",
+    "grunnskolepoeng": "grunnskolepoeng",
+    "gjennomforing": "gjennomføring",
+}
+LEVELS = ("national", "county", "municipality", "school")
+AREAS = ("laeringsresultater", "laeringsmiljo", "gjennomforing")
+AREA_LABELS = {
+    "laeringsresultater": "læringsresultater",
+    "laeringsmiljo": "læringsmiljø",
+    "gjennomforing": "gjennomføring",
+}
+OWNERS = ("kommune", "fylkeskommune")
+
+# The holistic method's tiers, strongest first, and the word for a unit with too few figures.
+CLEAR_CANDIDATE = "klar kandidat"
+BORDERLINE = "grensetilfelle"
+CLEARLY_NOT = "klart ikke"
+TIERS = (CLEAR_CANDIDATE, BORDERLINE, CLEARLY_NOT)
+NOT_ASSESSED = "ingen vurdering"
+
+# On the list: in one of Udir's categories, or a clear candidate or borderline case of the holistic
+# method. This is what the governors review, the dashboard lists and `utvalg select` counts.
+ON_LIST = pl.col("udir_category").is_not_null() | pl.col("tier").is_in([CLEAR_CANDIDATE, BORDERLINE])
+
+# The order a governor reviews the list in: category 1, clear candidates, category 2, borderline.
+PRIORITY = (
+    pl.when(pl.col("udir_category") == 1)
+    .then(1)
+    .when(pl.col("tier") == CLEAR_CANDIDATE)
+    .then(2)
+    .when(pl.col("udir_category") == 2)
+    .then(3)
+    .otherwise(4)
+)
+
+
+def slug(text: str) -> str:
+    """``Støtte fra lærerne (prosent)`` → ``stotte_fra_laererne``."""
+    text = re.sub(r"\s*\((prosent|snitt)\)\s*$", "", text.strip(), flags=re.IGNORECASE)
+    text = text.lower().replace("æ", "ae").replace("ø", "o").replace("å", "a")
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
