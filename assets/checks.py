@@ -31,7 +31,7 @@ def _schema_check(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> dg.AssetCh
 @dg.asset_check(asset="observations", blocking=True)
 def observations_match_schema(utvalg: UtvalgSettings, observations: pl.DataFrame) -> dg.AssetCheckResult:
     """The stored observations pass the pandera schema (types, ranges, codes, unique key)."""
-    return _schema_check(observations, schema_for(utvalg.registers()))
+    return _schema_check(observations, schema_for(utvalg.registers))
 
 
 @dg.asset_check(asset="observations", blocking=True, additional_ins={"quarantine": dg.AssetIn()})
@@ -60,8 +60,8 @@ def harmonised_match_schema(
     utvalg: UtvalgSettings, harmonised_observations: pl.DataFrame
 ) -> dg.AssetCheckResult:
     """Harmonised rows use only target-structure kommune codes, valid ranges and a unique key."""
-    registers = utvalg.registers()
-    target_codes = registers.codes(utvalg.validated_target())
+    registers = utvalg.registers
+    target_codes = registers.codes(utvalg.structure)
     return _schema_check(harmonised_observations, harmonised_schema(target_codes))
 
 

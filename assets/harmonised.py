@@ -1,53 +1,76 @@
-"""Stage 4, observations mapped to one kommune structure."""
+"""Stage 4, observations mapped to one kommune structure, and the lookups derived from them."""
+
+from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
 
-from assets.metadata import markdown_table
-from pipelines.harmonise.harmonise import build_target, harmonise, newest_school_names
+from assets.metadata import MAY_BE_EMPTY, TABLE_KINDS, markdown_table, outs, table, table_spec
+from pipelines.harmonise import lookups
+from pipelines.harmonise.harmonise import Target, harmonise, newest_school_names
 from pipelines.resources import UtvalgSettings
 
 GROUP = "harmonised"
+HARMONISED = [
+    table_spec(
+        "harmonised_observations",
+        GROUP,
+        "The observations in the target kommune structure: one row per target unit × school "
+        "year × indicator × grade × subject × measure, with lineage (unchanged, recode, merge, "
+        "rebuilt_from_schools, inherited), the published rows used and a note.",
+    ),
+    table_spec(
+        "unharmonised_observations",
+        GROUP,
+        "Observations that cannot be placed in the target structure (schools named without an "
+        "organisation number, codes without a mapping), with the reason. They stay in `observations`.",
+        may_be_empty=True,
+    ),
+]
 
 
-@dg.multi_asset(
-    group_name=GROUP,
-    outs={
-        "harmonised_observations": dg.AssetOut(
-            description="The observations in the target kommune structure: one row per target unit × "
-            "school year × indicator × grade × subject × measure, with lineage (unchanged, recode, "
-            "merge, rebuilt_from_schools, inherited), the published rows used and a note.",
-            kinds={"polars", "duckdb"},
-        ),
-        "unharmonised_observations": dg.AssetOut(
-            description="Observations that cannot be placed in the target structure (schools named "
-            "without an organisation number, codes without a mapping), with the reason. They stay "
-            "in `observations`.",
-            kinds={"polars", "duckdb"},
-            metadata={"allow_empty": True},
-        ),
-    },
-)
-def harmonised(context: dg.AssetExecutionContext, utvalg: UtvalgSettings, observations: pl.DataFrame):
+@dg.multi_asset(outs=outs(HARMONISED))
+def harmonised(
+    utvalg: UtvalgSettings,
+    observations: pl.DataFrame,
+    kommune_mapping: pl.DataFrame,
+    fylke_mapping: pl.DataFrame,
+    kommune_register: pl.DataFrame,
+) -> Iterator[dg.MaterializeResult]:
     """Map every observation to the target structure without counting a figure twice."""
-    target = build_target(utvalg.registers(), utvalg.changes(), utvalg.validated_target())
+    target = Target(
+        structure=utvalg.structure,
+        municipality_links=kommune_mapping,
+        county_links=fylke_mapping,
+        municipality_names=dict(
+            kommune_register.select("municipality_code", "municipality_name").iter_rows()
+        ),
+        county_names=dict(kommune_register.select("county_code", "county_name").unique().iter_rows()),
+    )
     frame, unplaced = harmonise(observations, target)
-    context.add_output_metadata(
-        {
+    yield dg.MaterializeResult(
+        asset_key="harmonised_observations",
+        value=frame,
+        metadata={
             "target_structure": target.structure,
             "lineage": markdown_table(frame.group_by("level", "lineage").len().sort("level", "lineage"), 30),
             "pseudo_unit_rows": int(frame["is_pseudo"].sum()),
         },
-        output_name="harmonised_observations",
     )
-    context.add_output_metadata(
-        {"by_reason": markdown_table(unplaced.group_by("reason").len())},
-        output_name="unharmonised_observations",
+    yield dg.MaterializeResult(
+        asset_key="unharmonised_observations",
+        value=unplaced,
+        metadata={"by_reason": markdown_table(unplaced.group_by("reason").len())},
     )
-    return frame, unplaced
 
 
-@dg.asset(group_name=GROUP, kinds={"polars", "duckdb"}, metadata={"allow_empty": True})
-def school_names(harmonised_observations: pl.DataFrame) -> pl.DataFrame:
+@dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
+def school_names(harmonised_observations: pl.DataFrame) -> dg.MaterializeResult:
     """Each school's newest name, for the workbooks and the dashboard."""
-    return newest_school_names(harmonised_observations)
+    return table(newest_school_names(harmonised_observations))
+
+
+@dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
+def break_notes(harmonised_observations: pl.DataFrame) -> dg.MaterializeResult:
+    """Udir's notes on breaks in the series, once per source × school year × note (the method page)."""
+    return table(lookups.break_notes(harmonised_observations))

@@ -1,22 +1,60 @@
 """Stages 2–3, raw exports → parsed → validated observations, and the quarantine of what failed."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
-from assets.metadata import markdown_table
+from assets.metadata import markdown_table, outs, table_spec
 from pipelines.ingest.collect import ParsedFolder, parse_folder
 from pipelines.resources import UtvalgSettings
 from pipelines.storage.warehouse import WarehouseResource
 from pipelines.validate.observations import validate_observations
 from pipelines.validate.tables import QUARANTINE, RAW_FILES
 
+PARSED = [
+    table_spec(
+        "raw_files",
+        "raw",
+        "The export files found under the raw folder: path, SHA-256, size, source "
+        "(recognised from the header) and encoding.",
+    ),
+    table_spec(
+        "parsed_observations",
+        "observations",
+        "Every value cell of every export as one row per unit × value, as published, with the "
+        "file's hash. Files whose hash is unchanged are not parsed again.",
+    ),
+    table_spec(
+        "parse_quarantine",
+        "observations",
+        "Cells and lines the parser could not use, with file, line, column and reason.",
+        may_be_empty=True,
+    ),
+]
+VALIDATED = [
+    table_spec(
+        "observations",
+        "observations",
+        "Validated observations as published: one row per unit × school year × indicator × "
+        "grade × subject × measure, with value, std_error, n, suppressed, break_note and the file and line "
+        "it came from.",
+    ),
+    table_spec(
+        "quarantine",
+        "observations",
+        "Every row left out, with the reason, file, line and stage (parse, duplicate, validate). "
+        "Nothing is dropped silently.",
+        may_be_empty=True,
+    ),
+]
+
 
 def _previous(warehouse: WarehouseResource) -> ParsedFolder | None:
+    """The last run's parse, so that files whose hash is unchanged are not parsed again."""
     store = warehouse.warehouse()
-    tables = set(store.tables())
-    if not {"raw_files", "parsed_observations", "parse_quarantine"} <= tables:
+    if not {"raw_files", "parsed_observations", "parse_quarantine"} <= set(store.tables()):
         return None
     return ParsedFolder(
         observations=store.read("parsed_observations"),
@@ -27,100 +65,58 @@ def _previous(warehouse: WarehouseResource) -> ParsedFolder | None:
     )
 
 
-@dg.multi_asset(
-    outs={
-        "raw_files": dg.AssetOut(
-            group_name="raw",
-            description="The export files found under the raw folder: path, SHA-256, size, source "
-            "(recognised from the header) and encoding.",
-            kinds={"polars", "duckdb"},
-        ),
-        "parsed_observations": dg.AssetOut(
-            group_name="observations",
-            description="Every value cell of every export as one row per unit × value, as published, "
-            "with the file's hash. Files whose hash is unchanged are not parsed again.",
-            kinds={"polars", "duckdb"},
-        ),
-        "parse_quarantine": dg.AssetOut(
-            group_name="observations",
-            description="Cells and lines the parser could not use, with file, line, column and reason.",
-            kinds={"polars", "duckdb"},
-            metadata={"allow_empty": True},
-        ),
-    },
-)
-def parsed_exports(context: dg.AssetExecutionContext, utvalg: UtvalgSettings, warehouse: WarehouseResource):
-    """Find, hash and parse every export under the raw folder."""
-    parsed = parse_folder(Path(utvalg.raw_dir), utvalg.registers(), _previous(warehouse))
+@dg.multi_asset(outs=outs(PARSED))
+def parsed_exports(utvalg: UtvalgSettings, warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
+    """Find, hash and parse every export under the raw folder (one pass gives all three tables)."""
+    parsed = parse_folder(Path(utvalg.raw_dir), utvalg.registers, _previous(warehouse), utvalg.progress)
     RAW_FILES.validate(parsed.files)
-    context.add_output_metadata(
-        {
+    yield dg.MaterializeResult(
+        asset_key="raw_files",
+        value=parsed.files,
+        metadata={
             "raw_dir": utvalg.raw_dir,
             "files": parsed.files.height,
             "files_parsed": len(parsed.parsed),
             "files_unchanged": len(parsed.reused),
             "by_source": markdown_table(parsed.files.group_by("source").len().sort("source")),
         },
-        output_name="raw_files",
     )
-    context.add_output_metadata(
-        {"cells_quarantined": parsed.quarantine.height}, output_name="parse_quarantine"
+    yield dg.MaterializeResult(asset_key="parsed_observations", value=parsed.observations)
+    yield dg.MaterializeResult(
+        asset_key="parse_quarantine",
+        value=parsed.quarantine,
+        metadata={"cells_quarantined": parsed.quarantine.height},
     )
-    return parsed.files, parsed.observations, parsed.quarantine
 
 
-@dg.multi_asset(
-    group_name="observations",
-    outs={
-        "observations": dg.AssetOut(
-            description="Validated observations as published: one row per unit × school year × "
-            "indicator × grade × subject × measure, with value, std_error, n, suppressed, break_note "
-            "and the file and line it came from.",
-            kinds={"polars", "duckdb"},
-        ),
-        "quarantine": dg.AssetOut(
-            description="Every row left out, with the reason, file, line and stage (parse, duplicate, "
-            "validate). Nothing is dropped silently.",
-            kinds={"polars", "duckdb"},
-            metadata={"allow_empty": True},
-        ),
-    },
-)
+@dg.multi_asset(outs=outs(VALIDATED))
 def validated_observations(
-    context: dg.AssetExecutionContext,
-    utvalg: UtvalgSettings,
-    parsed_observations: pl.DataFrame,
-    parse_quarantine: pl.DataFrame,
-):
-    """Deduplicate and validate the parsed rows with the pandera schema."""
-    observations, quarantine = validate_observations(
-        parsed_observations, parse_quarantine, utvalg.registers()
-    )
+    utvalg: UtvalgSettings, parsed_observations: pl.DataFrame, parse_quarantine: pl.DataFrame
+) -> Iterator[dg.MaterializeResult]:
+    """Deduplicate and validate the parsed rows with the pandera schema (one pass gives both tables)."""
+    observations, quarantine = validate_observations(parsed_observations, parse_quarantine, utvalg.registers)
     QUARANTINE.validate(quarantine)
     summary = (
         observations.group_by("source", "school_year")
         .agg(pl.len().alias("rows"), pl.col("suppressed").sum().alias("suppressed"))
-        .join(
-            quarantine.group_by("source").len().rename({"len": "quarantined"}),
-            on="source",
-            how="left",
-        )
+        .join(quarantine.group_by("source").len().rename({"len": "quarantined"}), on="source", how="left")
         .sort("source", "school_year")
     )
-    context.add_output_metadata(
-        {
+    yield dg.MaterializeResult(
+        asset_key="observations",
+        value=observations,
+        metadata={
             "by_source_and_year": markdown_table(summary, 100),
             "suppressed": int(observations["suppressed"].sum()),
         },
-        output_name="observations",
     )
-    context.add_output_metadata(
-        {
+    yield dg.MaterializeResult(
+        asset_key="quarantine",
+        value=quarantine,
+        metadata={
             "by_reason": markdown_table(
                 quarantine.group_by("stage", "reason").len().sort("len", descending=True)
             ),
             "sample": markdown_table(quarantine),
         },
-        output_name="quarantine",
     )
-    return observations, quarantine

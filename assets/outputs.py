@@ -1,15 +1,17 @@
-"""Stage 7, outputs: the governors' workbooks, the dashboard and the published snapshot."""
+"""Stage 7, outputs: candidate files, the governors' workbooks, the dashboard and the published snapshot.
 
-from pathlib import Path
+Every output reads the warehouse tables of the stages before it; none recomputes them.
+"""
 
 import dagster as dg
 import polars as pl
 
+from assets.metadata import files
 from pipelines import settings
-from pipelines.outputs.build import break_notes, county_levels
+from pipelines.outputs.candidate_files import write_candidate_files
 from pipelines.outputs.dashboard import build_dashboard
 from pipelines.outputs.workbooks import write_workbooks
-from pipelines.provenance import provenance_line
+from pipelines.provenance import provenance_document, provenance_line
 from pipelines.resources import UtvalgSettings
 from pipelines.storage.warehouse import WarehouseResource, publish_snapshot
 
@@ -19,6 +21,7 @@ SNAPSHOT_TABLES = [
     "observations",
     "quarantine",
     "harmonised_observations",
+    "break_notes",
     "indicator_values",
     "school_indicator_values",
     "udir_risk_points",
@@ -32,14 +35,21 @@ SNAPSHOT_TABLES = [
 ]
 
 
-def _files_metadata(paths: list[Path], root: Path) -> dict[str, dg.MetadataValue]:
-    sizes = {p.relative_to(root).as_posix(): p.stat().st_size for p in paths}
-    return {
-        "folder": dg.MetadataValue.path(str(root)),
-        "files": dg.MetadataValue.int(len(paths)),
-        "bytes": dg.MetadataValue.int(sum(sizes.values())),
-        "sizes": dg.MetadataValue.json(dict(list(sorted(sizes.items()))[:40])),
-    }
+@dg.asset(group_name=GROUP, kinds={"csv", "parquet"})
+def candidate_files(
+    utvalg: UtvalgSettings,
+    candidates: pl.DataFrame,
+    fylkeskommune_candidates: pl.DataFrame,
+    raw_files: pl.DataFrame,
+) -> dg.MaterializeResult:
+    """candidates.csv, fylkeskommuner.csv and their parquet copies in reports/<school-year>/, with
+    provenance.json."""
+    out = utvalg.year_folder
+    provenance = provenance_document(
+        raw_files, {"settings": utvalg.recorded(), "selection": utvalg.config.as_dict()}
+    )
+    written = write_candidate_files(candidates, fylkeskommune_candidates, out, provenance)
+    return files(written, out)
 
 
 @dg.asset(group_name=GROUP, kinds={"excel"})
@@ -52,18 +62,17 @@ def statsforvalter_workbooks(
     raw_files: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """One Excel workbook per statsforvalter: candidates and borderline kommuner, for review."""
-    config = utvalg.selection_config()
-    out = Path(utvalg.reports_dir) / config.selection.school_year / "statsforvaltere"
+    out = utvalg.year_folder / "statsforvaltere"
     written = write_workbooks(
         candidates,
         indicator_values,
         school_indicator_values,
         school_names,
-        config,
+        utvalg.config,
         out,
         provenance_line(raw_files),
     )
-    return dg.MaterializeResult(metadata=_files_metadata(written, out))
+    return files(written, out)
 
 
 @dg.asset(group_name=GROUP, kinds={"html", "plotly"})
@@ -71,42 +80,42 @@ def dashboard(
     utvalg: UtvalgSettings,
     candidates: pl.DataFrame,
     indicator_values: pl.DataFrame,
+    fylke_comparison_values: pl.DataFrame,
     school_indicator_values: pl.DataFrame,
     school_names: pl.DataFrame,
-    harmonised_observations: pl.DataFrame,
+    break_notes: pl.DataFrame,
     raw_files: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """The static HTML dashboard: overview map and list, funnel plots, a profile per kommune, method."""
-    config = utvalg.selection_config()
-    out = Path(utvalg.reports_dir) / config.selection.school_year / "dashboard"
+    out = utvalg.year_folder / "dashboard"
     written = build_dashboard(
         candidates,
         indicator_values,
-        county_levels(harmonised_observations, config),
+        fylke_comparison_values,
         school_indicator_values,
         school_names,
-        break_notes(harmonised_observations),
-        config,
+        break_notes,
+        utvalg.config,
         settings.REFERENCE_DIR / "geo" / "kommuner_2024.geojson",
         out,
         provenance_line(raw_files),
     )
-    metadata = _files_metadata(written, out)
-    metadata["index_bytes"] = dg.MetadataValue.int((out / "index.html").stat().st_size)
-    return dg.MaterializeResult(metadata=metadata)
+    return files(written, out, index_bytes=dg.MetadataValue.int((out / "index.html").stat().st_size))
 
 
 @dg.asset(
     group_name=GROUP,
     kinds={"duckdb"},
-    deps=["candidates", "fylkeskommune_candidates", "sensitivity", "quarantine", "provenance"],
+    deps=[*SNAPSHOT_TABLES],
 )
 def published_snapshot(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """A read-only copy of the warehouse's tables for notebooks and tools, replaced atomically."""
     store = warehouse.warehouse()
     target = store.path.with_name("snapshot.duckdb")
-    present = [t for t in SNAPSHOT_TABLES if t in set(store.tables())]
-    publish_snapshot(store, target, present)
+    publish_snapshot(store, target, SNAPSHOT_TABLES)
     return dg.MaterializeResult(
-        metadata={"path": dg.MetadataValue.path(str(target)), "tables": dg.MetadataValue.json(present)}
+        metadata={
+            "path": dg.MetadataValue.path(str(target)),
+            "tables": dg.MetadataValue.json(SNAPSHOT_TABLES),
+        }
     )

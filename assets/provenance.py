@@ -3,11 +3,12 @@
 import dagster as dg
 import polars as pl
 
+from assets.metadata import table
 from pipelines.provenance import provenance_frame
 from pipelines.resources import UtvalgSettings
 
 
 @dg.asset(group_name="raw", kinds={"polars", "duckdb"})
-def provenance(utvalg: UtvalgSettings, raw_files: pl.DataFrame) -> pl.DataFrame:
+def provenance(utvalg: UtvalgSettings, raw_files: pl.DataFrame) -> dg.MaterializeResult:
     """One row per input file with its SHA-256, beside the run's configuration and code version."""
-    return provenance_frame(raw_files, utvalg.as_json())
+    return table(provenance_frame(raw_files, utvalg.as_json()))

@@ -8,22 +8,66 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from pipelines import settings
 from pipelines.config import DEFAULT_CONFIG, ConfigError, load_config
-from pipelines.harmonise.from_folder import harmonised_from_folder
 from pipelines.ingest.portal_format import ExportFormatError
-from pipelines.reference.registers import NEWEST_STRUCTURE, ReferenceError
+from pipelines.reference.registers import NEWEST_STRUCTURE, RegisterError
 from pipelines.storage.files import write_atomically
+from pipelines.vocabulary import ON_LIST
+
+if TYPE_CHECKING:
+    from pipelines.flow import FlowRun
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
+
+
+class RunFailed(Exception):
+    """A run failed; what went wrong has been printed. ``code`` is the command's exit code."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def _run_flow(args: argparse.Namespace, warehouse: Path, targets: list[str], reports: str) -> FlowRun:
+    """Materialise ``targets`` of the asset graph (all when empty) for the command; the one way every
+    command gets its tables. On failure, prints the errors and raises :class:`RunFailed`."""
+    from pipelines.flow import materialise
+
+    config = load_config(Path(args.config))  # a wrong file fails here, plainly, before any work
+    if args.year:
+        config.with_year(args.year)
+    if not Path(args.raw).is_dir():
+        raise FileNotFoundError(f"raw folder {args.raw} does not exist; pass --raw DIR or set UTVALG_RAW")
+    run = materialise(
+        warehouse,
+        targets,
+        persistent_instance=args.command == "run",
+        raw_dir=str(args.raw),
+        target_structure=args.target_structure,
+        config_file=str(args.config),
+        school_year=args.year or "",
+        reports_dir=reports,
+        progress=not getattr(args, "quiet", True),
+    )
+    if run.success:
+        return run
+    failures = run.failures()
+    for failure in failures:
+        hint = " Fix or remove the file and run again." if failure.bad_input else ""
+        print(f"utvalg {args.command}: {failure.message}{hint}", file=sys.stderr)
+    failed = run.failed_checks()
+    if failed:
+        print(f"utvalg {args.command}: failed checks: {', '.join(failed)}", file=sys.stderr)
+    raise RunFailed(EXIT_BAD_INPUT if failures and all(f.bad_input for f in failures) else EXIT_FAILED)
 
 
 def command_export(args: argparse.Namespace) -> int:
@@ -31,18 +75,17 @@ def command_export(args: argparse.Namespace) -> int:
 
     if args.table != "observations":
         return _export_table(args)
-    folder = harmonised_from_folder(Path(args.raw), args.target_structure, progress=not args.quiet)
-    parsed, quarantine, harmonised = folder.parsed, folder.quarantine, folder.harmonised
+    with tempfile.TemporaryDirectory() as folder:
+        run = _run_flow(args, Path(folder) / "warehouse.duckdb", ["harmonised_observations"], folder)
+        harmonised, files = run.table("harmonised_observations"), run.table("raw_files")
+        quarantined = run.table("quarantine").height
     out = Path(args.out)
-    buffer = harmonised.write_csv()
-    write_atomically(out, buffer.encode("utf-8"))
-    provenance = provenance_document(
-        parsed.files, {"raw": str(args.raw), "target_structure": args.target_structure}
-    )
+    write_atomically(out, harmonised.write_csv().encode("utf-8"))
+    provenance = provenance_document(files, {"raw": str(args.raw), "target_structure": args.target_structure})
     write_atomically(out.with_name(out.name + ".provenance.json"), provenance.encode("utf-8"))
     print(
-        f"wrote {harmonised.height} harmonised rows from {parsed.files.height} files to {out} "
-        f"({quarantine.height} rows quarantined)"
+        f"wrote {harmonised.height} harmonised rows from {files.height} files to {out} "
+        f"({quarantined} rows quarantined)"
     )
     return EXIT_OK
 
@@ -127,40 +170,10 @@ def _summary(database: Path) -> str:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    import dagster as dg
-
-    from pipelines.definitions import build_definitions
-
     database = Path(args.warehouse)
-    definitions = build_definitions(
-        str(database), raw_dir=str(args.raw), target_structure=args.target_structure, reports_dir=args.reports
-    )
     started = time.perf_counter()
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    job = definitions.resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    _run_flow(args, database, [], str(args.reports))
     elapsed = time.perf_counter() - started
-    if not result.success:
-        messages: list[str] = []
-        for event in result.all_events:
-            if event.is_failure and event.event_specific_data is not None:
-                error = getattr(event.event_specific_data, "error", None)
-                # Unwrap Dagster's wrappers down to the project's own error, not its causes.
-                while error is not None and error.cause is not None and error.cls_name.startswith("Dagster"):
-                    error = error.cause
-                if error is not None and error.message.strip() not in messages:
-                    hint = (
-                        " Fix or remove the file and run again."
-                        if error.cls_name == "ExportFormatError"
-                        else ""
-                    )
-                    messages.append(error.message.strip() + hint)
-        for message in messages:
-            print(f"utvalg run: {message}", file=sys.stderr)
-        failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
-        if failed:
-            print(f"utvalg run: failed checks: {', '.join(failed)}", file=sys.stderr)
-        return EXIT_FAILED
     print(_summary(database))
     reports = Path(args.reports)
     for folder in sorted(p for p in reports.iterdir() if p.is_dir()) if reports.exists() else []:
@@ -171,37 +184,21 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def command_select(args: argparse.Namespace) -> int:
-    from pipelines.outputs.candidate_files import write_candidate_files
-    from pipelines.provenance import provenance_document
-    from pipelines.reference.registers import load_registers, municipality_register
-    from pipelines.selection.candidates import run_selection
-
-    config = load_config(Path(args.config))
-    if args.year:
-        config = config.with_year(args.year)
     started = time.perf_counter()
-    folder = harmonised_from_folder(Path(args.raw), args.target_structure, progress=not args.quiet)
-    parsed, quarantine, harmonised = folder.parsed, folder.quarantine, folder.harmonised
-    register = municipality_register(load_registers(settings.REFERENCE_DIR), args.target_structure)
-    result = run_selection(harmonised, register, config)
-    out = Path(args.out)
-    provenance = provenance_document(
-        parsed.files,
-        {"raw": str(args.raw), "target_structure": args.target_structure, "selection": config.as_dict()},
-    )
-    written = write_candidate_files(result.candidates, result.county_candidates, out, provenance)
+    with tempfile.TemporaryDirectory() as folder:
+        database = Path(args.warehouse) if args.warehouse else Path(folder) / "warehouse.duckdb"
+        run = _run_flow(args, database, ["candidate_files"], str(args.out))
+        candidates, quarantined = run.table("candidates"), run.table("quarantine").height
+        listed = run.metadata("candidates")
+        written = run.metadata("candidate_files")
     elapsed = time.perf_counter() - started
-    listed = result.candidates.filter(
-        pl.col("udir_category").is_not_null() | (pl.col("tier") != "klart ikke")
-    )
-    scored = result.candidates["holistic_score"].drop_nulls().len()
+    scored = candidates["holistic_score"].drop_nulls().len()
     print(
-        f"{config.selection.school_year} (window {', '.join(result.window)}): "
-        f"{scored} kommuner scored, {listed.height} on a list or borderline; "
-        f"{quarantine.height} rows quarantined"
+        f"{listed['school_year']} (window {listed['window']}): {scored} kommuner scored, "
+        f"{candidates.filter(ON_LIST).height} on the list or borderline; {quarantined} rows quarantined"
     )
-    for path in written:
-        print(f"  {path}")
+    for name in sorted(written["sizes"]):
+        print(f"  {Path(written['folder']) / name}")
     print(f"selection in {elapsed:.1f} s")
     return EXIT_OK
 
@@ -233,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
             type=int,
             default=NEWEST_STRUCTURE,
             help="kommune structure to map every year to (default: %(default)s, the newest)",
+        )
+        command.add_argument(
+            "--config", default=str(DEFAULT_CONFIG), help="selection configuration (default: %(default)s)"
+        )
+        command.add_argument(
+            "--year", help="newest school year of the window, e.g. 2025-26 (default: the configuration's)"
         )
 
     run = commands.add_parser("run", help="materialise every asset on a raw folder and print a summary")
@@ -266,11 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
         "select", help="ingest a raw folder and write the candidate lists for a school year"
     )
     add_common(select)
-    select.add_argument("--year", help="newest school year of the window, e.g. 2025-26 (default: config)")
     select.add_argument(
-        "--config", default=str(DEFAULT_CONFIG), help="selection configuration (default: %(default)s)"
+        "--out", required=True, help="reports folder: the lists go to OUT/<school-year>/candidates.csv, …"
     )
-    select.add_argument("--out", required=True, help="folder for candidates.csv, fylkeskommuner.csv, …")
+    select.add_argument(
+        "--warehouse", help="keep the tables in this DuckDB file (default: a temporary one, removed after)"
+    )
     select.add_argument("--quiet", action="store_true", help="no progress bar")
     select.set_defaults(handler=command_select)
 
@@ -295,13 +299,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args))
+    except RunFailed as failed:
+        return failed.code
     except ExportFormatError as error:
         print(
             f"utvalg: cannot read an export: {error}\nFix or remove the file and run again.",
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
-    except (FileNotFoundError, ReferenceError, ConfigError) as error:
+    except (FileNotFoundError, RegisterError, ConfigError) as error:
         print(f"utvalg: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

@@ -9,6 +9,7 @@ import dagster as dg
 import assets.automation
 import assets.checks
 import assets.harmonised
+import assets.indicators
 import assets.observations
 import assets.outputs
 import assets.provenance
@@ -22,6 +23,7 @@ ASSET_MODULES = [
     assets.reference,
     assets.observations,
     assets.harmonised,
+    assets.indicators,
     assets.provenance,
     assets.selection,
     assets.outputs,

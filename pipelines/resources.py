@@ -1,4 +1,4 @@
-"""Dagster resources: the run's settings (raw folder, reference data, target structure)."""
+"""Dagster resources: the run's settings, with the configuration and the registers read once per run."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from pipelines import settings
 from pipelines.config import DEFAULT_CONFIG, Config, load_config
@@ -14,7 +15,11 @@ from pipelines.reference.registers import NEWEST_STRUCTURE, STRUCTURES, Register
 
 
 class UtvalgSettings(dg.ConfigurableResource):
-    """Settings an analyst may change per run (Launchpad) or per deployment (environment)."""
+    """Settings an analyst may change per run (Launchpad) or per deployment (environment).
+
+    The selection configuration, the registers and the change list are read once, when a run starts,
+    and every asset of the run sees the same ones.
+    """
 
     raw_dir: str = str(settings.raw_dir())
     reference_dir: str = str(settings.REFERENCE_DIR)
@@ -23,18 +28,43 @@ class UtvalgSettings(dg.ConfigurableResource):
     config_file: str = str(DEFAULT_CONFIG)
     school_year: str = ""  # empty: the configuration's school_year
     reports_dir: str = str(settings.REPORTS_DIR)
+    progress: bool = False  # a progress bar while parsing (the command line's, not the UI's)
 
-    def selection_config(self) -> Config:
+    _config: Config | None = PrivateAttr(default=None)
+    _registers: Registers | None = PrivateAttr(default=None)
+    _changes: dict[str, Change] | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._config = self._read_config()
+        self._registers = load_registers(Path(self.reference_dir))
+        self._changes = load_changes(Path(self.reference_dir))
+
+    def _read_config(self) -> Config:
         config = load_config(Path(self.config_file))
         return config.with_year(self.school_year) if self.school_year else config
 
+    @property
+    def config(self) -> Config:
+        """The selection configuration (``utvalg.toml``), with the run's school year."""
+        if self._config is None:  # outside a run (sensors, tests of a resource on its own)
+            self._config = self._read_config()
+        return self._config
+
+    @property
     def registers(self) -> Registers:
-        return load_registers(Path(self.reference_dir))
+        if self._registers is None:
+            self._registers = load_registers(Path(self.reference_dir))
+        return self._registers
 
+    @property
     def changes(self) -> dict[str, Change]:
-        return load_changes(Path(self.reference_dir))
+        if self._changes is None:
+            self._changes = load_changes(Path(self.reference_dir))
+        return self._changes
 
-    def validated_target(self) -> int:
+    @property
+    def structure(self) -> int:
+        """The target kommune structure, checked."""
         if self.target_structure not in STRUCTURES:
             raise ValueError(
                 f"target_structure {self.target_structure} is not a kommune structure; "
@@ -42,5 +72,14 @@ class UtvalgSettings(dg.ConfigurableResource):
             )
         return self.target_structure
 
+    @property
+    def year_folder(self) -> Path:
+        """Where this run's reports go: ``<reports_dir>/<school-year>``."""
+        return Path(self.reports_dir) / self.config.selection.school_year
+
+    def recorded(self) -> dict[str, object]:
+        """The settings that shape the outputs, as provenance records them (not the progress bar)."""
+        return self.model_dump(exclude={"progress"})
+
     def as_json(self) -> str:
-        return json.dumps(self.model_dump(), sort_keys=True)
+        return json.dumps(self.recorded(), sort_keys=True)

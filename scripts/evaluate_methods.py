@@ -14,10 +14,8 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.config import load_config
-from pipelines.harmonise.from_folder import harmonised_from_folder
-from pipelines.reference.registers import load_registers, municipality_register
+from pipelines.flow import materialise
 from pipelines.sample.generate import generate_sample
-from pipelines.selection.candidates import run_selection
 from pipelines.selection.evaluate import evaluate
 from pipelines.settings import REFERENCE_DIR
 
@@ -28,15 +26,24 @@ def main() -> None:
     parser.add_argument("--year", default="2025-26")
     args = parser.parse_args()
     config = load_config().with_year(args.year)
-    register = municipality_register(load_registers(REFERENCE_DIR), 2024)
     metrics, reliability = [], []
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as folder:
-            generate_sample(seed, Path(folder), REFERENCE_DIR)
-            harmonised = harmonised_from_folder(Path(folder), 2024).harmonised
-            truth = pl.read_csv(Path(folder) / "truth.csv", schema_overrides={"municipality_code": pl.String})
-        result = run_selection(harmonised, register, config)
-        evaluation = evaluate(result, config, truth)
+            raw = Path(folder) / "raw"
+            generate_sample(seed, raw, REFERENCE_DIR)
+            truth = pl.read_csv(raw / "truth.csv", schema_overrides={"municipality_code": pl.String})
+            # The graph up to the selection tables, as `utvalg run` computes them.
+            run = materialise(
+                Path(folder) / "warehouse.duckdb",
+                ["rank_uncertainty", "udir_risk_points"],
+                raise_on_error=True,
+                raw_dir=str(raw),
+                school_year=args.year,
+            )
+            tables = [
+                run.table(t) for t in ("indicator_values", "school_indicator_values", "udir_risk_points")
+            ]
+            evaluation = evaluate(*tables, run.table("rank_uncertainty"), config, truth)
         metrics.append(evaluation.metrics.with_columns(pl.lit(seed).alias("seed")))
         reliability.append(evaluation.reliability.with_columns(pl.lit(seed).alias("seed")))
         print(f"seed {seed}:\n{evaluation.metrics}")

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from pipelines.config import Config, load_config
+from pipelines.flow import FlowRun, materialise
 from pipelines.harmonise.harmonise import Target, build_target
 from pipelines.reference.mapping import load_changes
 from pipelines.reference.registers import Registers, load_registers
@@ -45,73 +45,26 @@ def national_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@dataclass(frozen=True)
-class NationalRun:
-    parsed: Any
-    observations: Any
-    quarantine: Any
-    harmonised: Any
-    config: Any
-    register: Any
-    result: Any
-
-
 @pytest.fixture(scope="session")
-def national_run(national_sample: Path, registers: Registers) -> NationalRun:
-    """Ingest and selection on the national sample, with the functions the assets call."""
-    from pipelines.config import load_config
-    from pipelines.harmonise.from_folder import harmonised_from_folder
-    from pipelines.reference.registers import municipality_register
-    from pipelines.selection.candidates import run_selection
-
-    folder = harmonised_from_folder(national_sample, 2024)
-    parsed, observations, quarantine, harmonised = (
-        folder.parsed,
-        folder.observations,
-        folder.quarantine,
-        folder.harmonised,
+def national_run(national_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> FlowRun:
+    """Every asset materialised on the national sample, the way `utvalg run` does it."""
+    folder = tmp_path_factory.mktemp("national-run")
+    return materialise(
+        folder / "warehouse.duckdb",
+        raise_on_error=True,
+        raw_dir=str(national_sample),
+        school_year=SCHOOL_YEAR,
+        reports_dir=str(folder / "reports"),
     )
-    config = load_config().with_year(SCHOOL_YEAR)
-    register = municipality_register(registers, 2024)
-    result = run_selection(harmonised, register, config)
-    return NationalRun(parsed, observations, quarantine, harmonised, config, register, result)
 
 
 @pytest.fixture(scope="session")
-def published(national_run: NationalRun, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def national_config() -> Config:
+    return load_config().with_year(SCHOOL_YEAR)
+
+
+@pytest.fixture(scope="session")
+def published(national_run: FlowRun) -> dict[str, Path]:
     """Every published output for the national sample, as `make run` writes them."""
-    from pipelines.harmonise.harmonise import newest_school_names
-    from pipelines.outputs.build import break_notes, county_levels
-    from pipelines.outputs.candidate_files import write_candidate_files
-    from pipelines.outputs.dashboard import build_dashboard
-    from pipelines.outputs.workbooks import write_workbooks
-    from pipelines.provenance import provenance_document, provenance_line
-
-    root = tmp_path_factory.mktemp("reports") / SCHOOL_YEAR
-    result, config, harmonised = national_run.result, national_run.config, national_run.harmonised
-    provenance = provenance_document(national_run.parsed.files, {"selection": config.as_dict()})
-    write_candidate_files(result.candidates, result.county_candidates, root, provenance)
-    names = newest_school_names(harmonised)
-    produced_by = provenance_line(national_run.parsed.files)
-    write_workbooks(
-        result.candidates,
-        result.municipal_values,
-        result.school_values,
-        names,
-        config,
-        root / "statsforvaltere",
-        produced_by,
-    )
-    build_dashboard(
-        result.candidates,
-        result.municipal_values,
-        county_levels(harmonised, config),
-        result.school_values,
-        names,
-        break_notes(harmonised),
-        config,
-        REFERENCE_DIR / "geo" / "kommuner_2024.geojson",
-        root / "dashboard",
-        produced_by,
-    )
+    root = Path(national_run.metadata("candidate_files")["folder"])
     return {"root": root, "dashboard": root / "dashboard", "workbooks": root / "statsforvaltere"}

@@ -42,7 +42,7 @@ def test_candidate_files_have_every_kommune_and_the_promised_columns(published, 
     counties = pl.read_csv(published["root"] / "fylkeskommuner.csv")
     assert counties.height == 15 and counties["holistic_rank"].drop_nulls().len() == 15
     provenance = json.loads((published["root"] / "provenance.json").read_text())
-    assert len(provenance["inputs"]) == national_run.parsed.files.height
+    assert len(provenance["inputs"]) == national_run.table("raw_files").height
     assert re.fullmatch(r"[0-9a-f]{16}", provenance["code_version"])
 
 
@@ -69,27 +69,25 @@ def test_one_workbook_per_statsforvalter_read_back(published, national_run):
         listed_total += len(priorities)
         offices = {row[header.index("Kommunenr")][:2] for row in sheet.iter_rows(min_row=2, values_only=True)}
         assert all(len(code) == 2 for code in offices)
-    candidates = national_run.result.candidates
+    candidates = national_run.table("candidates")
     on_a_list = candidates.filter(
         pl.col("udir_category").is_not_null() | pl.col("tier").is_in(["klar kandidat", "grensetilfelle"])
     )
     assert listed_total == on_a_list.height
 
 
-def test_workbooks_are_byte_identical_between_runs(published, national_run, tmp_path):
-    from pipelines.harmonise.harmonise import newest_school_names
+def test_workbooks_are_byte_identical_between_runs(published, national_run, national_config, tmp_path):
     from pipelines.outputs.workbooks import write_workbooks
     from pipelines.provenance import provenance_line
 
-    result = national_run.result
     again = write_workbooks(
-        result.candidates,
-        result.municipal_values,
-        result.school_values,
-        newest_school_names(national_run.harmonised),
-        national_run.config,
+        national_run.table("candidates"),
+        national_run.table("indicator_values"),
+        national_run.table("school_indicator_values"),
+        national_run.table("school_names"),
+        national_config,
         tmp_path,
-        provenance_line(national_run.parsed.files),
+        provenance_line(national_run.table("raw_files")),
     )
     for path in again:
         assert path.read_bytes() == (published["workbooks"] / path.name).read_bytes()

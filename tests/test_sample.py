@@ -48,7 +48,7 @@ def kommune_statistics(path: Path) -> dict[str, object]:
 
 
 def test_every_generated_file_parses_with_nothing_quarantined(national_run):
-    files = national_run.parsed.files
+    files = national_run.table("raw_files")
     assert set(files["source"].unique().to_list()) == {
         "nasjonale_prover",
         "elevundersokelsen",
@@ -56,7 +56,7 @@ def test_every_generated_file_parses_with_nothing_quarantined(national_run):
         "gjennomforing",
     }
     assert files.height == 60
-    assert national_run.quarantine.is_empty()
+    assert national_run.table("quarantine").is_empty()
     assert "truth.csv" not in files["source_file"].to_list()
 
 
@@ -86,7 +86,7 @@ def test_marginals_close_to_the_real_2024_25_file(national_sample):
 
 
 def test_national_levels(national_run):
-    national = national_run.observations.filter(pl.col("level") == "national")
+    national = national_run.table("observations").filter(pl.col("level") == "national")
     base = national.filter((pl.col("school_year") == "2022-23") & pl.col("grade").is_in(["5", "8"]))
     scale = base.filter(pl.col("indicator") == "skalapoeng")
     assert scale.height == 6 and scale["value"].to_list() == pytest.approx([50] * 6, abs=1)
@@ -117,7 +117,7 @@ def test_units_codes_and_reforms(national_sample, national_run, registers):
     truth = pl.read_csv(national_sample / "truth.csv", schema_overrides={"municipality_code": pl.String})
     register = set(registers.codes(2024)) - {"9999", "2100", "2599"}
     assert truth.height == 357 and set(truth["municipality_code"]) == register
-    observations = national_run.observations
+    observations = national_run.table("observations")
     schools = observations.filter(pl.col("level") == "school")["unit_code"].unique().to_list()
     assert all(valid_organisation_number(code) for code in schools)
     assert 2800 <= len(schools) <= 3500
@@ -133,20 +133,20 @@ def test_units_codes_and_reforms(national_sample, national_run, registers):
     assert names.item() == "Ålesund (2020 - 2023)"
     assert "2100" in by_year["2025-26"]  # Svalbard
     # Every harmonised kommune row lands on a 2024 code.
-    harmonised = national_run.harmonised.filter(pl.col("level") == "municipality")
+    harmonised = national_run.table("harmonised_observations").filter(pl.col("level") == "municipality")
     assert set(harmonised["unit_code"]) <= register | {"2100"}
 
 
 def test_recoded_kommuner_are_back_filled_and_counted_once(national_run):
     """As in Udir's exports, a 1-to-1 recoded kommune's figures also appear under its newer code."""
-    points = national_run.observations.filter(
+    points = national_run.table("observations").filter(
         (pl.col("source") == "grunnskolepoeng") & (pl.col("level") == "municipality")
     )
     year = points.filter(pl.col("school_year") == "2018-19")
     old, new = (year.filter(pl.col("unit_code") == code) for code in ("0219", "3024"))
     assert old.height == new.height == 1 and old["value"].item() == new["value"].item()
     assert new["county_code"].item() == "30"
-    baerum = national_run.harmonised.filter(
+    baerum = national_run.table("harmonised_observations").filter(
         (pl.col("level") == "municipality")
         & (pl.col("source") == "grunnskolepoeng")
         & (pl.col("school_year") == "2018-19")

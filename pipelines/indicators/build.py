@@ -86,3 +86,11 @@ def indicator_values(
     if not frames:
         return pl.DataFrame(schema=INDICATOR_VALUES_SCHEMA)
     return pl.concat(frames).sort("level", "unit_code", "indicator_id", "school_year")
+
+
+def kommune_and_school_values(harmonised: pl.DataFrame, config: Config) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The kommune indicators at kommune and at school level (Udir's rule needs both)."""
+    return (
+        indicator_values(harmonised, config, "kommune", ("municipality",)),
+        indicator_values(harmonised, config, "kommune", ("school",)),
+    )

@@ -26,7 +26,7 @@ from pipelines.reference.registers import (
     PSEUDO_COUNTIES,
     PSEUDO_MUNICIPALITIES,
     STRUCTURES,
-    ReferenceError,
+    RegisterError,
     Registers,
 )
 
@@ -52,7 +52,7 @@ def load_changes(reference_dir: Path) -> dict[str, Change]:
     """Every kommune code that stopped being valid, with its successor codes."""
     path = reference_dir / "kommuneendringer_2012_til_2024.csv"
     if not path.exists():
-        raise ReferenceError(f"reference change list missing: {path}")
+        raise RegisterError(f"reference change list missing: {path}")
     changes: dict[str, Change] = {}
     with path.open(encoding="utf-8") as handle:
         lines = [line for line in handle if not line.startswith("#")]
@@ -65,7 +65,7 @@ def load_changes(reference_dir: Path) -> dict[str, Change]:
         elif row["Merge"]:
             successors = (row["Merge"].split("/")[0].strip(),)
         else:
-            raise ReferenceError(f"{path.name}: row {line_number} ({code}) names no successor")
+            raise RegisterError(f"{path.name}: row {line_number} ({code}) names no successor")
         changes[code] = Change(code, int(row["Year"]), successors)
 
     split_list = reference_dir / "kommuneendringer_2019_til_2020.csv"
@@ -87,7 +87,7 @@ def _targets(
     if code in target_codes:
         return {code}
     if code in trail:
-        raise ReferenceError(f"the change list has a cycle through {code}")
+        raise RegisterError(f"the change list has a cycle through {code}")
     change = changes.get(code)
     if change is None:
         return set()
@@ -113,7 +113,7 @@ def municipality_mapping(
                 continue
             targets = _targets(code, changes, target_codes)
             if not targets:
-                raise ReferenceError(
+                raise RegisterError(
                     f"kommune {code} (structure {structure}) has no successor in the "
                     f"{target_structure} structure: the change list is incomplete"
                 )

@@ -33,7 +33,7 @@ PSEUDO_MUNICIPALITIES: dict[str, str] = {
 PSEUDO_COUNTIES: dict[str, str] = {"21": "Svalbard", "25": "Utlandet", "99": "Uoppgitt"}
 
 
-class ReferenceError(ValueError):
+class RegisterError(ValueError):
     """A reference register is missing or malformed."""
 
 
@@ -42,7 +42,7 @@ def structure_for_year(calendar_year: int) -> int:
     for structure, (first, last) in STRUCTURES.items():
         if first <= calendar_year and (last is None or calendar_year <= last):
             return structure
-    raise ReferenceError(f"no kommune structure covers {calendar_year} (registers start in 2013)")
+    raise RegisterError(f"no kommune structure covers {calendar_year} (registers start in 2013)")
 
 
 def nominal_structure(school_year: str) -> int:
@@ -57,11 +57,11 @@ def short_name(name: str) -> str:
 
 def _read_klass(path: Path) -> list[dict[str, str]]:
     if not path.exists():
-        raise ReferenceError(f"reference register missing: {path}")
+        raise RegisterError(f"reference register missing: {path}")
     with path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter=";"))
     if not rows or "code" not in rows[0] or "name" not in rows[0]:
-        raise ReferenceError(f"{path}: expected a Klass export with columns code;name;…")
+        raise RegisterError(f"{path}: expected a Klass export with columns code;name;…")
     return rows
 
 
@@ -89,7 +89,7 @@ def load_registers(reference_dir: Path) -> Registers:
         for row in _read_klass(reference_dir / f"klass131_kommuner_{structure}.csv"):
             code = row["code"].strip()
             if len(code) != 4 or not code.isdigit():
-                raise ReferenceError(f"klass131_kommuner_{structure}.csv: bad kommune code {code!r}")
+                raise RegisterError(f"klass131_kommuner_{structure}.csv: bad kommune code {code!r}")
             municipality_rows.append(
                 {
                     "structure": structure,

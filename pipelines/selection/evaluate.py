@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipelines.config import Config
-from pipelines.selection.candidates import SelectionResult
 from pipelines.selection.holistic import holistic_scores
 
 
@@ -23,29 +22,32 @@ class Evaluation:
     reliability: pl.DataFrame  # bin, predicted, observed, kommuner
 
 
-def cohort_sizes(result: SelectionResult) -> pl.DataFrame:
+def cohort_sizes(municipal_values: pl.DataFrame) -> pl.DataFrame:
     """Mean pupil count per kommune over its indicator figures (a kommune's size)."""
-    return result.municipal_values.group_by("unit_code").agg(pl.col("n").mean().alias("pupils"))
+    return municipal_values.group_by("unit_code").agg(pl.col("n").mean().alias("pupils"))
 
 
 def evaluate(
-    result: SelectionResult, config: Config, truth: pl.DataFrame, top_n: int | None = None
+    municipal_values: pl.DataFrame,
+    school_values: pl.DataFrame,
+    udir: pl.DataFrame,
+    rank_uncertainty: pl.DataFrame,
+    config: Config,
+    truth: pl.DataFrame,
+    top_n: int | None = None,
 ) -> Evaluation:
+    """The three methods against ``truth``, from the tables the assets of one run write."""
     top_n = top_n or config.holistic.top_n
     truth = truth.select(
         pl.col("municipality_code").cast(pl.String).str.zfill(4).alias("unit_code"), "true_risk"
     ).with_columns((pl.col("true_risk").rank("ordinal", descending=True) <= top_n).alias("truly_weak"))
-    sizes = cohort_sizes(result)
+    sizes = cohort_sizes(municipal_values)
     small_limit = sizes["pupils"].quantile(1 / 3)
-    raw = holistic_scores(
-        result.municipal_values, config, shrinkage=False, school_values=result.school_values
-    ).scores
+    raw = holistic_scores(municipal_values, config, shrinkage=False, school_values=school_values).scores
     selections = {
         "raw": raw.filter(pl.col("holistic_rank") <= top_n)["unit_code"],
-        "udir": result.udir.sort(["risk_share", "unit_code"], descending=[True, False]).head(top_n)[
-            "unit_code"
-        ],
-        "holistic": result.holistic.scores.filter(pl.col("holistic_rank") <= top_n)["unit_code"],
+        "udir": udir.sort(["risk_share", "unit_code"], descending=[True, False]).head(top_n)["unit_code"],
+        "holistic": rank_uncertainty.filter(pl.col("holistic_rank") <= top_n)["unit_code"],
     }
     weak = set(truth.filter(pl.col("truly_weak"))["unit_code"].to_list())
     small = set(sizes.filter(pl.col("pupils") <= small_limit)["unit_code"].to_list())
@@ -58,7 +60,7 @@ def evaluate(
         )
         if method == "holistic":
             predictions = truth.join(
-                result.holistic.scores.select("unit_code", pl.col("p_top_n").alias("p")),
+                rank_uncertainty.select("unit_code", pl.col("p_top_n").alias("p")),
                 on="unit_code",
                 how="left",
             ).with_columns(pl.col("p").fill_null(0.0))
@@ -75,9 +77,7 @@ def evaluate(
                 "brier": brier,
             }
         )
-    probabilities = truth.join(
-        result.holistic.scores.select("unit_code", "p_top_n"), on="unit_code", how="inner"
-    )
+    probabilities = truth.join(rank_uncertainty.select("unit_code", "p_top_n"), on="unit_code", how="inner")
     reliability = (
         probabilities.with_columns((pl.col("p_top_n") * 10).floor().clip(0, 9).cast(pl.Int32).alias("bin"))
         .group_by("bin")

@@ -9,7 +9,9 @@ from pipelines.config import Config
 
 
 def drivers(indicator_scores: pl.DataFrame, config: Config, top: int = 3) -> pl.DataFrame:
-    """The ``top`` indicators pulling each unit toward the weak end (largest positive scores)."""
+    """The ``top`` indicators pulling each unit toward the weak end (largest positive scores): as words
+    for the sentence (``driver_texts``) and as numbers for the lists (``drivers``: pooled score in SD and
+    years worse)."""
     labels = {i.id: i.label for i in config.indicators}
     return (
         indicator_scores.filter(pl.col("score") > 0)
@@ -22,13 +24,13 @@ def drivers(indicator_scores: pl.DataFrame, config: Config, top: int = 3) -> pl.
         .group_by("unit_code", maintain_order=True)
         .agg(
             pl.format("{} ({} av {} år svakere enn landet)", "label", "years_worse", "years").alias(
-                "drivers"
+                "driver_texts"
             ),
             pl.format(
                 "{}: {} SD ({}/{} år)", "indicator_id", pl.col("score").round(2), "years_worse", "years"
             )
             .str.join("; ")
-            .alias("driver_numbers"),
+            .alias("drivers"),
         )
     )
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 import polars as pl
 
 from pipelines.config import Config
+from pipelines.indicators.build import kommune_and_school_values
 from pipelines.selection.holistic import holistic_scores
 from pipelines.selection.udir_rule import udir_selection
 from pipelines.vocabulary import AREAS
@@ -138,3 +139,16 @@ def summarise(runs: pl.DataFrame) -> pl.DataFrame:
         .with_columns(pl.col("deciding_choices").replace("", None))
         .sort("method", "unit_code")
     )
+
+
+def sensitivity_table(
+    harmonised: pl.DataFrame, municipal_values: pl.DataFrame, school_values: pl.DataFrame, config: Config
+) -> pl.DataFrame:
+    """The summary per unit and method; window variants read their years from ``harmonised``."""
+    runs = sensitivity(
+        municipal_values,
+        school_values,
+        config,
+        lambda variant: kommune_and_school_values(harmonised, variant),
+    )
+    return summarise(runs)

@@ -1,11 +1,8 @@
-"""Inputs the published outputs share, derived once from the warehouse tables."""
+"""Small tables the outputs look things up in, derived once from the harmonised observations."""
 
 from __future__ import annotations
 
 import polars as pl
-
-from pipelines.config import Config
-from pipelines.indicators.build import indicator_values
 
 
 def break_notes(harmonised: pl.DataFrame) -> pl.DataFrame:
@@ -17,8 +14,3 @@ def break_notes(harmonised: pl.DataFrame) -> pl.DataFrame:
         .unique()
         .sort("source", "school_year", "note")
     )
-
-
-def county_levels(harmonised: pl.DataFrame, config: Config) -> pl.DataFrame:
-    """The kommune indicators at fylke level, for profiles."""
-    return indicator_values(harmonised, config, "kommune", ("county",))

@@ -1,0 +1,58 @@
+"""Stage 5, indicators: the configured indicators over the window, per level, beside the national level.
+
+A figure from fewer pupils than ``minimum_pupils``, or suppressed, counts as missing in all of them.
+"""
+
+import dagster as dg
+import polars as pl
+
+from assets.metadata import MAY_BE_EMPTY, TABLE_KINDS, table
+from pipelines.indicators.build import indicator_values as values_of
+from pipelines.resources import UtvalgSettings
+
+GROUP = "indicators"
+
+
+def _coverage(values: pl.DataFrame) -> pl.DataFrame:
+    """Units and missing values per indicator and year: what the UI shows first."""
+    return (
+        values.group_by("indicator_id", "school_year")
+        .agg(pl.len().alias("units"), pl.col("value").null_count().alias("missing"))
+        .sort("indicator_id", "school_year")
+    )
+
+
+def _values(utvalg: UtvalgSettings, harmonised: pl.DataFrame, owner: str, level: str) -> dg.MaterializeResult:
+    frame = values_of(harmonised, utvalg.config, owner, (level,))
+    return table(frame, preview=_coverage(frame), window=", ".join(utvalg.config.window()), rows=frame.height)
+
+
+@dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
+def indicator_values(utvalg: UtvalgSettings, harmonised_observations: pl.DataFrame) -> dg.MaterializeResult:
+    """Kommune indicator values per school year of the window beside the national level, with standard
+    errors (figures from fewer than minimum_pupils count as missing)."""
+    return _values(utvalg, harmonised_observations, "kommune", "municipality")
+
+
+@dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
+def school_indicator_values(
+    utvalg: UtvalgSettings, harmonised_observations: pl.DataFrame
+) -> dg.MaterializeResult:
+    """The kommune indicators for each school: Udir's category 2 and the school sheets."""
+    return _values(utvalg, harmonised_observations, "kommune", "school")
+
+
+@dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
+def fylke_comparison_values(
+    utvalg: UtvalgSettings, harmonised_observations: pl.DataFrame
+) -> dg.MaterializeResult:
+    """The kommune indicators at fylke level: the fylke line on each kommune's profile."""
+    return _values(utvalg, harmonised_observations, "kommune", "county")
+
+
+@dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
+def fylke_indicator_values(
+    utvalg: UtvalgSettings, harmonised_observations: pl.DataFrame
+) -> dg.MaterializeResult:
+    """Fylkeskommune indicators: gjennomføring and the Vg1 survey."""
+    return _values(utvalg, harmonised_observations, "fylkeskommune", "county")
