@@ -37,7 +37,7 @@ STAGES = {
 }
 # The sample generator writes raw exports as Udir does; it may read the registers and the export format.
 TOOLS = {"sample": 2}
-SHELL = {"cli", "definitions", "resources", "flow", "snapshot"}
+SHELL = {"cli", "definitions", "resources", "flow", "snapshot", "diagram"}
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
 
 
