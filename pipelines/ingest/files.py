@@ -8,14 +8,16 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.ingest.observations import to_observations
 from pipelines.ingest.portal_format import parse_export
 from pipelines.ingest.skoleporten import is_skoleporten, read_skoleporten
-from pipelines.ingest.sources import detect_source, to_observations
+from pipelines.ingest.sources import detect_source
 from pipelines.reference.registers import Registers
 
 EXPORT_SUFFIXES = {".csv", ".xlsx", ".txt"}
 # The synthetic sample's answer key sits beside its exports; the pipeline must never read it.
 TRUTH_FILE = "truth.csv"
+
 
 @dataclass(frozen=True)
 class ParsedFile:

@@ -14,11 +14,8 @@ import re
 import polars as pl
 
 from pipelines.ingest.portal_format import ExportFormatError, decode, parse_numbers
-from pipelines.ingest.sources import (
-    SUBJECTS,
-    classify_dimensions,
-    survey_indicator,
-)
+from pipelines.ingest.sources.elevundersokelsen import SURVEY_INDICATORS, survey_indicator
+from pipelines.ingest.sources.mapping import SUBJECTS, classify_dimensions
 from pipelines.tables import OBSERVATION_SCHEMA, QUARANTINE_SCHEMA
 
 HEADER = (
@@ -106,7 +103,7 @@ def read_skoleporten(data: bytes, file: str) -> tuple[pl.DataFrame, pl.DataFrame
         indicator_text = row["Indikator/delskår"]
         school_only = "avgiverskole" in indicator_text
         subject_name = indicator_text.split(" ")[0]
-        dims = classify_dimensions([row["Trinn"], row["Kjønn"], row["Eierform"]])
+        dims = classify_dimensions([row["Trinn"], row["Kjønn"], row["Eierform"]], SURVEY_INDICATORS)
         series = re.search(r"\d{4}-\d{4}$", row["Statistikk"])
         breakdown = [b for b in (dims["breakdown"],) if b]
         if school_only:
