@@ -8,20 +8,15 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.ingest.observations import to_observations
 from pipelines.ingest.portal_format import parse_export
 from pipelines.ingest.skoleporten import is_skoleporten, read_skoleporten
-from pipelines.ingest.sources import detect_source, to_observations
+from pipelines.ingest.sources import detect_source
 from pipelines.reference.registers import Registers
 
 EXPORT_SUFFIXES = {".csv", ".xlsx", ".txt"}
 # The synthetic sample's answer key sits beside its exports; the pipeline must never read it.
 TRUTH_FILE = "truth.csv"
-
-RAW_FILE_SCHEMA = {
-    "source_file": pl.String,
-    "sha256": pl.String,
-    "bytes": pl.Int64,
-}
 
 
 @dataclass(frozen=True)
@@ -50,21 +45,6 @@ def find_raw_files(raw_dir: Path) -> list[Path]:
 
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def raw_file_inventory(raw_dir: Path) -> pl.DataFrame:
-    """One row per raw file: its path relative to the raw folder, hash and size."""
-    rows = []
-    for path in find_raw_files(raw_dir):
-        data = path.read_bytes()
-        rows.append(
-            {
-                "source_file": path.relative_to(raw_dir).as_posix(),
-                "sha256": sha256_of(data),
-                "bytes": len(data),
-            }
-        )
-    return pl.DataFrame(rows, schema=RAW_FILE_SCHEMA)
 
 
 def county_name_lookup(registers: Registers) -> dict[str, str]:

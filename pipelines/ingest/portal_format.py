@@ -8,7 +8,8 @@ and a space as thousands separator, ``*`` for suppressed and an empty cell for n
 
 :func:`read_export` turns any such file (CSV in any of the encodings Udir has used, or the xlsx variant)
 into a :class:`PortalExport`: the id columns per line, and a long table with one row per line × value
-column. Source-specific meaning is added by :mod:`pipelines.ingest.sources`.
+column. Source-specific meaning is added by :mod:`pipelines.ingest.sources` and
+:mod:`pipelines.ingest.observations`.
 """
 
 from __future__ import annotations

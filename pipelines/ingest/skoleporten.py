@@ -10,16 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 
 import polars as pl
 
 from pipelines.ingest.portal_format import ExportFormatError, decode, parse_numbers
-from pipelines.ingest.sources import (
-    SUBJECTS,
-    classify_dimensions,
-    survey_indicator,
-)
-from pipelines.tables import OBSERVATION_SCHEMA, QUARANTINE_SCHEMA
+from pipelines.ingest.sources.elevundersokelsen import SURVEY_INDICATORS, survey_indicator
+from pipelines.ingest.sources.mapping import SUBJECTS, classify_dimensions
+from pipelines.tables import OBSERVATION_SCHEMA, quarantine_rows
 
 HEADER = (
     "Enhetsnavn",
@@ -43,6 +41,23 @@ UNITS = {
     "Snitt": (None, "index"),
     "Grunnskolepoeng": ("grunnskolepoeng", "points"),
 }
+# One download row read: a figure, or (with ``reason``) a row that cannot be used.
+ROW_SCHEMA = pl.Schema(
+    {
+        "source": pl.String(),
+        "school_year": pl.String(),
+        "unit_name": pl.String(),
+        "indicator": pl.String(),
+        "grade": pl.String(),
+        "subject": pl.String(),
+        "breakdown": pl.String(),
+        "measure": pl.String(),
+        "raw": pl.String(),
+        "source_line": pl.Int64(),
+        "reason": pl.String(),
+    }
+)
+Row = dict[str, str]
 
 
 def is_skoleporten(data: bytes) -> bool:
@@ -61,93 +76,100 @@ def _source(statistikk: str) -> str | None:
 
 def read_skoleporten(data: bytes, file: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Observations and quarantined rows of one Skoleporten download."""
+    rows = pl.DataFrame([_read_row(line, row) for line, row in _lines(data, file)], schema=ROW_SCHEMA)
+    rows = rows.with_columns(pl.lit(file).alias("source_file"), pl.lit("Verdi").alias("source_column"))
+    unusable = rows.filter(pl.col("reason").is_not_null())
+    value, suppressed, problem = parse_numbers(
+        pl.when(pl.col("raw") == MISSING).then(pl.lit("*")).otherwise(pl.col("raw"))
+    )
+    figures = rows.filter(pl.col("reason").is_null()).with_columns(
+        value.alias("value"), suppressed.alias("suppressed"), problem.alias("problem")
+    )
+    quarantined = pl.concat(
+        [
+            quarantine_rows(unusable, pl.col("reason"), raw_value=pl.col("raw")),
+            quarantine_rows(
+                figures.filter(pl.col("problem").is_not_null()), pl.col("problem"), raw_value=pl.col("raw")
+            ),
+        ]
+    )
+    published = figures.filter(
+        pl.col("problem").is_null() & (pl.col("value").is_not_null() | pl.col("suppressed"))
+    )
+    return _as_observations(published), quarantined
+
+
+def _lines(data: bytes, file: str) -> Iterator[tuple[int, Row]]:
+    """Each non-empty line after the header, by column name; a header or field count that does not fit
+    the download stops the file."""
     text, _ = decode(data, file)
     reader = csv.reader(io.StringIO(text), delimiter=";")
     header = next(reader, None)
     if header is None or tuple(h.strip() for h in header) != HEADER:
         raise ExportFormatError(file, 1, None, f"expected the Skoleporten header {';'.join(HEADER)}")
-    records: list[dict[str, object]] = []
-    problems: list[dict[str, object]] = []
     for fields in reader:
-        line = reader.line_num
         if not any(field.strip() for field in fields):
             continue
         if len(fields) != len(HEADER):
             raise ExportFormatError(
                 file,
-                line,
+                reader.line_num,
                 str(min(len(fields), len(HEADER)) + 1),
                 f"expected {len(HEADER)} fields separated by ';', found {len(fields)}",
             )
-        row = dict(zip(HEADER, (f.strip() for f in fields), strict=True))
-        source = _source(row["Statistikk"])
-        period = re.fullmatch(r"(\d{4})-(\d{2})?(\d{2})", row["Periode"])
-        unit = UNITS.get(row["Måleenhet"])
-        reason = None
-        if source is None:
-            reason = f"statistikk '{row['Statistikk']}' is not one of the four sources"
-        elif period is None:
-            reason = f"expected a period such as 2014-2015; found '{row['Periode']}'"
-        elif unit is None:
-            reason = f"måleenhet '{row['Måleenhet']}' is not mapped"
-        if reason:
-            problems.append(
-                {
-                    "source": source or "skoleporten",
-                    "source_file": file,
-                    "source_line": line,
-                    "source_column": "Verdi",
-                    "raw_value": row["Verdi"],
-                    "reason": reason,
-                }
-            )
-            continue
-        assert period is not None and unit is not None
-        indicator_text = row["Indikator/delskår"]
-        school_only = "avgiverskole" in indicator_text
-        subject_name = indicator_text.split(" ")[0]
-        dims = classify_dimensions([row["Trinn"], row["Kjønn"], row["Eierform"]])
-        series = re.search(r"\d{4}-\d{4}$", row["Statistikk"])
-        breakdown = [b for b in (dims["breakdown"],) if b]
-        if school_only:
-            breakdown.append("avgiverskole")
-        if series:
-            breakdown.append(f"serie {series.group(0)}")
-        records.append(
-            {
-                "source": source,
-                "school_year": f"{period.group(1)}-{period.group(3)}",
-                "level": "school",
-                "unit_code": None,
-                "unit_name": row["Enhetsnavn"],
-                "indicator": unit[0] or survey_indicator(indicator_text),
-                "grade": dims["grade"],
-                "subject": SUBJECTS.get(subject_name) if source == "nasjonale_prover" else None,
-                "breakdown": " / ".join(breakdown),
-                "measure": unit[1],
-                "raw": row["Verdi"],
-                "source_file": file,
-                "source_line": line,
-                "source_column": "Verdi",
-            }
-        )
-    frame = pl.DataFrame(records, infer_schema_length=None)
-    if frame.is_empty():
-        return pl.DataFrame(schema=OBSERVATION_SCHEMA), pl.DataFrame(problems, schema=QUARANTINE_SCHEMA)
-    is_missing = pl.col("raw") == MISSING
-    value, suppressed, problem = parse_numbers(pl.when(is_missing).then(pl.lit("*")).otherwise(pl.col("raw")))
-    frame = frame.with_columns(value.alias("value"), suppressed.alias("suppressed"), problem.alias("problem"))
-    bad = frame.filter(pl.col("problem").is_not_null()).select(
-        "source",
-        "source_file",
-        "source_line",
-        "source_column",
-        pl.col("raw").alias("raw_value"),
-        pl.col("problem").alias("reason"),
-    )
-    observations = (
-        frame.filter(pl.col("problem").is_null() & (pl.col("value").is_not_null() | pl.col("suppressed")))
-        .with_columns(
+        yield reader.line_num, dict(zip(HEADER, (f.strip() for f in fields), strict=True))
+
+
+def _read_row(line: int, row: Row) -> dict[str, object]:
+    """One row as a figure, or the reason it cannot be one."""
+    source = _source(row["Statistikk"])
+    period = re.fullmatch(r"(\d{4})-(\d{2})?(\d{2})", row["Periode"])
+    unit = UNITS.get(row["Måleenhet"])
+    if source is None:
+        reason = f"statistikk '{row['Statistikk']}' is not one of the four sources"
+    elif period is None:
+        reason = f"expected a period such as 2014-2015; found '{row['Periode']}'"
+    elif unit is None:
+        reason = f"måleenhet '{row['Måleenhet']}' is not mapped"
+    else:
+        return _figure(line, row, source, f"{period.group(1)}-{period.group(3)}", unit)
+    return {"source": source or "skoleporten", "source_line": line, "raw": row["Verdi"], "reason": reason}
+
+
+def _figure(
+    line: int, row: Row, source: str, school_year: str, unit: tuple[str | None, str]
+) -> dict[str, object]:
+    """What a usable row says, in the observations' vocabulary."""
+    indicator_text = row["Indikator/delskår"]
+    dims = classify_dimensions([row["Trinn"], row["Kjønn"], row["Eierform"]], SURVEY_INDICATORS)
+    breakdown = [b for b in (dims["breakdown"],) if b]
+    if "avgiverskole" in indicator_text:
+        breakdown.append("avgiverskole")
+    series = re.search(r"\d{4}-\d{4}$", row["Statistikk"])
+    if series:
+        breakdown.append(f"serie {series.group(0)}")
+    subject_name = indicator_text.split(" ")[0]
+    return {
+        "source": source,
+        "school_year": school_year,
+        "unit_name": row["Enhetsnavn"],
+        "indicator": unit[0] or survey_indicator(indicator_text),
+        "grade": dims["grade"],
+        "subject": SUBJECTS.get(subject_name) if source == "nasjonale_prover" else None,
+        "breakdown": " / ".join(breakdown),
+        "measure": unit[1],
+        "raw": row["Verdi"],
+        "source_line": line,
+    }
+
+
+def _as_observations(figures: pl.DataFrame) -> pl.DataFrame:
+    """The figures in the observation table's shape: schools named, not coded, and no uncertainty or
+    pupil count."""
+    return (
+        figures.with_columns(
+            pl.lit("school").alias("level"),
+            pl.lit(None, pl.String).alias("unit_code"),
             pl.lit(None, pl.String).alias("county_code"),
             pl.lit(None, pl.String).alias("municipality_code"),
             pl.lit(None, pl.Float64).alias("std_error"),
@@ -157,5 +179,3 @@ def read_skoleporten(data: bytes, file: str) -> tuple[pl.DataFrame, pl.DataFrame
         .select(list(OBSERVATION_SCHEMA))
         .cast(OBSERVATION_SCHEMA)
     )
-    quarantined = pl.concat([pl.DataFrame(problems, schema=QUARANTINE_SCHEMA), bad.cast(QUARANTINE_SCHEMA)])
-    return observations, quarantined
