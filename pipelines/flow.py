@@ -81,7 +81,9 @@ def materialise(
     job = definitions.resolve_implicit_global_asset_job_def()
     selection = None
     if targets:
-        keys = dg.AssetSelection.assets(*targets).upstream().resolve(definitions.resolve_asset_graph())
+        keys = set(dg.AssetSelection.assets(*targets).upstream().resolve(definitions.resolve_asset_graph()))
+        # Tables one computation writes together (a multi-asset) are materialised together.
+        keys |= {sibling for key in keys for sibling in definitions.resolve_assets_def(key).keys}
         selection = sorted(keys, key=lambda key: key.to_user_string())
     instance = (
         dg.DagsterInstance.get()
