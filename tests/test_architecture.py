@@ -18,6 +18,7 @@ import dagster as dg
 import pytest
 
 from pipelines.definitions import build_definitions
+from pipelines.diagram import mermaid
 from pipelines.settings import PROJECT_ROOT
 
 STAGES = {
@@ -161,3 +162,9 @@ def test_definitions_match_the_reviewed_snapshot(tmp_path):
         SNAPSHOT.write_text(text, encoding="utf-8")
     assert SNAPSHOT.exists(), "no snapshot yet: run the test with UPDATE_SNAPSHOT=1"
     assert json.loads(SNAPSHOT.read_text(encoding="utf-8")) == current
+
+
+def test_the_architecture_page_shows_the_graph_as_it_is(tmp_path):
+    page = (PROJECT_ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    diagram = mermaid(build_definitions(str(tmp_path / "w.duckdb")))
+    assert f"```mermaid\n{diagram}\n```" in page, "regenerate it: python -m pipelines.diagram"
