@@ -37,8 +37,8 @@ from pipelines.reference.mapping import Change, county_mapping, municipality_map
 from pipelines.reference.registers import (
     PSEUDO_COUNTIES,
     PSEUDO_MUNICIPALITIES,
-    STRUCTURES,
     Registers,
+    nominal_structure_of,
 )
 from pipelines.tables import FIGURE_KEY, HARMONISED_KEY, HARMONISED_SCHEMA, LINEAGE_KINDS, quarantine_rows
 
@@ -56,24 +56,13 @@ class Target:
     county_names: dict[str, str]
 
 
-def _nominal_structure(school_year: pl.Expr) -> pl.Expr:
-    year = school_year.str.slice(0, 4).cast(pl.Int32)
-    expression = pl.lit(None, pl.Int32)
-    for structure, (first, last) in sorted(STRUCTURES.items(), reverse=True):
-        upper = last if last is not None else 9999
-        expression = (
-            pl.when(year.is_between(first, upper)).then(pl.lit(structure, pl.Int32)).otherwise(expression)
-        )
-    return expression
-
-
 def resolve_structure(frame: pl.DataFrame, code_column: str, links: pl.DataFrame) -> pl.DataFrame:
     """Add ``structure``: the structure of ``code_column`` for each row (see the module docstring)."""
     valid = links.select(
         pl.col("source_structure").alias("structure"), pl.col("source_code").alias(code_column)
     ).unique()
     indexed = frame.with_row_index("_row").with_columns(
-        _nominal_structure(pl.col("school_year")).alias("_nominal")
+        nominal_structure_of(pl.col("school_year")).alias("_nominal")
     )
     candidates = (
         indexed.select("_row", code_column, "_nominal")
@@ -365,7 +354,7 @@ def school_directory(schools: pl.DataFrame, target: Target) -> pl.DataFrame:
     )
     county_direct = (
         schools.filter(pl.col("county_code").is_in(list(target_counties)))
-        .filter(_nominal_structure(pl.col("school_year")) == target.structure)
+        .filter(nominal_structure_of(pl.col("school_year")) == target.structure)
         .sort("school_year", "source_file", descending=True)
         .group_by("unit_code", maintain_order=True)
         .first()
