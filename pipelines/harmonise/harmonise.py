@@ -33,11 +33,12 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipelines.reference.mapping import Change, county_mapping, municipality_mapping
+from pipelines.reference.mapping import Change, target_mappings
 from pipelines.reference.registers import (
     PSEUDO_COUNTIES,
     PSEUDO_MUNICIPALITIES,
     Registers,
+    municipality_register,
     nominal_structure_of,
 )
 from pipelines.tables import FIGURE_KEY, HARMONISED_KEY, HARMONISED_SCHEMA, LINEAGE_KINDS, quarantine_rows
@@ -47,13 +48,37 @@ PRIORITY = {kind: rank for rank, kind in enumerate(LINEAGE_KINDS)}
 
 @dataclass(frozen=True)
 class Target:
-    """The target structure and the mappings into it."""
+    """The target structure, the mappings into it and the names of its units."""
 
     structure: int
     municipality_links: pl.DataFrame  # source_structure, source_code, target_code, kind, weight
     county_links: pl.DataFrame
     municipality_names: dict[str, str]
     county_names: dict[str, str]
+
+    @classmethod
+    def from_tables(
+        cls,
+        structure: int,
+        kommune_mapping: pl.DataFrame,
+        fylke_mapping: pl.DataFrame,
+        kommune_register: pl.DataFrame,
+    ) -> Target:
+        """The target from the reference stage's tables, so that harmonising does not rebuild them.
+
+        ``kommune_register`` is :func:`~pipelines.reference.registers.municipality_register` of
+        ``structure``; its fylker are the target's fylker.
+        """
+        counties = kommune_register.select("county_code", "county_name").unique().sort("county_code")
+        return cls(
+            structure=structure,
+            municipality_links=kommune_mapping,
+            county_links=fylke_mapping,
+            municipality_names=dict(
+                kommune_register.select("municipality_code", "municipality_name").iter_rows()
+            ),
+            county_names=dict(counties.iter_rows()),
+        )
 
 
 def resolve_structure(frame: pl.DataFrame, code_column: str, links: pl.DataFrame) -> pl.DataFrame:
@@ -509,17 +534,10 @@ def harmonise(observations: pl.DataFrame, target: Target) -> tuple[pl.DataFrame,
 
 
 def build_target(registers: Registers, changes: dict[str, Change], structure: int) -> Target:
-    """Mappings and names for harmonising to ``structure``."""
-    municipality_links = municipality_mapping(registers, changes, structure)
-    county_links = county_mapping(registers, municipality_links)
-    municipalities = registers.municipalities.filter(pl.col("structure") == structure)
-    counties = registers.counties.filter(pl.col("structure") == structure)
-    return Target(
-        structure=structure,
-        municipality_links=municipality_links,
-        county_links=county_links,
-        municipality_names=dict(municipalities.select("municipality_code", "municipality_name").iter_rows()),
-        county_names=dict(counties.select("county_code", "county_name").iter_rows()),
+    """The target from the tables the reference assets build, for the command line, scripts and tests."""
+    kommune_mapping, fylke_mapping = target_mappings(registers, changes, structure)
+    return Target.from_tables(
+        structure, kommune_mapping, fylke_mapping, municipality_register(registers, structure)
     )
 
 
