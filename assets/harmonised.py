@@ -38,15 +38,7 @@ def harmonised(
     kommune_register: pl.DataFrame,
 ) -> Iterator[dg.MaterializeResult]:
     """Map every observation to the target structure without counting a figure twice."""
-    target = Target(
-        structure=utvalg.structure,
-        municipality_links=kommune_mapping,
-        county_links=fylke_mapping,
-        municipality_names=dict(
-            kommune_register.select("municipality_code", "municipality_name").iter_rows()
-        ),
-        county_names=dict(kommune_register.select("county_code", "county_name").unique().iter_rows()),
-    )
+    target = Target.from_tables(utvalg.structure, kommune_mapping, fylke_mapping, kommune_register)
     frame, unplaced = harmonise(observations, target)
     yield dg.MaterializeResult(
         asset_key="harmonised_observations",

@@ -40,10 +40,14 @@ def main() -> None:
                 raw_dir=str(raw),
                 school_year=args.year,
             )
-            tables = [
-                run.table(t) for t in ("indicator_values", "school_indicator_values", "udir_risk_points")
-            ]
-            evaluation = evaluate(*tables, run.table("rank_uncertainty"), config, truth)
+            evaluation = evaluate(
+                run.table("indicator_values"),
+                run.table("school_indicator_values"),
+                run.table("udir_risk_points"),
+                run.table("rank_uncertainty"),
+                config,
+                truth,
+            )
         metrics.append(evaluation.metrics.with_columns(pl.lit(seed).alias("seed")))
         reliability.append(evaluation.reliability.with_columns(pl.lit(seed).alias("seed")))
         print(f"seed {seed}:\n{evaluation.metrics}")

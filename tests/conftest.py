@@ -6,8 +6,6 @@ import pytest
 
 from pipelines.config import Config, load_config
 from pipelines.flow import FlowRun, materialise
-from pipelines.harmonise.harmonise import Target, build_target
-from pipelines.reference.mapping import load_changes
 from pipelines.reference.registers import Registers, load_registers
 from pipelines.settings import REFERENCE_DIR
 
@@ -24,11 +22,6 @@ SKOLEPORTEN = SAMPLES / "skoleporten_nedlasting_stavanger_utdrag.csv"
 @pytest.fixture(scope="session")
 def registers() -> Registers:
     return load_registers(REFERENCE_DIR)
-
-
-@pytest.fixture(scope="session")
-def target(registers: Registers) -> Target:
-    return build_target(registers, load_changes(REFERENCE_DIR), 2024)
 
 
 SAMPLE_SEED = 2026

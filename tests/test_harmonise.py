@@ -8,11 +8,22 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.harmonise.harmonise import harmonise
+from pipelines.harmonise.harmonise import Target, harmonise
 from pipelines.ingest.collect import parse_folder
+from pipelines.reference.mapping import load_changes, target_mappings
+from pipelines.reference.registers import Registers, municipality_register
+from pipelines.settings import REFERENCE_DIR
 from pipelines.validate.observations import validate_observations
 from tests.conftest import GSP
 from tests.portal_files import county, municipality, national, np5_columns, portal_bytes, school
+
+
+@pytest.fixture(scope="module")
+def target(registers: Registers) -> Target:
+    """The 2024 target from the tables the reference assets build, as the harmonise asset gets it."""
+    kommune_mapping, fylke_mapping = target_mappings(registers, load_changes(REFERENCE_DIR), 2024)
+    register = municipality_register(registers, 2024)
+    return Target.from_tables(2024, kommune_mapping, fylke_mapping, register)
 
 
 def harmonised_from(folder: Path, registers, target):  # type: ignore[no-untyped-def]

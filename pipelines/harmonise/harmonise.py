@@ -25,6 +25,9 @@ new code), the first of unchanged → recode → merge → rebuilt → inherited
 newer files first; the others are named in ``lineage_note`` and not counted.
 Pseudo-units (2100 Svalbard, 2599 Utlandet, 9999 Uoppgitt) keep their codes and ``is_pseudo`` is set
 so that kommune comparisons leave them out.
+
+The mappings and the target's names come from the reference stage (``kommune_mapping``,
+``fylke_mapping``, ``kommune_register``; see :class:`Target`), so harmonising does not rebuild them.
 """
 
 from __future__ import annotations
@@ -33,12 +36,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipelines.reference.mapping import Change, county_mapping, municipality_mapping
 from pipelines.reference.registers import (
     PSEUDO_COUNTIES,
     PSEUDO_MUNICIPALITIES,
-    STRUCTURES,
-    Registers,
+    nominal_structure_of,
 )
 from pipelines.tables import FIGURE_KEY, HARMONISED_KEY, HARMONISED_SCHEMA, LINEAGE_KINDS, quarantine_rows
 
@@ -47,7 +48,7 @@ PRIORITY = {kind: rank for rank, kind in enumerate(LINEAGE_KINDS)}
 
 @dataclass(frozen=True)
 class Target:
-    """The target structure and the mappings into it."""
+    """The target structure, the mappings into it and the names of its units."""
 
     structure: int
     municipality_links: pl.DataFrame  # source_structure, source_code, target_code, kind, weight
@@ -55,16 +56,29 @@ class Target:
     municipality_names: dict[str, str]
     county_names: dict[str, str]
 
+    @classmethod
+    def from_tables(
+        cls,
+        structure: int,
+        kommune_mapping: pl.DataFrame,
+        fylke_mapping: pl.DataFrame,
+        kommune_register: pl.DataFrame,
+    ) -> Target:
+        """The target from the reference stage's tables, so that harmonising does not rebuild them.
 
-def _nominal_structure(school_year: pl.Expr) -> pl.Expr:
-    year = school_year.str.slice(0, 4).cast(pl.Int32)
-    expression = pl.lit(None, pl.Int32)
-    for structure, (first, last) in sorted(STRUCTURES.items(), reverse=True):
-        upper = last if last is not None else 9999
-        expression = (
-            pl.when(year.is_between(first, upper)).then(pl.lit(structure, pl.Int32)).otherwise(expression)
+        ``kommune_register`` is :func:`~pipelines.reference.registers.municipality_register` of
+        ``structure``; its fylker are the target's fylker.
+        """
+        counties = kommune_register.select("county_code", "county_name").unique().sort("county_code")
+        return cls(
+            structure=structure,
+            municipality_links=kommune_mapping,
+            county_links=fylke_mapping,
+            municipality_names=dict(
+                kommune_register.select("municipality_code", "municipality_name").iter_rows()
+            ),
+            county_names=dict(counties.iter_rows()),
         )
-    return expression
 
 
 def resolve_structure(frame: pl.DataFrame, code_column: str, links: pl.DataFrame) -> pl.DataFrame:
@@ -73,7 +87,7 @@ def resolve_structure(frame: pl.DataFrame, code_column: str, links: pl.DataFrame
         pl.col("source_structure").alias("structure"), pl.col("source_code").alias(code_column)
     ).unique()
     indexed = frame.with_row_index("_row").with_columns(
-        _nominal_structure(pl.col("school_year")).alias("_nominal")
+        nominal_structure_of(pl.col("school_year")).alias("_nominal")
     )
     candidates = (
         indexed.select("_row", code_column, "_nominal")
@@ -88,72 +102,70 @@ def resolve_structure(frame: pl.DataFrame, code_column: str, links: pl.DataFrame
 
 
 def _row_reference() -> pl.Expr:
+    """A published row as ``file:line``: lineage names the rows a figure comes from."""
     return pl.format("{}:{}", "source_file", "source_line")
 
 
 def _combine(parts: pl.DataFrame, group: list[str], kind: str, label: str) -> pl.DataFrame:
     """Pupil-weighted combination of parts (published ones only), with lineage."""
-    published = pl.col("value").is_not_null()
-    weight = pl.col("n").cast(pl.Float64)
-    total = weight.filter(published).sum()
     # Sorted parts and ordered groups keep the float sums identical between runs.
     return (
         parts.sort(*group, "source_file", "source_line", nulls_last=True)
         .group_by(group, maintain_order=True)
-        .agg(
-            (pl.col("value") * weight).filter(published).sum().alias("_weighted_sum"),
-            total.alias("_total"),
-            (published & pl.col("n").is_null()).sum().alias("_missing_counts"),
-            published.sum().alias("_published"),
-            pl.col("std_error").filter(published).is_null().sum().alias("_missing_se"),
-            ((weight * pl.col("std_error")) ** 2).filter(published).sum().alias("_se_sum"),
-            pl.col("n").filter(published).sum().alias("n"),
-            pl.col("suppressed").all().alias("suppressed"),
-            pl.col("break_note").drop_nulls().unique().sort().str.join(" | ").alias("break_note"),
-            pl.col("_code").unique().sort().str.join(", ").alias("lineage_sources"),
-            pl.col("_code")
-            .filter(pl.col("suppressed"))
-            .unique()
-            .sort()
-            .str.join(", ")
-            .alias("_suppressed_parts"),
-            pl.col("_code")
-            .filter(published & pl.col("n").is_null())
-            .unique()
-            .sort()
-            .str.join(", ")
-            .alias("_uncounted"),
-            _row_reference().sort().str.join("; ").alias("lineage_rows"),
-            pl.col("structure").max().alias("_structure"),
-            pl.col("source_file").max().alias("_file"),
-        )
-        .with_columns(
-            pl.when((pl.col("_missing_counts") == 0) & (pl.col("_total") > 0))
-            .then(pl.col("_weighted_sum") / pl.col("_total"))
-            .otherwise(None)
-            .alias("value"),
-            pl.when((pl.col("_missing_counts") == 0) & (pl.col("_missing_se") == 0) & (pl.col("_total") > 0))
-            .then(pl.col("_se_sum").sqrt() / pl.col("_total"))
-            .otherwise(None)
-            .alias("std_error"),
-            pl.when(pl.col("_published") == 0).then(None).otherwise(pl.col("n")).alias("n"),
-            pl.lit(kind).alias("lineage"),
-            pl.concat_str(
-                pl.format(
-                    "{} {} ({} codes); pupil-weighted",
-                    pl.lit(label),
-                    "lineage_sources",
-                    "_structure",
-                ),
-                pl.when(pl.col("_suppressed_parts") != "")
-                .then(pl.format("; suppressed parts left out: {}", "_suppressed_parts"))
-                .otherwise(pl.lit("")),
-                pl.when(pl.col("_uncounted") != "")
-                .then(pl.format("; no value: pupil counts missing for {}", "_uncounted"))
-                .otherwise(pl.lit("")),
-            ).alias("lineage_note"),
-        )
+        .agg(*_part_totals())
+        .with_columns(*_combined_figures(kind, label))
     )
+
+
+def _part_totals() -> list[pl.Expr]:
+    """Per group: the weighted sums and the parts left out, which the combined figure is made from."""
+    published = pl.col("value").is_not_null()
+    weight = pl.col("n").cast(pl.Float64)
+
+    def codes(where: pl.Expr) -> pl.Expr:
+        """The parts' codes where ``where`` holds, for the note."""
+        return pl.col("_code").filter(where).unique().sort().str.join(", ")
+
+    return [
+        (pl.col("value") * weight).filter(published).sum().alias("_weighted_sum"),
+        weight.filter(published).sum().alias("_total"),
+        (published & pl.col("n").is_null()).sum().alias("_missing_counts"),
+        published.sum().alias("_published"),
+        pl.col("std_error").filter(published).is_null().sum().alias("_missing_se"),
+        ((weight * pl.col("std_error")) ** 2).filter(published).sum().alias("_se_sum"),
+        pl.col("n").filter(published).sum().alias("n"),
+        pl.col("suppressed").all().alias("suppressed"),
+        pl.col("break_note").drop_nulls().unique().sort().str.join(" | ").alias("break_note"),
+        pl.col("_code").unique().sort().str.join(", ").alias("lineage_sources"),
+        codes(pl.col("suppressed")).alias("_suppressed_parts"),
+        codes(published & pl.col("n").is_null()).alias("_uncounted"),
+        _row_reference().sort().str.join("; ").alias("lineage_rows"),
+        pl.col("structure").max().alias("_structure"),
+        pl.col("source_file").max().alias("_file"),
+    ]
+
+
+def _combined_figures(kind: str, label: str) -> list[pl.Expr]:
+    """The combined value, standard error and count, withheld where a part lacks what they need."""
+    counted = (pl.col("_missing_counts") == 0) & (pl.col("_total") > 0)
+    return [
+        pl.when(counted).then(pl.col("_weighted_sum") / pl.col("_total")).otherwise(None).alias("value"),
+        pl.when(counted & (pl.col("_missing_se") == 0))
+        .then(pl.col("_se_sum").sqrt() / pl.col("_total"))
+        .otherwise(None)
+        .alias("std_error"),
+        pl.when(pl.col("_published") == 0).then(None).otherwise(pl.col("n")).alias("n"),
+        pl.lit(kind).alias("lineage"),
+        pl.concat_str(
+            pl.format("{} {} ({} codes); pupil-weighted", pl.lit(label), "lineage_sources", "_structure"),
+            pl.when(pl.col("_suppressed_parts") != "")
+            .then(pl.format("; suppressed parts left out: {}", "_suppressed_parts"))
+            .otherwise(pl.lit("")),
+            pl.when(pl.col("_uncounted") != "")
+            .then(pl.format("; no value: pupil counts missing for {}", "_uncounted"))
+            .otherwise(pl.lit("")),
+        ).alias("lineage_note"),
+    ]
 
 
 OUTPUT_COLUMNS = [
@@ -176,128 +188,159 @@ def _finish_candidates(frame: pl.DataFrame, unit: str) -> pl.DataFrame:
     ).cast({"value": pl.Float64, "std_error": pl.Float64, "n": pl.Int64, "_structure": pl.Int32})
 
 
-def _harmonise_areas(
-    rows: pl.DataFrame,
-    code_column: str,
-    links: pl.DataFrame,
-    schools: pl.DataFrame,
-    school_target_column: str,
-    noun: str,
+def _as_candidates(
+    frame: pl.DataFrame, unit: str, *, lineage: pl.Expr, sources: pl.Expr, note: pl.Expr, structure: pl.Expr
 ) -> pl.DataFrame:
-    """Kommune or fylke rows mapped to target units, one row per target unit × key."""
-    resolved = resolve_structure(rows, code_column, links)
-    linked = resolved.join(
-        links.rename({"source_structure": "structure", "source_code": code_column}),
-        on=["structure", code_column],
-        how="inner",
-    ).with_columns(pl.col(code_column).alias("_code"))
-    candidates: list[pl.DataFrame] = []
-
-    direct = linked.filter(pl.col("kind").is_in(["unchanged", "recode"])).with_columns(
-        pl.col("kind").alias("lineage"),
-        pl.col("_code").alias("lineage_sources"),
-        _row_reference().alias("lineage_rows"),
-        pl.when(pl.col("kind") == "recode")
-        .then(pl.format("{} {} ({} codes) recoded", pl.lit(noun), "_code", "structure"))
-        .otherwise(pl.lit(""))
-        .alias("lineage_note"),
-        pl.col("structure").alias("_structure"),
-        pl.col("source_file").alias("_file"),
-    )
-    candidates.append(_finish_candidates(direct, "target_code"))
-
-    merged_parts = linked.filter(pl.col("kind") == "merge")
-    if merged_parts.height:
-        merged = _combine(
-            merged_parts, ["target_code", *FIGURE_KEY, "structure"], "merge", f"merge of {noun}r"
-        )
-        expected = (
-            links.filter(pl.col("kind") == "merge")
-            .group_by("source_structure", "target_code")
-            .agg(pl.col("source_code").sort().alias("_expected"))
-            .rename({"source_structure": "structure"})
-        )
-        merged = (
-            merged.join(expected, on=["structure", "target_code"], how="left")
-            .with_columns(
-                pl.col("_expected")
-                .list.set_difference(pl.col("lineage_sources").str.split(", "))
-                .list.sort()
-                .list.join(", ")
-                .alias("_absent")
-            )
-            .with_columns(
-                pl.when(pl.col("_absent") != "")
-                .then(pl.format("{}; parts not in the data (left out): {}", "lineage_note", "_absent"))
-                .otherwise(pl.col("lineage_note"))
-                .alias("lineage_note")
-            )
-        )
-        candidates.append(_finish_candidates(merged, "target_code"))
-
-    split_links = links.filter(pl.col("kind") == "split")
-    split_rows = linked.filter(pl.col("kind") == "split")
-    if split_links.height and schools.height:
-        school_parts = (
-            resolve_structure(schools.filter(pl.col(code_column).is_not_null()), code_column, links)
-            .join(
-                split_links.rename({"source_structure": "structure", "source_code": code_column}),
-                on=["structure", code_column],
-                how="inner",
-            )
-            .filter(pl.col("target_code") == pl.col(school_target_column))
-            .with_columns(pl.col("unit_code").alias("_code"))
-        )
-        if school_parts.height:
-            rebuilt = _combine(
-                school_parts,
-                ["target_code", *FIGURE_KEY, code_column, "structure"],
-                "rebuilt_from_schools",
-                "rebuilt from schools",
-            )
-            whole = split_rows.select("target_code", *FIGURE_KEY, code_column, pl.col("n").alias("_whole_n"))
-            rebuilt = rebuilt.join(
-                whole, on=["target_code", *FIGURE_KEY, code_column], how="left", nulls_equal=True
-            ).with_columns(
-                pl.format(
-                    "{} {} split; rebuilt from its schools now in this {}{}",
-                    pl.lit(noun),
-                    pl.col(code_column),
-                    pl.lit(noun),
-                    pl.when(pl.col("_whole_n") > 0)
-                    .then(
-                        pl.format(
-                            " (covering {} % of its pupils)",
-                            ((pl.col("n") / pl.col("_whole_n")) * 100).round(0).cast(pl.Int64),
-                        )
-                    )
-                    .otherwise(pl.lit("")),
-                ).alias("lineage_note"),
-                pl.format("{} (schools: {})", pl.col(code_column), "lineage_sources").alias(
-                    "lineage_sources"
-                ),
-            )
-            candidates.append(_finish_candidates(rebuilt, "target_code"))
-    if split_rows.height:
-        inherited = split_rows.with_columns(
-            pl.lit("inherited").alias("lineage"),
-            pl.col("_code").alias("lineage_sources"),
+    """Published rows as candidates, each its own lineage: the figure is used as published."""
+    return _finish_candidates(
+        frame.with_columns(
+            lineage.alias("lineage"),
+            sources.alias("lineage_sources"),
             _row_reference().alias("lineage_rows"),
-            (pl.col("n") * pl.col("weight")).round(0).cast(pl.Int64).alias("n"),
-            pl.format(
-                "{} {} split and no school rows rebuild it: the whole {}'s figure is inherited; "
-                "pupil count apportioned by nominal share {}",
-                pl.lit(noun),
-                "_code",
-                pl.lit(noun),
-                pl.col("weight").round(3),
-            ).alias("lineage_note"),
-            pl.col("structure").alias("_structure"),
+            note.alias("lineage_note"),
+            structure.alias("_structure"),
             pl.col("source_file").alias("_file"),
-        )
-        candidates.append(_finish_candidates(inherited, "target_code"))
+        ),
+        unit,
+    )
 
-    return _choose(pl.concat(candidates))
+
+@dataclass(frozen=True)
+class _AreaLevel:
+    """What harmonising kommuner and harmonising fylker differ in."""
+
+    code_column: str  # the published code
+    links: pl.DataFrame  # the mapping to the target structure
+    school_column: str  # the school's unit in the target structure (school_directory)
+    noun: str  # for lineage notes
+
+
+def _harmonise_areas(rows: pl.DataFrame, schools: pl.DataFrame, level: _AreaLevel) -> pl.DataFrame:
+    """Kommune or fylke rows mapped to target units, one row per target unit × key."""
+    linked = (
+        resolve_structure(rows, level.code_column, level.links)
+        .join(_links_by_code(level), on=["structure", level.code_column], how="inner")
+        .with_columns(pl.col(level.code_column).alias("_code"))
+    )
+    split_rows = linked.filter(pl.col("kind") == "split")
+    candidates = [
+        _direct_candidates(linked, level.noun),
+        _merged_candidates(linked.filter(pl.col("kind") == "merge"), level),
+        _rebuilt_candidates(split_rows, schools, level),
+        _inherited_candidates(split_rows, level.noun),
+    ]
+    return _choose(pl.concat([frame for frame in candidates if frame is not None]))
+
+
+def _links_by_code(level: _AreaLevel, kind: str | None = None) -> pl.DataFrame:
+    """The mapping (or its links of one kind) keyed as the rows are: ``structure`` and the code column."""
+    links = level.links if kind is None else level.links.filter(pl.col("kind") == kind)
+    return links.rename({"source_structure": "structure", "source_code": level.code_column})
+
+
+def _direct_candidates(linked: pl.DataFrame, noun: str) -> pl.DataFrame:
+    """Rows whose code is unchanged or recoded: the published figure, under the target code."""
+    return _as_candidates(
+        linked.filter(pl.col("kind").is_in(["unchanged", "recode"])),
+        "target_code",
+        lineage=pl.col("kind"),
+        sources=pl.col("_code"),
+        note=pl.when(pl.col("kind") == "recode")
+        .then(pl.format("{} {} ({} codes) recoded", pl.lit(noun), "_code", "structure"))
+        .otherwise(pl.lit("")),
+        structure=pl.col("structure"),
+    )
+
+
+def _merged_candidates(parts: pl.DataFrame, level: _AreaLevel) -> pl.DataFrame | None:
+    """Merged units combined from their parts, naming the parts the data lack."""
+    if not parts.height:
+        return None
+    merged = _combine(parts, ["target_code", *FIGURE_KEY, "structure"], "merge", f"merge of {level.noun}r")
+    expected = (
+        level.links.filter(pl.col("kind") == "merge")
+        .group_by("source_structure", "target_code")
+        .agg(pl.col("source_code").sort().alias("_expected"))
+        .rename({"source_structure": "structure"})
+    )
+    absent = (
+        pl.col("_expected")
+        .list.set_difference(pl.col("lineage_sources").str.split(", "))
+        .list.sort()
+        .list.join(", ")
+    )
+    merged = (
+        merged.join(expected, on=["structure", "target_code"], how="left")
+        .with_columns(absent.alias("_absent"))
+        .with_columns(
+            pl.when(pl.col("_absent") != "")
+            .then(pl.format("{}; parts not in the data (left out): {}", "lineage_note", "_absent"))
+            .otherwise(pl.col("lineage_note"))
+            .alias("lineage_note")
+        )
+    )
+    return _finish_candidates(merged, "target_code")
+
+
+def _rebuilt_candidates(
+    split_rows: pl.DataFrame, schools: pl.DataFrame, level: _AreaLevel
+) -> pl.DataFrame | None:
+    """Split units rebuilt from the schools now in each successor, with the share of pupils covered."""
+    code = level.code_column
+    split_links = _links_by_code(level, "split")
+    if not (split_links.height and schools.height):
+        return None
+    school_parts = (
+        resolve_structure(schools.filter(pl.col(code).is_not_null()), code, level.links)
+        .join(split_links, on=["structure", code], how="inner")
+        .filter(pl.col("target_code") == pl.col(level.school_column))
+        .with_columns(pl.col("unit_code").alias("_code"))
+    )
+    if not school_parts.height:
+        return None
+    group = ["target_code", *FIGURE_KEY, code]
+    rebuilt = _combine(school_parts, [*group, "structure"], "rebuilt_from_schools", "rebuilt from schools")
+    whole = split_rows.select(*group, pl.col("n").alias("_whole_n"))
+    rebuilt = rebuilt.join(whole, on=group, how="left", nulls_equal=True).with_columns(
+        _rebuilt_note(level).alias("lineage_note"),
+        pl.format("{} (schools: {})", pl.col(code), "lineage_sources").alias("lineage_sources"),
+    )
+    return _finish_candidates(rebuilt, "target_code")
+
+
+def _rebuilt_note(level: _AreaLevel) -> pl.Expr:
+    """Which unit was rebuilt and, where its own count is published, how much of it the schools cover."""
+    coverage = ((pl.col("n") / pl.col("_whole_n")) * 100).round(0).cast(pl.Int64)
+    return pl.format(
+        "{} {} split; rebuilt from its schools now in this {}{}",
+        pl.lit(level.noun),
+        pl.col(level.code_column),
+        pl.lit(level.noun),
+        pl.when(pl.col("_whole_n") > 0)
+        .then(pl.format(" (covering {} % of its pupils)", coverage))
+        .otherwise(pl.lit("")),
+    )
+
+
+def _inherited_candidates(split_rows: pl.DataFrame, noun: str) -> pl.DataFrame | None:
+    """A split unit's figure for each successor, its pupils apportioned so that none count twice."""
+    if not split_rows.height:
+        return None
+    return _as_candidates(
+        split_rows.with_columns((pl.col("n") * pl.col("weight")).round(0).cast(pl.Int64).alias("n")),
+        "target_code",
+        lineage=pl.lit("inherited"),
+        sources=pl.col("_code"),
+        note=pl.format(
+            "{} {} split and no school rows rebuild it: the whole {}'s figure is inherited; "
+            "pupil count apportioned by nominal share {}",
+            pl.lit(noun),
+            "_code",
+            pl.lit(noun),
+            pl.col("weight").round(3),
+        ),
+        structure=pl.col("structure"),
+    )
 
 
 def _choose(candidates: pl.DataFrame) -> pl.DataFrame:
@@ -329,53 +372,32 @@ def _choose(candidates: pl.DataFrame) -> pl.DataFrame:
     ).drop("_priority", "_rank", "_others", "_structure", "_file")
 
 
+def _newest_per_school(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each school's row from the newest school year and file: the newest export says where it is now."""
+    return (
+        frame.sort("school_year", "source_file", descending=True)
+        .group_by("unit_code", maintain_order=True)
+        .first()
+    )
+
+
 def school_directory(schools: pl.DataFrame, target: Target) -> pl.DataFrame:
     """Each school's kommune and fylke in the target structure, where known.
 
     Known from the newest row that lists the school under a code valid in the target structure, else
     from the mapping of its kommune when that is not a split.
     """
-    links = target.municipality_links
-    target_municipalities = set(target.municipality_names)
-    target_counties = set(target.county_names)
     with_municipality = resolve_structure(
-        schools.filter(pl.col("municipality_code").is_not_null()), "municipality_code", links
+        schools.filter(pl.col("municipality_code").is_not_null()),
+        "municipality_code",
+        target.municipality_links,
     )
-    direct = (
-        with_municipality.filter(
-            (pl.col("structure") == target.structure)
-            & pl.col("municipality_code").is_in(list(target_municipalities))
-        )
-        .sort("school_year", "source_file", descending=True)
-        .group_by("unit_code", maintain_order=True)
-        .first()
-        .select("unit_code", pl.col("municipality_code").alias("target_municipality"))
-    )
-    single = links.filter(pl.col("kind") != "split").select(
-        pl.col("source_structure").alias("structure"),
-        pl.col("source_code").alias("municipality_code"),
-        pl.col("target_code").alias("_mapped"),
-    )
-    mapped = (
-        with_municipality.join(single, on=["structure", "municipality_code"], how="inner")
-        .sort("school_year", "source_file", descending=True)
-        .group_by("unit_code", maintain_order=True)
-        .first()
-        .select("unit_code", "_mapped")
-    )
-    county_direct = (
-        schools.filter(pl.col("county_code").is_in(list(target_counties)))
-        .filter(_nominal_structure(pl.col("school_year")) == target.structure)
-        .sort("school_year", "source_file", descending=True)
-        .group_by("unit_code", maintain_order=True)
-        .first()
-        .select("unit_code", pl.col("county_code").alias("_county_direct"))
-    )
-    units = schools.select("unit_code").unique()
     return (
-        units.join(direct, on="unit_code", how="left")
-        .join(mapped, on="unit_code", how="left")
-        .join(county_direct, on="unit_code", how="left")
+        schools.select("unit_code")
+        .unique()
+        .join(_listed_in_target(with_municipality, target), on="unit_code", how="left")
+        .join(_mapped_to_target(with_municipality, target), on="unit_code", how="left")
+        .join(_county_listed_in_target(schools, target), on="unit_code", how="left")
         .with_columns(pl.coalesce("target_municipality", "_mapped").alias("target_municipality"))
         .with_columns(
             pl.coalesce(pl.col("target_municipality").str.slice(0, 2), "_county_direct").alias(
@@ -386,19 +408,59 @@ def school_directory(schools: pl.DataFrame, target: Target) -> pl.DataFrame:
     )
 
 
+def _listed_in_target(with_municipality: pl.DataFrame, target: Target) -> pl.DataFrame:
+    """The kommune a school was last listed under in the target structure's own codes."""
+    listed = with_municipality.filter(
+        (pl.col("structure") == target.structure)
+        & pl.col("municipality_code").is_in(list(target.municipality_names))
+    )
+    return _newest_per_school(listed).select(
+        "unit_code", pl.col("municipality_code").alias("target_municipality")
+    )
+
+
+def _mapped_to_target(with_municipality: pl.DataFrame, target: Target) -> pl.DataFrame:
+    """The target kommune of a school's newest kommune, where that kommune was not split."""
+    single = target.municipality_links.filter(pl.col("kind") != "split").select(
+        pl.col("source_structure").alias("structure"),
+        pl.col("source_code").alias("municipality_code"),
+        pl.col("target_code").alias("_mapped"),
+    )
+    mapped = with_municipality.join(single, on=["structure", "municipality_code"], how="inner")
+    return _newest_per_school(mapped).select("unit_code", "_mapped")
+
+
+def _county_listed_in_target(schools: pl.DataFrame, target: Target) -> pl.DataFrame:
+    """The fylke a school was last listed under in a year of the target structure, if no kommune places it."""
+    listed = schools.filter(pl.col("county_code").is_in(list(target.county_names))).filter(
+        nominal_structure_of(pl.col("school_year")) == target.structure
+    )
+    return _newest_per_school(listed).select("unit_code", pl.col("county_code").alias("_county_direct"))
+
+
 def harmonise(observations: pl.DataFrame, target: Target) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``harmonised_observations`` and the rows that could not be placed (with the reason)."""
-    schools = observations.filter((pl.col("level") == "school") & pl.col("unit_code").is_not_null())
-    directory = school_directory(schools, target)
-    schools = schools.join(directory, on="unit_code", how="left")
+    schools = _place_schools(observations, target)
+    harmonised = _assemble(
+        _national_rows(observations),
+        _county_rows(observations, schools, target),
+        _municipality_rows(observations, schools, target),
+        _school_rows(schools),
+    )
+    return harmonised, _unplaced_rows(observations, target)
 
-    municipalities = _harmonise_areas(
-        observations.filter(pl.col("level") == "municipality"),
-        "municipality_code",
-        target.municipality_links,
-        schools,
-        "target_municipality",
-        "kommune",
+
+def _place_schools(observations: pl.DataFrame, target: Target) -> pl.DataFrame:
+    """School rows with their unit in the target structure: they rebuild split kommuner and fylker."""
+    schools = observations.filter((pl.col("level") == "school") & pl.col("unit_code").is_not_null())
+    return schools.join(school_directory(schools, target), on="unit_code", how="left")
+
+
+def _municipality_rows(observations: pl.DataFrame, schools: pl.DataFrame, target: Target) -> pl.DataFrame:
+    """Kommune figures in the target kommuner, named and flagged as the target register has them."""
+    level = _AreaLevel("municipality_code", target.municipality_links, "target_municipality", "kommune")
+    return _harmonise_areas(
+        observations.filter(pl.col("level") == "municipality"), schools, level
     ).with_columns(
         pl.lit("municipality").alias("level"),
         pl.col("unit_code").alias("municipality_code"),
@@ -406,89 +468,87 @@ def harmonise(observations: pl.DataFrame, target: Target) -> tuple[pl.DataFrame,
         pl.col("unit_code").is_in(list(PSEUDO_MUNICIPALITIES)).alias("is_pseudo"),
         pl.col("unit_code").replace_strict(target.municipality_names, default=None).alias("unit_name"),
     )
-    counties = _harmonise_areas(
-        observations.filter(pl.col("level") == "county"),
-        "county_code",
-        target.county_links,
-        schools,
-        "target_county",
-        "fylke",
-    ).with_columns(
+
+
+def _county_rows(observations: pl.DataFrame, schools: pl.DataFrame, target: Target) -> pl.DataFrame:
+    """Fylke figures in the target fylker, named and flagged as the target register has them."""
+    level = _AreaLevel("county_code", target.county_links, "target_county", "fylke")
+    return _harmonise_areas(observations.filter(pl.col("level") == "county"), schools, level).with_columns(
         pl.lit("county").alias("level"),
         pl.lit(None, pl.String).alias("municipality_code"),
         pl.col("unit_code").alias("county_code"),
         pl.col("unit_code").is_in(list(PSEUDO_COUNTIES)).alias("is_pseudo"),
         pl.col("unit_code").replace_strict(target.county_names, default=None).alias("unit_name"),
     )
-    school_rows = _choose(
-        schools.with_columns(
-            pl.when(pl.col("municipality_code") == pl.col("target_municipality"))
-            .then(pl.lit("unchanged"))
-            .when(pl.col("municipality_code").is_null() & (pl.col("county_code") == pl.col("target_county")))
-            .then(pl.lit("unchanged"))
-            .otherwise(pl.lit("recode"))
-            .alias("lineage"),
-            pl.coalesce("municipality_code", "county_code").alias("lineage_sources"),
-            _row_reference().alias("lineage_rows"),
-            pl.when(pl.col("target_municipality").is_null() & pl.col("municipality_code").is_not_null())
-            .then(pl.lit("the school's kommune in the target structure is unknown (kommune split)"))
-            .otherwise(pl.lit(""))
-            .alias("lineage_note"),
-            pl.lit(0, pl.Int32).alias("_structure"),
-            pl.col("source_file").alias("_file"),
-        ).pipe(_finish_candidates, "unit_code")
+
+
+def _school_rows(schools: pl.DataFrame) -> pl.DataFrame:
+    """Schools keep their figures; they take their newest name and their kommune in the target."""
+    known = pl.col("target_municipality").is_not_null()
+    unchanged = (pl.col("municipality_code") == pl.col("target_municipality")) | (
+        pl.col("municipality_code").is_null() & (pl.col("county_code") == pl.col("target_county"))
     )
-    latest_names = (
-        schools.sort("school_year", "source_file", descending=True)
-        .group_by("unit_code", maintain_order=True)
-        .first()
-        .select("unit_code", "unit_name", "target_municipality", "target_county")
+    candidates = _as_candidates(
+        schools,
+        "unit_code",
+        lineage=pl.when(unchanged).then(pl.lit("unchanged")).otherwise(pl.lit("recode")),
+        sources=pl.coalesce("municipality_code", "county_code"),
+        note=pl.when(~known & pl.col("municipality_code").is_not_null())
+        .then(pl.lit("the school's kommune in the target structure is unknown (kommune split)"))
+        .otherwise(pl.lit("")),
+        structure=pl.lit(0, pl.Int32),
     )
-    school_rows = school_rows.join(latest_names, on="unit_code", how="left").with_columns(
-        pl.lit("school").alias("level"),
-        pl.col("target_municipality").alias("municipality_code"),
-        pl.col("target_county").alias("county_code"),
-        (
-            pl.col("unit_code").str.starts_with("U")
-            | pl.col("target_municipality").is_in(list(PSEUDO_MUNICIPALITIES))
-            | pl.col("target_county").is_in(list(PSEUDO_COUNTIES))
-        )
-        .fill_null(False)
-        .alias("is_pseudo"),
+    newest = _newest_per_school(schools).select(
+        "unit_code", "unit_name", "target_municipality", "target_county"
     )
-    national = _choose(
-        observations.filter(pl.col("level") == "national")
+    pseudo = (
+        pl.col("unit_code").str.starts_with("U")
+        | pl.col("target_municipality").is_in(list(PSEUDO_MUNICIPALITIES))
+        | pl.col("target_county").is_in(list(PSEUDO_COUNTIES))
+    )
+    return (
+        _choose(candidates)
+        .join(newest, on="unit_code", how="left")
         .with_columns(
-            pl.lit("unchanged").alias("lineage"),
-            pl.col("unit_code").alias("lineage_sources"),
-            _row_reference().alias("lineage_rows"),
-            pl.lit("").alias("lineage_note"),
-            pl.lit(0, pl.Int32).alias("_structure"),
-            pl.col("source_file").alias("_file"),
+            pl.lit("school").alias("level"),
+            pl.col("target_municipality").alias("municipality_code"),
+            pl.col("target_county").alias("county_code"),
+            pseudo.fill_null(False).alias("is_pseudo"),
         )
-        .pipe(_finish_candidates, "unit_code")
-    ).with_columns(
+    )
+
+
+def _national_rows(observations: pl.DataFrame) -> pl.DataFrame:
+    """National figures as published: the nation has no structure to map."""
+    candidates = _as_candidates(
+        observations.filter(pl.col("level") == "national"),
+        "unit_code",
+        lineage=pl.lit("unchanged"),
+        sources=pl.col("unit_code"),
+        note=pl.lit(""),
+        structure=pl.lit(0, pl.Int32),
+    )
+    nation = pl.col("unit_code") == "I"
+    return _choose(candidates).with_columns(
         pl.lit("national").alias("level"),
         pl.lit(None, pl.String).alias("municipality_code"),
         pl.lit(None, pl.String).alias("county_code"),
-        (pl.col("unit_code") != "I").alias("is_pseudo"),
-        pl.when(pl.col("unit_code") == "I")
-        .then(pl.lit("Hele landet"))
-        .otherwise(pl.lit("Utlandet"))
-        .alias("unit_name"),
+        (~nation).alias("is_pseudo"),
+        pl.when(nation).then(pl.lit("Hele landet")).otherwise(pl.lit("Utlandet")).alias("unit_name"),
     )
-    columns = list(HARMONISED_SCHEMA)
-    harmonised = (
-        pl.concat(
-            [
-                frame.select(columns).cast(HARMONISED_SCHEMA)
-                for frame in (national, counties, municipalities, school_rows)
-            ]
-        )
+
+
+def _assemble(*levels: pl.DataFrame) -> pl.DataFrame:
+    """Every level in the harmonised table's shape and order; an empty note is no note."""
+    return (
+        pl.concat([frame.select(list(HARMONISED_SCHEMA)).cast(HARMONISED_SCHEMA) for frame in levels])
         .with_columns(pl.col("lineage_note").replace("", None))
         .sort(list(HARMONISED_KEY), nulls_last=True)
     )
 
+
+def _unplaced_rows(observations: pl.DataFrame, target: Target) -> pl.DataFrame:
+    """Rows the target cannot hold, as quarantine rows with the reason: they stay in the observations."""
     mapped_municipalities = target.municipality_links["source_code"].unique().to_list()
     mapped_counties = target.county_links["source_code"].unique().to_list()
     level = pl.col("level")
@@ -498,40 +558,16 @@ def harmonise(observations: pl.DataFrame, target: Target) -> tuple[pl.DataFrame,
         .when((level == "municipality") & ~pl.col("municipality_code").is_in(mapped_municipalities))
         .then(
             pl.format(
-                "kommune {} has no mapping to the {} structure",
-                "municipality_code",
-                pl.lit(target.structure),
+                "kommune {} has no mapping to the {} structure", "municipality_code", pl.lit(target.structure)
             )
         )
         .when((level == "county") & ~pl.col("county_code").is_in(mapped_counties))
         .then(
-            pl.format(
-                "fylke {} has no mapping to the {} structure",
-                "county_code",
-                pl.lit(target.structure),
-            )
+            pl.format("fylke {} has no mapping to the {} structure", "county_code", pl.lit(target.structure))
         )
     )
-    unplaced = quarantine_rows(
-        observations.with_columns(reason.alias("reason")).filter(pl.col("reason").is_not_null()),
-        pl.col("reason"),
-    )
-    return harmonised, unplaced
-
-
-def build_target(registers: Registers, changes: dict[str, Change], structure: int) -> Target:
-    """Mappings and names for harmonising to ``structure``."""
-    municipality_links = municipality_mapping(registers, changes, structure)
-    county_links = county_mapping(registers, municipality_links)
-    municipalities = registers.municipalities.filter(pl.col("structure") == structure)
-    counties = registers.counties.filter(pl.col("structure") == structure)
-    return Target(
-        structure=structure,
-        municipality_links=municipality_links,
-        county_links=county_links,
-        municipality_names=dict(municipalities.select("municipality_code", "municipality_name").iter_rows()),
-        county_names=dict(counties.select("county_code", "county_name").iter_rows()),
-    )
+    unplaced = observations.with_columns(reason.alias("reason")).filter(pl.col("reason").is_not_null())
+    return quarantine_rows(unplaced, pl.col("reason"))
 
 
 def newest_school_names(harmonised: pl.DataFrame) -> pl.DataFrame:

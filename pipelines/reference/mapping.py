@@ -212,3 +212,11 @@ def county_mapping(registers: Registers, municipality_links: pl.DataFrame) -> pl
     return pl.concat([mapped.cast(MAPPING_SCHEMA), pseudo]).sort(
         "source_structure", "source_code", "target_code"
     )
+
+
+def target_mappings(
+    registers: Registers, changes: dict[str, Change], target_structure: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The kommune and the fylke mapping to ``target_structure``, as harmonisation takes them."""
+    municipality_links = municipality_mapping(registers, changes, target_structure)
+    return municipality_links, county_mapping(registers, municipality_links)

@@ -37,12 +37,29 @@ class RegisterError(ValueError):
     """A reference register is missing or malformed."""
 
 
+def structure_of_year(calendar_year: pl.Expr) -> pl.Expr:
+    """The structure valid in ``calendar_year`` (Int32, null before 2013).
+
+    The scalar :func:`structure_for_year` evaluates it too, so that frames and single years follow one rule.
+    """
+    expression = pl.lit(None, pl.Int32)
+    for structure, (first, last) in sorted(STRUCTURES.items(), reverse=True):
+        valid = calendar_year >= first if last is None else calendar_year.is_between(first, last)
+        expression = pl.when(valid).then(pl.lit(structure, pl.Int32)).otherwise(expression)
+    return expression
+
+
+def nominal_structure_of(school_year: pl.Expr) -> pl.Expr:
+    """The structure a school year's export normally uses: the one valid when the year starts."""
+    return structure_of_year(school_year.str.slice(0, 4).cast(pl.Int32))
+
+
 def structure_for_year(calendar_year: int) -> int:
     """The structure valid in ``calendar_year``."""
-    for structure, (first, last) in STRUCTURES.items():
-        if first <= calendar_year and (last is None or calendar_year <= last):
-            return structure
-    raise RegisterError(f"no kommune structure covers {calendar_year} (registers start in 2013)")
+    structure = pl.select(structure_of_year(pl.lit(calendar_year, pl.Int32))).item()
+    if structure is None:
+        raise RegisterError(f"no kommune structure covers {calendar_year} (registers start in 2013)")
+    return int(structure)
 
 
 def nominal_structure(school_year: str) -> int:
