@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -168,3 +169,26 @@ def test_the_architecture_page_shows_the_graph_as_it_is(tmp_path):
     page = (PROJECT_ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     diagram = mermaid(build_definitions(str(tmp_path / "w.duckdb")))
     assert f"```mermaid\n{diagram}\n```" in page, "regenerate it: python -m pipelines.diagram"
+
+
+def test_the_readme_layout_table_names_real_folders_and_every_group(tmp_path):
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Where things are", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "`" in line]
+    groups = set()
+    for row in rows:
+        _, code, group = (cell.strip() for cell in row.strip("|").split("|"))
+        for path in re.findall(r"`([^`]+)`", code):
+            for expanded in _expand_braces(path):
+                assert (PROJECT_ROOT / expanded).exists(), expanded
+        groups |= set(re.findall(r"`([^`]+)`", group))
+    graph = build_definitions(str(tmp_path / "w.duckdb")).resolve_asset_graph()
+    assert groups == {graph.get(key).group_name for key in graph.get_all_asset_keys()}
+
+
+def _expand_braces(path: str) -> list[str]:
+    """``pipelines/{a,b}.py`` → ``pipelines/a.py``, ``pipelines/b.py``."""
+    match = re.search(r"\{([^}]*)\}", path)
+    if not match:
+        return [path]
+    return [path[: match.start()] + part + path[match.end() :] for part in match.group(1).split(",")]
