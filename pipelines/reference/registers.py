@@ -94,10 +94,6 @@ class Registers:
         frame = self.municipalities.filter(pl.col("structure") == structure)
         return set(frame["municipality_code"].to_list())
 
-    def county_codes(self, structure: int) -> set[str]:
-        frame = self.counties.filter(pl.col("structure") == structure)
-        return set(frame["county_code"].to_list())
-
 
 def load_registers(reference_dir: Path) -> Registers:
     """Read every register in ``reference_dir`` into typed frames."""

@@ -275,7 +275,9 @@ def _std_error(groups: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     return totals(groups, values, size).std_error
 
 
-class Generator:
+class NationalSample:
+    """The simulated population of one seed, and the exports Udir would publish from it, year by year."""
+
     def __init__(self, seed: int, reference_dir: Path) -> None:
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.registers = load_registers(reference_dir)
@@ -513,18 +515,18 @@ class Generator:
 def generate_sample(seed: int, out_dir: Path, reference_dir: Path) -> dict[str, object]:
     """Write the national sample for ``seed`` to ``out_dir``; returns a summary."""
     started = time.perf_counter()
-    generator = Generator(seed, reference_dir)
+    sample = NationalSample(seed, reference_dir)
     written: dict[str, bytes] = {}
     for year in SCHOOL_YEARS:
         for source, files in (
-            ("elevundersokelsen", generator.survey(year)),
-            ("grunnskolepoeng", generator.grunnskolepoeng(year)),
-            ("gjennomforing", generator.completion(year)),
-            ("nasjonale_prover", generator.national_tests(year) if year in NATIONAL_TEST_YEARS else {}),
+            ("elevundersokelsen", sample.survey(year)),
+            ("grunnskolepoeng", sample.grunnskolepoeng(year)),
+            ("gjennomforing", sample.completion(year)),
+            ("nasjonale_prover", sample.national_tests(year) if year in NATIONAL_TEST_YEARS else {}),
         ):
             for name, data in files.items():
                 written[f"{source}/{name}"] = data
-    written[TRUTH_FILE] = generator.truth()
+    written[TRUTH_FILE] = sample.truth()
     for name, data in written.items():
         write_atomically(out_dir / name, data)
     return {
@@ -532,8 +534,8 @@ def generate_sample(seed: int, out_dir: Path, reference_dir: Path) -> dict[str, 
         "folder": str(out_dir),
         "files": len(written),
         "bytes": sum(len(d) for d in written.values()),
-        "kommuner": generator.population.kommuner.height - 1,
-        "grunnskoler": int((~generator.is_vgs).sum()),
-        "videregaende_skoler": int(generator.is_vgs.sum()),
+        "kommuner": sample.population.kommuner.height - 1,
+        "grunnskoler": int((~sample.is_vgs).sum()),
+        "videregaende_skoler": int(sample.is_vgs.sum()),
         "seconds": round(time.perf_counter() - started, 1),
     }

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.reference.registers import Registers, municipality_register
+from pipelines.validate.schemas import check_digit
 
 # Correlations between the latent domains (learning results, learning environment, completion).
 LATENT_CORRELATION = np.array([[1.0, 0.5, 0.45], [0.5, 1.0, 0.4], [0.45, 0.4, 1.0]])
@@ -46,7 +47,6 @@ NAME_STEMS = (
     "Lunde",
     "Myr",
 )
-ORGANISATION_NUMBER_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
 # Exports show only "Alle eierformer", so a private school is recognisable by its name alone.
 NAME_SUFFIXES = {
     ("grunnskole", False): "skole",
@@ -66,14 +66,12 @@ def organisation_numbers(rng: np.random.Generator, count: int) -> list[str]:
     """Unique nine-digit numbers starting with 9 or 8, with a valid mod-11 check digit."""
     found: set[str] = set()
     numbers: list[str] = []
-    weights = np.array(ORGANISATION_NUMBER_WEIGHTS)
     while len(numbers) < count:
         stems = rng.integers(0, 10_000_000, size=count * 2)
         for stem in stems:
             body = f"{rng.choice([8, 9])}{stem:07d}"
-            check = 11 - int(np.dot([int(d) for d in body], weights)) % 11
-            check = 0 if check == 11 else check
-            if check == 10 or body in found:
+            check = check_digit(body)
+            if check is None or body in found:
                 continue
             found.add(body)
             numbers.append(body + str(check))

@@ -107,9 +107,6 @@ class Warehouse:
         with self.connect(read_only=True) as connection:
             return connection.sql(f"SELECT {selection} FROM {table}").pl()
 
-    def read_if_exists(self, table: str) -> pl.DataFrame | None:
-        return self.read(table) if table in self.tables() else None
-
 
 class WarehouseResource(dg.ConfigurableResource):
     """The warehouse file, for assets that read earlier state explicitly."""

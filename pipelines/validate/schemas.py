@@ -25,15 +25,16 @@ from pipelines.vocabulary import LEVELS, SOURCES
 ORGANISATION_NUMBER_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
 
 
+def check_digit(body: str) -> int | None:
+    """Brønnøysund's mod-11 check digit for the first eight digits; None where no number can end them."""
+    total = sum(int(d) * w for d, w in zip(body, ORGANISATION_NUMBER_WEIGHTS, strict=True))
+    check = (11 - total % 11) % 11
+    return None if check == 10 else check
+
+
 def valid_organisation_number(number: str) -> bool:
     """Brønnøysund's mod-11 check on a nine-digit organisation number."""
-    if len(number) != 9 or not number.isdigit():
-        return False
-    total = sum(int(d) * w for d, w in zip(number[:8], ORGANISATION_NUMBER_WEIGHTS, strict=True))
-    check = 11 - total % 11
-    if check == 11:
-        check = 0
-    return check != 10 and check == int(number[8])
+    return len(number) == 9 and number.isdigit() and check_digit(number[:8]) == int(number[8])
 
 
 def organisation_number_is_valid(code: pl.Expr) -> pl.Expr:
