@@ -18,7 +18,7 @@ import polars as pl
 from plotly.offline import get_plotlyjs
 
 from pipelines.config import Config, Indicator
-from pipelines.outputs.privacy import complementary_suppression, primary_suppression
+from pipelines.outputs.privacy import primary_suppression, school_figures
 from pipelines.storage.files import write_atomically
 from pipelines.tables import MEASURE_RANGES
 
@@ -397,17 +397,9 @@ def build_dashboard(
     produced_by: str,
 ) -> list[Path]:
     """Write every page and the shared files; returns the paths written."""
-    minimum = config.selection.minimum_pupils
-    shown = primary_suppression(municipal_values, minimum, ["value"])
-    schools = primary_suppression(school_values, minimum, ["value"])
-    schools = complementary_suppression(
-        schools, ["municipality_code", "indicator_id", "school_year"], ["value"]
-    )
-    labels = {i.id: i.label for i in config.indicators}
-    schools = (
-        schools.join(school_names, on="unit_code", how="left")
-        .with_columns(pl.col("indicator_id").replace_strict(labels, default=None).alias("label"))
-        .sort("unit_name", "indicator_id", "school_year")
+    shown = primary_suppression(municipal_values, config.selection.minimum_pupils, ["value"])
+    schools = school_figures(school_values, school_names, config).sort(
+        "unit_name", "indicator_id", "school_year"
     )
     fylker = county_levels.filter(pl.col("level") == "county")
     names = dict(candidates.select("municipality_code", "municipality_name").iter_rows())

@@ -15,7 +15,7 @@ import polars as pl
 import xlsxwriter
 
 from pipelines.config import Config
-from pipelines.outputs.privacy import complementary_suppression, primary_suppression
+from pipelines.outputs.privacy import primary_suppression, school_figures
 from pipelines.storage.files import write_atomically
 from pipelines.vocabulary import slug
 
@@ -246,18 +246,6 @@ def workbook_bytes(
     return buffer.getvalue()
 
 
-def school_rows(school_values: pl.DataFrame, names: pl.DataFrame, config: Config) -> pl.DataFrame:
-    """Schools' figures with primary and complementary suppression applied."""
-    labels = {i.id: i.label for i in config.indicators}
-    shown = primary_suppression(school_values, config.selection.minimum_pupils, ["value"])
-    shown = complementary_suppression(shown, ["municipality_code", "indicator_id", "school_year"], ["value"])
-    return (
-        shown.join(names, on="unit_code", how="left")
-        .with_columns(pl.col("indicator_id").replace_strict(labels, default=None).alias("label"))
-        .sort("municipality_code", "unit_name", "indicator_id", "school_year")
-    )
-
-
 def write_workbooks(
     candidates: pl.DataFrame,
     municipal_values: pl.DataFrame,
@@ -270,7 +258,9 @@ def write_workbooks(
     """Write one workbook per statsforvalter office; returns the paths."""
     listed = listed_kommuner(candidates)
     means = indicator_means(municipal_values, config.selection.minimum_pupils)
-    schools = school_rows(school_values, school_names, config)
+    schools = school_figures(school_values, school_names, config).sort(
+        "municipality_code", "unit_name", "indicator_id", "school_year"
+    )
     written = []
     for office in sorted(candidates["statsforvalter"].drop_nulls().unique().to_list()):
         mine = listed.filter(pl.col("statsforvalter") == office)
