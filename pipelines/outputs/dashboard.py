@@ -18,6 +18,7 @@ import polars as pl
 from plotly.offline import get_plotlyjs
 
 from pipelines.config import Config, Indicator
+from pipelines.indicators.build import indicator_measure, pupil_sd
 from pipelines.outputs.privacy import primary_suppression, school_figures
 from pipelines.storage.files import write_atomically
 from pipelines.tables import MEASURE_RANGES
@@ -127,21 +128,13 @@ def overview_page(candidates: pl.DataFrame, config: Config) -> str:
     return _page(f"Oppfølgingsordningen {config.selection.school_year}", body, data, "overview")
 
 
-def _measure(indicator: Indicator) -> str:
-    if indicator.source == "grunnskolepoeng":
-        return "points"
-    if indicator.source == "nasjonale_prover" and indicator.indicator == "skalapoeng":
-        return "scale_points"
-    return "index" if indicator.pupil_sd is not None else "percent"
-
-
 def _funnel_sd(indicator: Indicator, national: float) -> float | None:
-    if indicator.pupil_sd is not None:
-        return indicator.pupil_sd
-    if indicator.source == "nasjonale_prover" and indicator.indicator == "skalapoeng":
+    sd = pupil_sd(indicator, national)
+    if sd is None and indicator.source == "nasjonale_prover" and indicator.indicator == "skalapoeng":
+        # Scale points come with Udir's own Usikkerhet, so the indicators stage needs no pupil SD; the
+        # funnel does: 10 points, the pupil SD the national tests' scale is built with.
         return 10.0
-    share = min(max(national, 0.5), 99.5)
-    return math.sqrt(share * (100 - share))
+    return sd
 
 
 def funnel_page(values: pl.DataFrame, names: dict[str, str], config: Config) -> str:
@@ -175,7 +168,7 @@ def funnel_page(values: pl.DataFrame, names: dict[str, str], config: Config) -> 
                     "outside": abs(value - national) > limit,
                 }
             )
-        low, high = MEASURE_RANGES[_measure(indicator)]
+        low, high = MEASURE_RANGES[indicator_measure(indicator)]
 
         def clip(limit: float, low: float = low, high: float = high) -> float:
             """Control limits stay within the values the measure can take."""
