@@ -17,15 +17,18 @@ from pathlib import Path
 import polars as pl
 from plotly.offline import get_plotlyjs
 
+from pipelines import vocabulary
 from pipelines.config import Config, Indicator
 from pipelines.indicators.build import indicator_measure, pupil_sd
 from pipelines.outputs.privacy import primary_suppression, school_figures
 from pipelines.storage.files import write_atomically
 from pipelines.tables import MEASURE_RANGES
+from pipelines.vocabulary import AREA_LABELS, NOT_ASSESSED, ON_LIST, SOURCE_LABELS
 
 STATIC = Path(__file__).parent / "static"
-TIERS = ["klar kandidat", "grensetilfelle", "klart ikke", "ingen vurdering"]
-TIER_COLOURS = ["#b2182b", "#f4a582", "#d1e5f0", "#cccccc"]
+# The map's categories, strongest first: the holistic tiers and the kommuner without an assessment.
+TIERS = [*vocabulary.TIERS, NOT_ASSESSED]
+TIER_COLOURS = dict(zip(TIERS, ["#b2182b", "#f4a582", "#d1e5f0", "#cccccc"], strict=True))
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1200px; padding: 0 1rem 3rem; color: #222; }
 nav { display: flex; gap: 1.5rem; padding: 0.8rem 0; border-bottom: 1px solid #ccc; margin-bottom: 1rem; }
@@ -83,8 +86,8 @@ def _clean(value: float | None, digits: int = 2) -> float | None:
 def overview_page(candidates: pl.DataFrame, config: Config) -> str:
     kommuner = []
     rows = []
-    for row in candidates.iter_rows(named=True):
-        tier = row["tier"] or "ingen vurdering"
+    for row in candidates.with_columns(ON_LIST.fill_null(False).alias("listed")).iter_rows(named=True):
+        tier = row["tier"] or NOT_ASSESSED
         kommuner.append(
             {
                 "code": row["municipality_code"],
@@ -96,9 +99,10 @@ def overview_page(candidates: pl.DataFrame, config: Config) -> str:
                 "low": row["rank_low"],
                 "high": row["rank_high"],
                 "udir_category": row["udir_category"],
+                "listed": row["listed"],
             }
         )
-        if row["udir_category"] is not None or tier in ("klar kandidat", "grensetilfelle"):
+        if row["listed"]:
             rows.append(
                 f'<tr data-office="{html.escape(row["statsforvalter"] or "")}">'
                 f"<td>{row['holistic_rank'] or '–'}</td>"
@@ -111,7 +115,7 @@ def overview_page(candidates: pl.DataFrame, config: Config) -> str:
     offices = sorted({k["statsforvalter"] for k in kommuner if k["statsforvalter"]})
     options = "".join(f'<option value="{html.escape(o)}">{html.escape(o)}</option>' for o in offices)
     colorscale = []
-    for index, colour in enumerate(TIER_COLOURS):
+    for index, colour in enumerate(TIER_COLOURS.values()):
         colorscale += [[index / len(TIERS), colour], [(index + 1) / len(TIERS), colour]]
     body = f"""
 <h1>Kandidater til oppfølgingsordningen {config.selection.school_year}</h1>
@@ -124,7 +128,7 @@ def overview_page(candidates: pl.DataFrame, config: Config) -> str:
 <table id="list"><thead><tr><th>Rangering</th><th>Kommune</th><th>Statsforvalter</th><th>Udir-kategori</th>
 <th>Vurdering</th><th>Sannsynlighet</th><th>90 % intervall</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
 """
-    data = {"kommuner": kommuner, "tiers": TIERS, "colorscale": colorscale}
+    data = {"kommuner": kommuner, "tiers": TIERS, "colours": TIER_COLOURS, "colorscale": colorscale}
     return _page(f"Oppfølgingsordningen {config.selection.school_year}", body, data, "overview")
 
 
@@ -258,7 +262,7 @@ def profile_page(
             f"<td>{school['school_year']}</td><td>{'skjult' if school['hidden'] else _fmt(school['value'])}</td>"
             f"<td>{'–' if school['hidden'] else school['n']}</td></tr>"
         )
-    tier = row["tier"] or "ingen vurdering"
+    tier = str(row["tier"] or NOT_ASSESSED)
     udir = f"kategori {row['udir_category']}" if row["udir_category"] else "ikke på listen"
     share = "–" if row["udir_risk_share"] is None else f"{round(float(row['udir_risk_share']) * 100)} %"  # type: ignore[arg-type]
     body = f"""
@@ -278,6 +282,7 @@ ett skjult tall ellers kunne regnes ut.</p>
         "code": code,
         "name": name,
         "tier": tier,
+        "colour": TIER_COLOURS[tier],
         "rank": row["holistic_rank"],
         "low": row["rank_low"],
         "high": row["rank_high"],
@@ -290,11 +295,11 @@ ett skjult tall ellers kunne regnes ut.</p>
 
 def method_page(config: Config, break_notes: pl.DataFrame, produced_by: str) -> str:
     rows = "".join(
-        f"<tr><td>{html.escape(s)}</td><td>{html.escape(y)}</td><td>{html.escape(n)}</td></tr>"
+        f"<tr><td>{html.escape(SOURCE_LABELS.get(s, s))}</td><td>{html.escape(y)}</td><td>{html.escape(n)}</td></tr>"
         for s, y, n in break_notes.iter_rows()
     )
     indicators = "".join(
-        f"<tr><td>{html.escape(i.label)}</td><td>{'ja' if i.udir_rule else 'nei'}</td><td>{i.area}</td>"
+        f"<tr><td>{html.escape(i.label)}</td><td>{'ja' if i.udir_rule else 'nei'}</td><td>{AREA_LABELS[i.area]}</td>"
         f"<td>{'høyere er bedre' if i.higher_is_better else 'lavere er bedre'}</td>"
         f"<td>{_fmt(i.absolute_limit) if i.absolute_limit is not None else '–'}</td></tr>"
         for i in config.for_owner("kommune")

@@ -17,29 +17,18 @@ import xlsxwriter
 from pipelines.config import Config
 from pipelines.outputs.privacy import primary_suppression, school_figures
 from pipelines.storage.files import write_atomically
-from pipelines.vocabulary import slug
+from pipelines.vocabulary import ON_LIST, PRIORITY, slug
 
 RECOMMENDATIONS = ["anbefales", "anbefales ikke", "usikker"]
 # A fixed creation time keeps the files byte-identical between runs.
 FIXED_CREATED = dt.datetime(2026, 1, 1)
-ON_LIST = pl.col("udir_category").is_not_null() | pl.col("tier").is_in(["klar kandidat", "grensetilfelle"])
 
 
 def listed_kommuner(candidates: pl.DataFrame) -> pl.DataFrame:
-    """Kommuner on a list or borderline, by priority: category 1, clear candidates, category 2,
-    borderline; then by the holistic rank."""
-    priority = (
-        pl.when(pl.col("udir_category") == 1)
-        .then(1)
-        .when(pl.col("tier") == "klar kandidat")
-        .then(2)
-        .when(pl.col("udir_category") == 2)
-        .then(3)
-        .otherwise(4)
-    )
+    """Kommuner on the list, in the order a governor reviews them, then by the holistic rank."""
     return (
         candidates.filter(ON_LIST)
-        .with_columns(priority.alias("prioritet"))
+        .with_columns(PRIORITY.alias("prioritet"))
         .sort(["prioritet", "holistic_rank", "municipality_code"], nulls_last=True)
     )
 
