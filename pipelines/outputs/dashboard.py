@@ -20,6 +20,7 @@ from plotly.offline import get_plotlyjs
 from pipelines import vocabulary
 from pipelines.config import Config, Indicator
 from pipelines.indicators.build import indicator_measure, pupil_sd
+from pipelines.outputs.method_text import method_sections
 from pipelines.outputs.privacy import primary_suppression, school_figures
 from pipelines.storage.files import write_atomically
 from pipelines.tables import MEASURE_RANGES
@@ -304,22 +305,13 @@ def method_page(config: Config, break_notes: pl.DataFrame, produced_by: str) -> 
         f"<td>{_fmt(i.absolute_limit) if i.absolute_limit is not None else '–'}</td></tr>"
         for i in config.for_owner("kommune")
     )
+    sections = "".join(
+        f"<h2>{html.escape(title)}</h2>\n<p>{html.escape(text)}</p>\n"
+        for title, text in method_sections(config)
+    )
     body = f"""
 <h1>Metode og data</h1>
-<h2>Udirs regel</h2>
-<p>For hver indikator og hvert av skoleårene {", ".join(config.window())} får kommunen 1 risikopoeng når den er
-svakere enn landet, og 3 når den er svakere enn den absolutte grensen. Grunnskolepoeng teller tre ganger.
-Kommunens skår er andelen av mulige risikopoeng. Kategori 1 er de {config.selection.category_1_count} med høyest
-andel; kategori 2 er inntil {config.selection.category_2_max} kommuner med stor spredning mellom egne skoler og minst
-én skole blant de 25 % svakeste.</p>
-<h2>Helhetlig vurdering</h2>
-<p>Alle fire kilder (nasjonale prøver, Elevundersøkelsen, grunnskolepoeng og gjennomføring) gjøres om til
-standardiserte skårer der høyere er svakere. Usikkerheten i hvert tall regnes fra antall elever. Små kommuner
-trekkes mot landsnivået (empirisk Bayes), slik at de ikke velges ut av tilfeldigheter. Skårene slås sammen over
-årene og innenfor områdene læringsresultater, læringsmiljø og gjennomføring, som veier likt. Med
-{config.holistic.draws} simuleringer beregnes sannsynligheten for å være blant de {config.holistic.top_n}
-svakeste og et 90 % intervall for rangeringen.</p>
-<h2>Indikatorer</h2>
+{sections}<h2>Indikatorer</h2>
 <table><thead><tr><th>Indikator</th><th>I Udirs regel</th><th>Område</th><th>Retning</th><th>Absolutt grense</th></tr></thead>
 <tbody>{indicators}</tbody></table>
 <h2>Data og brudd i tidsseriene</h2>
@@ -327,9 +319,6 @@ svakeste og et 90 % intervall for rangeringen.</p>
 gjelder nå; sammenslåtte kommuner er vektet etter antall elever, og delte kommuner er bygd opp fra skolene der
 det går. Nasjonale prøver fra før 2022-23 kan ikke sammenlignes med senere år. Merknader om brudd fra Udir:</p>
 <table><thead><tr><th>Kilde</th><th>Skoleår</th><th>Merknad</th></tr></thead><tbody>{rows}</tbody></table>
-<h2>Personvern</h2>
-<p>Ingen tall fra færre enn {config.selection.minimum_pupils} elever vises, og ingen skjulte tall kan regnes ut
-ved å trekke skoler fra kommunetallet.</p>
 <p class="note">Laget av {html.escape(produced_by)}.</p>
 """
     return _page("Metode og data", body, {}, None)
