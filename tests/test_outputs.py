@@ -3,14 +3,19 @@ and a privacy scan of every file."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
+from dataclasses import replace
 
 import openpyxl
 import polars as pl
 import pytest
 
+from pipelines.config import load_config
+from pipelines.outputs.method_text import method_sections, percent
 from pipelines.outputs.privacy import complementary_suppression, primary_suppression
+from pipelines.vocabulary import CLEAR_CANDIDATE, ON_LIST
 
 MINIMUM = 10
 
@@ -34,10 +39,11 @@ def test_candidate_files_have_every_kommune_and_the_promised_columns(published, 
     ]:
         assert column in candidates.columns
     # Every clear candidate's explanation comes with the numbers behind it.
-    listed = candidates.filter(pl.col("tier") == "klar kandidat")
+    listed = candidates.filter(pl.col("tier") == CLEAR_CANDIDATE)
     assert listed.height and listed["drivers"].str.contains(r"^[a-z0-9_]+: \d+\.\d+ SD \(\d/\d år\)").all()
-    assert (candidates["udir_category"] == 1).sum() == 30
-    assert (candidates["udir_category"] == 2).sum() <= 10
+    selection = national_run.config.selection
+    assert (candidates["udir_category"] == 1).sum() == selection.category_1_count
+    assert (candidates["udir_category"] == 2).sum() <= selection.category_2_max
     assert pl.read_parquet(published["root"] / "candidates.parquet").height == 357
     counties = pl.read_csv(published["root"] / "fylkeskommuner.csv")
     assert counties.height == 15 and counties["holistic_rank"].drop_nulls().len() == 15
@@ -70,10 +76,7 @@ def test_one_workbook_per_statsforvalter_read_back(published, national_run):
         offices = {row[header.index("Kommunenr")][:2] for row in sheet.iter_rows(min_row=2, values_only=True)}
         assert all(len(code) == 2 for code in offices)
     candidates = national_run.result.candidates
-    on_a_list = candidates.filter(
-        pl.col("udir_category").is_not_null() | pl.col("tier").is_in(["klar kandidat", "grensetilfelle"])
-    )
-    assert listed_total == on_a_list.height
+    assert listed_total == candidates.filter(ON_LIST).height
 
 
 def test_workbooks_are_byte_identical_between_runs(published, national_run, tmp_path):
@@ -140,6 +143,77 @@ def test_no_published_figure_rests_on_too_few_pupils_or_can_be_recovered(publish
             assert min(funnel["limits"]["lower99"]) >= 0 and max(funnel["limits"]["upper99"]) <= 100
         checked += len(funnel["points"])
     assert checked > 1000
+
+
+def _prose(page: str) -> str:
+    """What a reader sees of a page: no scripts, no tags, one space between words."""
+    page = re.sub(r"<script.*?</script>", " ", page, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def test_text_a_governor_reads_follows_the_configuration(national_run, tmp_path):
+    """With 25 in place of 30 in utvalg.toml, no method text, heading or column still says 30."""
+    from pipelines.harmonise.harmonise import newest_school_names
+    from pipelines.outputs.build import break_notes
+    from pipelines.outputs.dashboard import funnel_page, method_page, overview_page
+    from pipelines.outputs.workbooks import write_workbooks
+
+    config = national_run.config
+    config = replace(
+        config,
+        selection=replace(config.selection, category_1_count=25),
+        holistic=replace(config.holistic, top_n=25),
+    )
+    result = national_run.result
+    texts = []
+    for path in write_workbooks(
+        result.candidates,
+        result.municipal_values,
+        result.school_values,
+        newest_school_names(national_run.harmonised),
+        config,
+        tmp_path,
+        "kodeversjon test",
+    ):
+        book = openpyxl.load_workbook(path)
+        # The rows of Kandidater and Skoler are the selection's figures and explanations, not text
+        # rendered from the configuration here: their headers are.
+        texts += [str(cell.value) for name in ("Kandidater", "Skoler") for cell in book[name][1]]
+        texts += [str(value) for row in book["Metode"].iter_rows(values_only=True) for value in row]
+    overview = overview_page(result.candidates, config)
+    texts.append(_prose(re.sub(r"<tbody>.*?</tbody>", " ", overview, flags=re.S)))  # rows: ranks
+    texts.append(_prose(method_page(config, break_notes(national_run.harmonised), "kodeversjon test")))
+    names = dict(result.candidates.select("municipality_code", "municipality_name").iter_rows())
+    texts.append(_prose(funnel_page(result.municipal_values, names, config)))
+    text = " ".join(" ".join(texts).split())
+
+    assert "Kategori 1 er de 25 kommunene med høyest andel" in text
+    assert "Sannsynlighet blant de 25 svakeste" in text
+    assert "blant de 25 svakeste kommunene" in text
+    # The one 30 left is category_2_spread (0.30), which is not what changed.
+    assert {text[m.start() : m.end() + 13] for m in re.finditer(r"\b30\b", text)} == {"30 prosentpoeng"}
+
+
+def test_method_text_renders_weights_shrinkage_and_norwegian_percentages():
+    config = load_config()
+    config = replace(
+        config,
+        holistic=replace(
+            config.holistic,
+            shrinkage=False,
+            candidate_probability=0.875,
+            area_weights={**config.holistic.area_weights, "laeringsresultater": 2.0},
+        ),
+    )
+    sections = dict(method_sections(config))
+    assert (
+        "med vektene læringsresultater 2, læringsmiljø 1 og gjennomføring 1"
+        in sections["Helhetlig vurdering"]
+    )
+    assert "trekkes ikke mot landsnivået" in sections["Helhetlig vurdering"]
+    assert "minst 87,5 %; «grensetilfelle»: 20–87,5 %" in sections["Nivå"]
+    assert "Risikopoeng for «Grunnskolepoeng» teller tre ganger" in sections["Udirs regel"]
+    assert percent(0.25) == "25 %"
 
 
 @pytest.mark.parametrize("sizes", [[5, 30, 40], [5, 8, 30, 40], [30, 40], [3]])
