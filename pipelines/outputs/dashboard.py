@@ -135,7 +135,7 @@ def overview_page(candidates: pl.DataFrame, config: Config) -> str:
 
 def _funnel_sd(indicator: Indicator, national: float) -> float | None:
     sd = pupil_sd(indicator, national)
-    if sd is None and indicator.source == "nasjonale_prover" and indicator.indicator == "skalapoeng":
+    if sd is None and indicator_measure(indicator) == "scale_points":
         # Scale points come with Udir's own Usikkerhet, so the indicators stage needs no pupil SD; the
         # funnel does: 10 points, the pupil SD the national tests' scale is built with.
         return 10.0

@@ -38,7 +38,7 @@ def whole_number(value: int) -> str:
 
 def listing(items: list[str]) -> str:
     """``a, b og c``."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " og " + items[-1]
+    return ", ".join(items[:-1]) + " og " + items[-1] if len(items) > 1 else "".join(items)
 
 
 def _udir_rule(config: Config) -> str:
