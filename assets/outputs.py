@@ -24,6 +24,7 @@ SNAPSHOT_TABLES = [
     "break_notes",
     "indicator_values",
     "school_indicator_values",
+    "school_names",
     "udir_risk_points",
     "holistic_scores",
     "rank_uncertainty",

@@ -3,19 +3,29 @@ and a privacy scan of every file."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
+from dataclasses import replace
 
 import openpyxl
 import polars as pl
 import pytest
 
+from pipelines.config import load_config
+from pipelines.flow import materialise
+from pipelines.outputs.method_text import method_sections, percent
 from pipelines.outputs.privacy import complementary_suppression, primary_suppression
+from pipelines.settings import PROJECT_ROOT
+from pipelines.vocabulary import CLEAR_CANDIDATE, ON_LIST
+from tests.conftest import SCHOOL_YEAR
 
 MINIMUM = 10
 
 
-def test_candidate_files_have_every_kommune_and_the_promised_columns(published, national_run):
+def test_candidate_files_have_every_kommune_and_the_promised_columns(
+    published, national_run, national_config
+):
     candidates = pl.read_csv(published["root"] / "candidates.csv", infer_schema_length=None)
     assert candidates.height == 357 and candidates["municipality_code"].n_unique() == 357
     for column in [
@@ -34,10 +44,11 @@ def test_candidate_files_have_every_kommune_and_the_promised_columns(published, 
     ]:
         assert column in candidates.columns
     # Every clear candidate's explanation comes with the numbers behind it.
-    listed = candidates.filter(pl.col("tier") == "klar kandidat")
+    listed = candidates.filter(pl.col("tier") == CLEAR_CANDIDATE)
     assert listed.height and listed["drivers"].str.contains(r"^[a-z0-9_]+: \d+\.\d+ SD \(\d/\d år\)").all()
-    assert (candidates["udir_category"] == 1).sum() == 30
-    assert (candidates["udir_category"] == 2).sum() <= 10
+    selection = national_config.selection
+    assert (candidates["udir_category"] == 1).sum() == selection.category_1_count
+    assert (candidates["udir_category"] == 2).sum() <= selection.category_2_max
     assert pl.read_parquet(published["root"] / "candidates.parquet").height == 357
     counties = pl.read_csv(published["root"] / "fylkeskommuner.csv")
     assert counties.height == 15 and counties["holistic_rank"].drop_nulls().len() == 15
@@ -69,11 +80,7 @@ def test_one_workbook_per_statsforvalter_read_back(published, national_run):
         listed_total += len(priorities)
         offices = {row[header.index("Kommunenr")][:2] for row in sheet.iter_rows(min_row=2, values_only=True)}
         assert all(len(code) == 2 for code in offices)
-    candidates = national_run.table("candidates")
-    on_a_list = candidates.filter(
-        pl.col("udir_category").is_not_null() | pl.col("tier").is_in(["klar kandidat", "grensetilfelle"])
-    )
-    assert listed_total == on_a_list.height
+    assert listed_total == national_run.table("candidates").filter(ON_LIST).height
 
 
 def test_workbooks_are_byte_identical_between_runs(published, national_run, national_config, tmp_path):
@@ -138,6 +145,84 @@ def test_no_published_figure_rests_on_too_few_pupils_or_can_be_recovered(publish
             assert min(funnel["limits"]["lower99"]) >= 0 and max(funnel["limits"]["upper99"]) <= 100
         checked += len(funnel["points"])
     assert checked > 1000
+
+
+def _prose(page: str) -> str:
+    """What a reader sees of a page: no scripts, no tags, one space between words."""
+    page = re.sub(r"<script.*?</script>", " ", page, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def test_text_a_governor_reads_follows_the_configuration(national_sample, tmp_path):
+    """With 25 in place of 30 in utvalg.toml, the whole run (selection included) says 25 in every
+    heading, explanation and method text a governor reads, and never 30."""
+    source = (PROJECT_ROOT / "utvalg.toml").read_text(encoding="utf-8")
+    changed, replaced = re.subn(r"(?m)^((?:top_n|category_1_count)\s*=\s*)30\b", r"\g<1>25", source)
+    assert replaced == 2, "utvalg.toml no longer sets top_n and category_1_count to 30"
+    config_file = tmp_path / "utvalg.toml"
+    config_file.write_text(changed, encoding="utf-8")
+    run = materialise(
+        tmp_path / "warehouse.duckdb",
+        ["candidate_files", "statsforvalter_workbooks", "dashboard"],
+        raise_on_error=True,
+        raw_dir=str(national_sample),
+        school_year=SCHOOL_YEAR,
+        config_file=str(config_file),
+        reports_dir=str(tmp_path / "reports"),
+    )
+    root = tmp_path / "reports" / SCHOOL_YEAR
+    candidates = run.table("candidates")
+    assert (candidates["udir_category"] == 1).sum() == 25
+    assert (candidates["holistic_rank"] <= 25).sum() == 25
+
+    method_texts, sentences = [], candidates["explanation"].to_list()
+    for path in sorted((root / "statsforvaltere").glob("*.xlsx")):
+        book = openpyxl.load_workbook(path)
+        kandidater = list(book["Kandidater"].iter_rows(values_only=True))
+        method_texts += [str(cell) for cell in kandidater[0]] + [str(c.value) for c in book["Skoler"][1]]
+        sentences += [str(row[kandidater[0].index("Forklaring")]) for row in kandidater[1:]]
+        method_texts += [str(value) for row in book["Metode"].iter_rows(values_only=True) for value in row]
+    dashboard = root / "dashboard"
+    index = (dashboard / "index.html").read_text(encoding="utf-8")
+    method_texts.append(_prose(re.sub(r"<tbody>.*?</tbody>", " ", index, flags=re.S)))  # rows: ranks
+    method_texts += [
+        _prose((dashboard / name).read_text(encoding="utf-8")) for name in ("metode.html", "traktplott.html")
+    ]
+    profiles = sorted((dashboard / "kommuner").glob("*.html"))
+    sentences += [_prose(path.read_text(encoding="utf-8")) for path in profiles]
+
+    text = " ".join(" ".join(method_texts).split())
+    assert "Kategori 1 er de 25 kommunene med høyest andel" in text
+    assert "Sannsynlighet blant de 25 svakeste" in text
+    assert "blant de 25 svakeste kommunene" in text
+    # The one 30 left in the method texts is category_2_spread (0.30), which is not what changed.
+    assert {text[m.start() : m.end() + 13] for m in re.finditer(r"\b30\b", text)} == {"30 prosentpoeng"}
+    # Explanations and profiles carry ranks and figures (30 may be one of them), never "the 30 weakest".
+    prose = " ".join(sentences)
+    assert "blant de 25 svakeste" in prose
+    assert not re.search(r"\b30 (svakeste|kommunene)|de 30\b", prose)
+
+
+def test_method_text_renders_weights_shrinkage_and_norwegian_percentages():
+    config = load_config()
+    config = replace(
+        config,
+        holistic=replace(
+            config.holistic,
+            shrinkage=False,
+            candidate_probability=0.875,
+            area_weights={**config.holistic.area_weights, "laeringsresultater": 2.0},
+        ),
+    )
+    sections = dict(method_sections(config))
+    assert (
+        "med vektene læringsresultater 2, læringsmiljø 1 og gjennomføring 1"
+        in sections["Helhetlig vurdering"]
+    )
+    assert "trekkes ikke mot landsnivået" in sections["Helhetlig vurdering"]
+    assert "minst 87,5 %; «grensetilfelle»: 20–87,5 %" in sections["Nivå"]
+    assert "Risikopoeng for «Grunnskolepoeng» teller tre ganger" in sections["Udirs regel"]
+    assert percent(0.25) == "25 %"
 
 
 @pytest.mark.parametrize("sizes", [[5, 30, 40], [5, 8, 30, 40], [30, 40], [3]])

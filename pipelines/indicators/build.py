@@ -2,7 +2,7 @@
 
 A figure from fewer pupils than ``minimum_pupils``, or suppressed, counts as missing: the rule and the
 holistic method score a unit on what it has. The standard error of each figure is Udir's
-``Usikkerhet`` where published, else the binomial one for shares, else ``pupil_sd / √n``.
+``Usikkerhet`` where published, else ``pupil_sd / √n``, else the binomial one for shares.
 """
 
 from __future__ import annotations
@@ -43,14 +43,39 @@ def _selector(indicator: Indicator) -> pl.Expr:
     )
 
 
+def indicator_measure(indicator: Indicator) -> str:
+    """What an indicator's figures measure (a key of ``MEASURE_RANGES``), from its configuration alone:
+    for outputs that hold the figures without the harmonised ``measure`` column."""
+    if indicator.source == "grunnskolepoeng":
+        return "points"
+    if indicator.source == "nasjonale_prover" and indicator.indicator == "skalapoeng":
+        return "scale_points"
+    return "index" if indicator.pupil_sd is not None else "percent"
+
+
+def sampling_error(indicator: Indicator, value: pl.Expr, measure: pl.Expr, n: pl.Expr) -> pl.Expr:
+    """The standard error of a figure from ``n`` pupils without Udir's ``Usikkerhet``: the configured
+    ``pupil_sd`` over √n, else the binomial one of a percent share (clipped to 0.5–99.5 so that 0 % and
+    100 % keep some uncertainty), else null."""
+    if indicator.pupil_sd is not None:
+        return pl.lit(indicator.pupil_sd) / n.sqrt()
+    share = value.clip(0.5, 99.5)
+    return pl.when(measure == "percent").then((share * (100 - share) / n).sqrt())
+
+
+def pupil_sd(indicator: Indicator, national_value: float) -> float | None:
+    """One pupil's standard deviation at ``national_value`` (the error of a figure from one pupil), for
+    the funnel plots' control limits."""
+    one_pupil = sampling_error(
+        indicator, pl.lit(national_value), pl.lit(indicator_measure(indicator)), pl.lit(1.0)
+    )
+    sd = pl.select(one_pupil).item()
+    return None if sd is None else float(sd)
+
+
 def _standard_error(indicator: Indicator) -> pl.Expr:
     n = pl.col("n").cast(pl.Float64)
-    if indicator.pupil_sd is not None:
-        fallback = pl.lit(indicator.pupil_sd) / n.sqrt()
-    else:
-        share = pl.col("value").clip(0.5, 99.5)
-        fallback = pl.when(pl.col("measure") == "percent").then((share * (100 - share) / n).sqrt())
-    return pl.coalesce(pl.col("std_error"), fallback)
+    return pl.coalesce(pl.col("std_error"), sampling_error(indicator, pl.col("value"), pl.col("measure"), n))
 
 
 def indicator_values(

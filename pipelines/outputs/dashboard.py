@@ -17,14 +17,19 @@ from pathlib import Path
 import polars as pl
 from plotly.offline import get_plotlyjs
 
+from pipelines import vocabulary
 from pipelines.config import Config, Indicator
-from pipelines.outputs.privacy import complementary_suppression, primary_suppression
+from pipelines.indicators.build import indicator_measure, pupil_sd
+from pipelines.outputs.method_text import method_sections
+from pipelines.outputs.privacy import primary_suppression, school_figures
 from pipelines.storage.files import write_atomically
 from pipelines.tables import MEASURE_RANGES
+from pipelines.vocabulary import AREA_LABELS, NOT_ASSESSED, ON_LIST, SOURCE_LABELS
 
 STATIC = Path(__file__).parent / "static"
-TIERS = ["klar kandidat", "grensetilfelle", "klart ikke", "ingen vurdering"]
-TIER_COLOURS = ["#b2182b", "#f4a582", "#d1e5f0", "#cccccc"]
+# The map's categories, strongest first: the holistic tiers and the kommuner without an assessment.
+TIERS = [*vocabulary.TIERS, NOT_ASSESSED]
+TIER_COLOURS = dict(zip(TIERS, ["#b2182b", "#f4a582", "#d1e5f0", "#cccccc"], strict=True))
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 1200px; padding: 0 1rem 3rem; color: #222; }
 nav { display: flex; gap: 1.5rem; padding: 0.8rem 0; border-bottom: 1px solid #ccc; margin-bottom: 1rem; }
@@ -82,8 +87,8 @@ def _clean(value: float | None, digits: int = 2) -> float | None:
 def overview_page(candidates: pl.DataFrame, config: Config) -> str:
     kommuner = []
     rows = []
-    for row in candidates.iter_rows(named=True):
-        tier = row["tier"] or "ingen vurdering"
+    for row in candidates.with_columns(ON_LIST.fill_null(False).alias("listed")).iter_rows(named=True):
+        tier = row["tier"] or NOT_ASSESSED
         kommuner.append(
             {
                 "code": row["municipality_code"],
@@ -95,9 +100,10 @@ def overview_page(candidates: pl.DataFrame, config: Config) -> str:
                 "low": row["rank_low"],
                 "high": row["rank_high"],
                 "udir_category": row["udir_category"],
+                "listed": row["listed"],
             }
         )
-        if row["udir_category"] is not None or tier in ("klar kandidat", "grensetilfelle"):
+        if row["listed"]:
             rows.append(
                 f'<tr data-office="{html.escape(row["statsforvalter"] or "")}">'
                 f"<td>{row['holistic_rank'] or '–'}</td>"
@@ -110,7 +116,7 @@ def overview_page(candidates: pl.DataFrame, config: Config) -> str:
     offices = sorted({k["statsforvalter"] for k in kommuner if k["statsforvalter"]})
     options = "".join(f'<option value="{html.escape(o)}">{html.escape(o)}</option>' for o in offices)
     colorscale = []
-    for index, colour in enumerate(TIER_COLOURS):
+    for index, colour in enumerate(TIER_COLOURS.values()):
         colorscale += [[index / len(TIERS), colour], [(index + 1) / len(TIERS), colour]]
     body = f"""
 <h1>Kandidater til oppfølgingsordningen {config.selection.school_year}</h1>
@@ -123,25 +129,17 @@ def overview_page(candidates: pl.DataFrame, config: Config) -> str:
 <table id="list"><thead><tr><th>Rangering</th><th>Kommune</th><th>Statsforvalter</th><th>Udir-kategori</th>
 <th>Vurdering</th><th>Sannsynlighet</th><th>90 % intervall</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
 """
-    data = {"kommuner": kommuner, "tiers": TIERS, "colorscale": colorscale}
+    data = {"kommuner": kommuner, "tiers": TIERS, "colours": TIER_COLOURS, "colorscale": colorscale}
     return _page(f"Oppfølgingsordningen {config.selection.school_year}", body, data, "overview")
 
 
-def _measure(indicator: Indicator) -> str:
-    if indicator.source == "grunnskolepoeng":
-        return "points"
-    if indicator.source == "nasjonale_prover" and indicator.indicator == "skalapoeng":
-        return "scale_points"
-    return "index" if indicator.pupil_sd is not None else "percent"
-
-
 def _funnel_sd(indicator: Indicator, national: float) -> float | None:
-    if indicator.pupil_sd is not None:
-        return indicator.pupil_sd
-    if indicator.source == "nasjonale_prover" and indicator.indicator == "skalapoeng":
+    sd = pupil_sd(indicator, national)
+    if sd is None and indicator_measure(indicator) == "scale_points":
+        # Scale points come with Udir's own Usikkerhet, so the indicators stage needs no pupil SD; the
+        # funnel does: 10 points, the pupil SD the national tests' scale is built with.
         return 10.0
-    share = min(max(national, 0.5), 99.5)
-    return math.sqrt(share * (100 - share))
+    return sd
 
 
 def funnel_page(values: pl.DataFrame, names: dict[str, str], config: Config) -> str:
@@ -175,7 +173,7 @@ def funnel_page(values: pl.DataFrame, names: dict[str, str], config: Config) -> 
                     "outside": abs(value - national) > limit,
                 }
             )
-        low, high = MEASURE_RANGES[_measure(indicator)]
+        low, high = MEASURE_RANGES[indicator_measure(indicator)]
 
         def clip(limit: float, low: float = low, high: float = high) -> float:
             """Control limits stay within the values the measure can take."""
@@ -211,7 +209,7 @@ seg ut mer enn tilfeldigheter forklarer. Kommuner med færre enn {config.selecti
 def profile_page(
     row: dict[str, object],
     values: pl.DataFrame,
-    county_levels: pl.DataFrame,
+    fylke_values: pl.DataFrame,
     schools: pl.DataFrame,
     config: Config,
     scored: int,
@@ -226,7 +224,7 @@ def profile_page(
         by_year = {r["school_year"]: r for r in mine.iter_rows(named=True)}
         fylke = {
             r["school_year"]: r["value"]
-            for r in county_levels.filter(pl.col("indicator_id") == indicator.id).iter_rows(named=True)
+            for r in fylke_values.filter(pl.col("indicator_id") == indicator.id).iter_rows(named=True)
         }
         national = {y: by_year[y]["national"] for y in by_year}
         if not by_year and not fylke:
@@ -265,7 +263,7 @@ def profile_page(
             f"<td>{school['school_year']}</td><td>{'skjult' if school['hidden'] else _fmt(school['value'])}</td>"
             f"<td>{'–' if school['hidden'] else school['n']}</td></tr>"
         )
-    tier = row["tier"] or "ingen vurdering"
+    tier = str(row["tier"] or NOT_ASSESSED)
     udir = f"kategori {row['udir_category']}" if row["udir_category"] else "ikke på listen"
     share = "–" if row["udir_risk_share"] is None else f"{round(float(row['udir_risk_share']) * 100)} %"  # type: ignore[arg-type]
     body = f"""
@@ -285,6 +283,7 @@ ett skjult tall ellers kunne regnes ut.</p>
         "code": code,
         "name": name,
         "tier": tier,
+        "colour": TIER_COLOURS[tier],
         "rank": row["holistic_rank"],
         "low": row["rank_low"],
         "high": row["rank_high"],
@@ -297,31 +296,22 @@ ett skjult tall ellers kunne regnes ut.</p>
 
 def method_page(config: Config, break_notes: pl.DataFrame, produced_by: str) -> str:
     rows = "".join(
-        f"<tr><td>{html.escape(s)}</td><td>{html.escape(y)}</td><td>{html.escape(n)}</td></tr>"
+        f"<tr><td>{html.escape(SOURCE_LABELS.get(s, s))}</td><td>{html.escape(y)}</td><td>{html.escape(n)}</td></tr>"
         for s, y, n in break_notes.iter_rows()
     )
     indicators = "".join(
-        f"<tr><td>{html.escape(i.label)}</td><td>{'ja' if i.udir_rule else 'nei'}</td><td>{i.area}</td>"
+        f"<tr><td>{html.escape(i.label)}</td><td>{'ja' if i.udir_rule else 'nei'}</td><td>{AREA_LABELS[i.area]}</td>"
         f"<td>{'høyere er bedre' if i.higher_is_better else 'lavere er bedre'}</td>"
         f"<td>{_fmt(i.absolute_limit) if i.absolute_limit is not None else '–'}</td></tr>"
         for i in config.for_owner("kommune")
     )
+    sections = "".join(
+        f"<h2>{html.escape(title)}</h2>\n<p>{html.escape(text)}</p>\n"
+        for title, text in method_sections(config)
+    )
     body = f"""
 <h1>Metode og data</h1>
-<h2>Udirs regel</h2>
-<p>For hver indikator og hvert av skoleårene {", ".join(config.window())} får kommunen 1 risikopoeng når den er
-svakere enn landet, og 3 når den er svakere enn den absolutte grensen. Grunnskolepoeng teller tre ganger.
-Kommunens skår er andelen av mulige risikopoeng. Kategori 1 er de {config.selection.category_1_count} med høyest
-andel; kategori 2 er inntil {config.selection.category_2_max} kommuner med stor spredning mellom egne skoler og minst
-én skole blant de 25 % svakeste.</p>
-<h2>Helhetlig vurdering</h2>
-<p>Alle fire kilder (nasjonale prøver, Elevundersøkelsen, grunnskolepoeng og gjennomføring) gjøres om til
-standardiserte skårer der høyere er svakere. Usikkerheten i hvert tall regnes fra antall elever. Små kommuner
-trekkes mot landsnivået (empirisk Bayes), slik at de ikke velges ut av tilfeldigheter. Skårene slås sammen over
-årene og innenfor områdene læringsresultater, læringsmiljø og gjennomføring, som veier likt. Med
-{config.holistic.draws} simuleringer beregnes sannsynligheten for å være blant de {config.holistic.top_n}
-svakeste og et 90 % intervall for rangeringen.</p>
-<h2>Indikatorer</h2>
+{sections}<h2>Indikatorer</h2>
 <table><thead><tr><th>Indikator</th><th>I Udirs regel</th><th>Område</th><th>Retning</th><th>Absolutt grense</th></tr></thead>
 <tbody>{indicators}</tbody></table>
 <h2>Data og brudd i tidsseriene</h2>
@@ -329,9 +319,6 @@ svakeste og et 90 % intervall for rangeringen.</p>
 gjelder nå; sammenslåtte kommuner er vektet etter antall elever, og delte kommuner er bygd opp fra skolene der
 det går. Nasjonale prøver fra før 2022-23 kan ikke sammenlignes med senere år. Merknader om brudd fra Udir:</p>
 <table><thead><tr><th>Kilde</th><th>Skoleår</th><th>Merknad</th></tr></thead><tbody>{rows}</tbody></table>
-<h2>Personvern</h2>
-<p>Ingen tall fra færre enn {config.selection.minimum_pupils} elever vises, og ingen skjulte tall kan regnes ut
-ved å trekke skoler fra kommunetallet.</p>
 <p class="note">Laget av {html.escape(produced_by)}.</p>
 """
     return _page("Metode og data", body, {}, None)
@@ -387,7 +374,7 @@ def _geojson_script(geojson_path: Path) -> str:
 def build_dashboard(
     candidates: pl.DataFrame,
     municipal_values: pl.DataFrame,
-    county_levels: pl.DataFrame,
+    fylke_values: pl.DataFrame,
     school_values: pl.DataFrame,
     school_names: pl.DataFrame,
     break_notes: pl.DataFrame,
@@ -397,19 +384,11 @@ def build_dashboard(
     produced_by: str,
 ) -> list[Path]:
     """Write every page and the shared files; returns the paths written."""
-    minimum = config.selection.minimum_pupils
-    shown = primary_suppression(municipal_values, minimum, ["value"])
-    schools = primary_suppression(school_values, minimum, ["value"])
-    schools = complementary_suppression(
-        schools, ["municipality_code", "indicator_id", "school_year"], ["value"]
+    shown = primary_suppression(municipal_values, config.selection.minimum_pupils, ["value"])
+    schools = school_figures(school_values, school_names, config).sort(
+        "unit_name", "indicator_id", "school_year"
     )
-    labels = {i.id: i.label for i in config.indicators}
-    schools = (
-        schools.join(school_names, on="unit_code", how="left")
-        .with_columns(pl.col("indicator_id").replace_strict(labels, default=None).alias("label"))
-        .sort("unit_name", "indicator_id", "school_year")
-    )
-    fylker = county_levels.filter(pl.col("level") == "county")
+    fylker = fylke_values.filter(pl.col("level") == "county")
     names = dict(candidates.select("municipality_code", "municipality_name").iter_rows())
     files: dict[str, bytes] = {
         "plotly.min.js": get_plotlyjs().encode("utf-8"),

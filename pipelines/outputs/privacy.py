@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.config import Config
+
 
 def primary_suppression(frame: pl.DataFrame, minimum: int, value_columns: list[str]) -> pl.DataFrame:
     """Hide ``value_columns`` where ``n`` is below ``minimum`` or unknown; adds ``hidden``."""
@@ -49,11 +51,12 @@ def complementary_suppression(
     ).drop("_row")
 
 
-def recoverable_cells(kommune_n: pl.DataFrame, schools: pl.DataFrame, group: list[str]) -> pl.DataFrame:
-    """Groups where exactly one school is hidden while the others are shown: must be empty."""
-    return (
-        schools.group_by(group)
-        .agg(pl.col("hidden").sum().alias("hidden_schools"), pl.len().alias("schools"))
-        .filter((pl.col("hidden_schools") == 1) & (pl.col("schools") > 1))
-        .join(kommune_n, on=group, how="inner")
+def school_figures(school_values: pl.DataFrame, names: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """Schools' figures as published: both suppressions (within kommune × indicator × year), the
+    school's name and the indicator's label. Unsorted: each output keeps its own order."""
+    labels = {i.id: i.label for i in config.indicators}
+    shown = primary_suppression(school_values, config.selection.minimum_pupils, ["value"])
+    shown = complementary_suppression(shown, ["municipality_code", "indicator_id", "school_year"], ["value"])
+    return shown.join(names, on="unit_code", how="left").with_columns(
+        pl.col("indicator_id").replace_strict(labels, default=None).alias("label")
     )

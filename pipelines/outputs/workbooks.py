@@ -15,31 +15,21 @@ import polars as pl
 import xlsxwriter
 
 from pipelines.config import Config
-from pipelines.outputs.privacy import complementary_suppression, primary_suppression
+from pipelines.outputs.method_text import method_sections
+from pipelines.outputs.privacy import primary_suppression, school_figures
 from pipelines.storage.files import write_atomically
-from pipelines.vocabulary import slug
+from pipelines.vocabulary import ON_LIST, PRIORITY, slug
 
 RECOMMENDATIONS = ["anbefales", "anbefales ikke", "usikker"]
 # A fixed creation time keeps the files byte-identical between runs.
 FIXED_CREATED = dt.datetime(2026, 1, 1)
-ON_LIST = pl.col("udir_category").is_not_null() | pl.col("tier").is_in(["klar kandidat", "grensetilfelle"])
 
 
 def listed_kommuner(candidates: pl.DataFrame) -> pl.DataFrame:
-    """Kommuner on a list or borderline, by priority: category 1, clear candidates, category 2,
-    borderline; then by the holistic rank."""
-    priority = (
-        pl.when(pl.col("udir_category") == 1)
-        .then(1)
-        .when(pl.col("tier") == "klar kandidat")
-        .then(2)
-        .when(pl.col("udir_category") == 2)
-        .then(3)
-        .otherwise(4)
-    )
+    """Kommuner on the list, in the order a governor reviews them, then by the holistic rank."""
     return (
         candidates.filter(ON_LIST)
-        .with_columns(priority.alias("prioritet"))
+        .with_columns(PRIORITY.alias("prioritet"))
         .sort(["prioritet", "holistic_rank", "municipality_code"], nulls_last=True)
     )
 
@@ -59,41 +49,31 @@ def file_name(office: str) -> str:
     return f"statsforvalteren_{slug(base)}.xlsx"
 
 
-METHOD_TEXT = [
-    (
-        "Formål",
-        "Arbeidsboken viser kommunene i embetets område som er kandidater til "
-        "oppfølgingsordningen, og grensetilfellene, til statsforvalterens vurdering.",
-    ),
-    (
-        "Udirs regel",
-        "For hver indikator og hvert skoleår i perioden får kommunen 1 risikopoeng når den er "
-        "svakere enn landet og 3 når den er svakere enn den absolutte grensen. Grunnskolepoeng teller tre "
-        "ganger. Andel risikopoeng = poeng / mulige poeng. Kategori 1: de 30 med høyest andel. Kategori 2: "
-        "inntil 10 kommuner med stor spredning mellom egne skoler og minst én skole blant de 25 % svakeste.",
-    ),
-    (
-        "Helhetlig vurdering",
-        "Alle fire kilder standardiseres slik at høyere er svakere, usikkerheten i hvert "
-        "tall regnes fra antall elever, og små kommuner trekkes mot landsnivået (empirisk Bayes) slik at de "
-        "ikke velges ut av tilfeldigheter. Resultatet er en samlet skår, sannsynligheten for å være blant de "
-        "30 svakeste og et 90 % intervall for rangeringen.",
-    ),
-    (
-        "Nivå",
-        "«klar kandidat»: sannsynlighet minst 80 %; «grensetilfelle»: 20–80 %; «klart ikke»: under 20 %.",
-    ),
-    ("Vedvarende", "Sannsynligheten for at kommunen er svakere enn landet samlet i minst to av årene."),
-    (
-        "Personvern",
-        "Tall fra færre elever enn minstetallet vises ikke, og en skole skjules i tillegg der "
-        "ett skjult tall ellers kunne regnes ut fra kommunetallet.",
-    ),
-    (
-        "Anbefaling",
-        "Velg anbefales / anbefales ikke / usikker, og begrunn vurderingen i kolonnen Begrunnelse.",
-    ),
-]
+def method_rows(config: Config, produced_by: str) -> list[tuple[str, str]]:
+    """The ``Metode`` sheet: the workbook's purpose, the method, how to answer, the run and the
+    indicators."""
+    return [
+        (
+            "Formål",
+            "Arbeidsboken viser kommunene i embetets område som er kandidater til "
+            "oppfølgingsordningen, og grensetilfellene, til statsforvalterens vurdering.",
+        ),
+        *method_sections(config),
+        (
+            "Anbefaling",
+            f"Velg {' / '.join(RECOMMENDATIONS)}, og begrunn vurderingen i kolonnen Begrunnelse.",
+        ),
+        ("Skoleår", ", ".join(config.window())),
+        ("Minste antall elever", str(config.selection.minimum_pupils)),
+        ("Laget av", produced_by),
+        *(
+            (
+                i.label,
+                f"indikator i perioden ({'høyere er bedre' if i.higher_is_better else 'lavere er bedre'})",
+            )
+            for i in config.for_owner("kommune")
+        ),
+    ]
 
 
 def _write_sheet_table(
@@ -124,16 +104,9 @@ def _write_sheet_table(
     return sheet
 
 
-def workbook_bytes(
-    office: str,
-    listed: pl.DataFrame,
-    municipal_means: pl.DataFrame,
-    schools: pl.DataFrame,
-    config: Config,
-    produced_by: str,
-) -> bytes:
-    """The workbook of one statsforvalter as bytes; ``produced_by`` names the code and inputs."""
-    labels = [(i.id, i.label) for i in config.for_owner("kommune")]
+def candidates_table(listed: pl.DataFrame, municipal_means: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """The ``Kandidater`` sheet's rows: the assessment, each indicator beside the national level, and
+    empty columns for the governor's answer."""
     table = listed.select(
         pl.col("prioritet").alias("Prioritet"),
         pl.col("municipality_code").alias("Kommunenr"),
@@ -141,42 +114,48 @@ def workbook_bytes(
         pl.col("udir_category").cast(pl.Float64).alias("Udir-kategori"),
         pl.col("udir_risk_share").alias("Andel risikopoeng"),
         pl.col("tier").alias("Helhetlig vurdering"),
-        pl.col("p_top_n").alias(f"Sannsynlighet blant de {config.holistic.top_n} svakeste"),
+        pl.col("p_top_n").alias(_probability_column(config)),
         pl.col("holistic_rank").cast(pl.Float64).alias("Rangering"),
         pl.format("{}–{}", "rank_low", "rank_high").alias("Rangering, 90 % intervall"),
         pl.col("persistence").alias("Vedvarende svak"),
     )
-    for indicator_id, label in labels:
-        means = municipal_means.filter(pl.col("indicator_id") == indicator_id).select(
+    for indicator in config.for_owner("kommune"):
+        means = municipal_means.filter(pl.col("indicator_id") == indicator.id).select(
             pl.col("unit_code").alias("Kommunenr"),
-            pl.col("value").alias(f"{label}: kommunen"),
-            pl.col("national").alias(f"{label}: landet"),
+            pl.col("value").alias(f"{indicator.label}: kommunen"),
+            pl.col("national").alias(f"{indicator.label}: landet"),
         )
         table = table.join(means, on="Kommunenr", how="left")
-    table = table.with_columns(
+    return table.with_columns(
         listed["explanation"].alias("Forklaring"),
         pl.lit(None, pl.String).alias("Anbefaling"),
         pl.lit(None, pl.String).alias("Begrunnelse"),
     )
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    book.set_properties(
-        {
-            "title": f"Kandidater til oppfølgingsordningen – {office}",
-            "author": "Utdanningsdirektoratet",
-            "created": FIXED_CREATED,
-        }
-    )
-    formats = {
+
+
+def _probability_column(config: Config) -> str:
+    return f"Sannsynlighet blant de {config.holistic.top_n} svakeste"
+
+
+def _formats(book: xlsxwriter.Workbook) -> dict[str, xlsxwriter.format.Format]:
+    return {
         "percent": book.add_format({"num_format": "0 %"}),
         "share": book.add_format({"num_format": "0.00"}),
         "one": book.add_format({"num_format": "0.0"}),
         "int": book.add_format({"num_format": "0"}),
         "wrap": book.add_format({"text_wrap": True, "valign": "top"}),
     }
+
+
+def _write_candidates_sheet(
+    book: xlsxwriter.Workbook,
+    table: pl.DataFrame,
+    formats: dict[str, xlsxwriter.format.Format],
+    config: Config,
+) -> None:
     number_formats = {
         "Andel risikopoeng": "percent",
-        f"Sannsynlighet blant de {config.holistic.top_n} svakeste": "percent",
+        _probability_column(config): "percent",
         "Vedvarende svak": "percent",
         "Udir-kategori": "int",
         "Rangering": "int",
@@ -196,66 +175,70 @@ def workbook_bytes(
             "validate": "list",
             "source": RECOMMENDATIONS,
             "input_title": "Anbefaling",
-            "input_message": "anbefales / anbefales ikke / usikker",
+            "input_message": " / ".join(RECOMMENDATIONS),
         },
     )
 
-    school_table = schools.select(
+
+def _write_schools_sheet(
+    book: xlsxwriter.Workbook, schools: pl.DataFrame, formats: dict[str, xlsxwriter.format.Format]
+) -> None:
+    hidden = pl.col("hidden")
+    table = schools.select(
         pl.col("municipality_code").alias("Kommunenr"),
         pl.col("unit_code").alias("Organisasjonsnummer"),
         pl.col("unit_name").alias("Skole"),
         pl.col("label").alias("Indikator"),
         pl.col("school_year").alias("Skoleår"),
         pl.col("value").alias("Verdi"),
-        pl.col("n").cast(pl.Float64).alias("Antall elever"),
-        pl.when(pl.col("hidden")).then(pl.lit("skjult (personvern)")).otherwise(None).alias("Merknad"),
-    )
-    school_table = school_table.with_columns(
-        pl.when(pl.col("Merknad").is_not_null())
-        .then(None)
-        .otherwise(pl.col("Antall elever"))
-        .alias("Antall elever")
+        pl.when(hidden).then(None).otherwise(pl.col("n").cast(pl.Float64)).alias("Antall elever"),
+        pl.when(hidden).then(pl.lit("skjult (personvern)")).otherwise(None).alias("Merknad"),
     )
     _write_sheet_table(
         book,
         "Skoler",
-        school_table,
+        table,
         formats,
         {"Verdi": "one", "Antall elever": "int"},
         {"Skole": 34, "Indikator": 44, "Merknad": 20},
     )
 
+
+def _write_method_sheet(
+    book: xlsxwriter.Workbook, rows: list[tuple[str, str]], formats: dict[str, xlsxwriter.format.Format]
+) -> None:
     method = book.add_worksheet("Metode")
     method.set_column(0, 0, 22, book.add_format({"bold": True, "valign": "top"}))
     method.set_column(1, 1, 110, formats["wrap"])
-    rows = [
-        *METHOD_TEXT,
-        ("Skoleår", ", ".join(config.window())),
-        ("Minste antall elever", str(config.selection.minimum_pupils)),
-        ("Laget av", produced_by),
-    ]
-    rows += [
-        (label, f"indikator i perioden ({'høyere er bedre' if i.higher_is_better else 'lavere er bedre'})")
-        for i in config.for_owner("kommune")
-        for label in [i.label]
-    ]
     for row_number, (title, text) in enumerate(rows):
         method.write_string(row_number, 0, title)
         method.write_string(row_number, 1, text)
+
+
+def workbook_bytes(
+    office: str,
+    listed: pl.DataFrame,
+    municipal_means: pl.DataFrame,
+    schools: pl.DataFrame,
+    config: Config,
+    produced_by: str,
+) -> bytes:
+    """The workbook of one statsforvalter as bytes; ``produced_by`` names the code and inputs."""
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    book.set_properties(
+        {
+            "title": f"Kandidater til oppfølgingsordningen – {office}",
+            "author": "Utdanningsdirektoratet",
+            "created": FIXED_CREATED,
+        }
+    )
+    formats = _formats(book)
+    _write_candidates_sheet(book, candidates_table(listed, municipal_means, config), formats, config)
+    _write_schools_sheet(book, schools, formats)
+    _write_method_sheet(book, method_rows(config, produced_by), formats)
     book.close()
     return buffer.getvalue()
-
-
-def school_rows(school_values: pl.DataFrame, names: pl.DataFrame, config: Config) -> pl.DataFrame:
-    """Schools' figures with primary and complementary suppression applied."""
-    labels = {i.id: i.label for i in config.indicators}
-    shown = primary_suppression(school_values, config.selection.minimum_pupils, ["value"])
-    shown = complementary_suppression(shown, ["municipality_code", "indicator_id", "school_year"], ["value"])
-    return (
-        shown.join(names, on="unit_code", how="left")
-        .with_columns(pl.col("indicator_id").replace_strict(labels, default=None).alias("label"))
-        .sort("municipality_code", "unit_name", "indicator_id", "school_year")
-    )
 
 
 def write_workbooks(
@@ -270,7 +253,9 @@ def write_workbooks(
     """Write one workbook per statsforvalter office; returns the paths."""
     listed = listed_kommuner(candidates)
     means = indicator_means(municipal_values, config.selection.minimum_pupils)
-    schools = school_rows(school_values, school_names, config)
+    schools = school_figures(school_values, school_names, config).sort(
+        "municipality_code", "unit_name", "indicator_id", "school_year"
+    )
     written = []
     for office in sorted(candidates["statsforvalter"].drop_nulls().unique().to_list()):
         mine = listed.filter(pl.col("statsforvalter") == office)

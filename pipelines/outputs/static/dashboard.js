@@ -1,9 +1,8 @@
 // Renders the dashboard's charts from the JSON embedded in each page. Works offline from file://.
+// Tier names, their colours and who is on the list come in that JSON: the vocabulary lives in Python.
 "use strict";
 const Dashboard = (() => {
   const data = () => JSON.parse(document.getElementById("data").textContent);
-  const TIER_COLOURS = { "klar kandidat": "#b2182b", "grensetilfelle": "#f4a582", "klart ikke": "#d1e5f0",
-    "ingen vurdering": "#cccccc" };
   const config = { responsive: true, displaylogo: false };
   const pct = (p) => (p === null ? "–" : Math.round(p * 100) + " %");
 
@@ -20,12 +19,13 @@ const Dashboard = (() => {
         colorscale: d.colorscale, zmin: -0.5, zmax: d.tiers.length - 0.5, showscale: false, marker: { line: { width: 0.3, color: "#555" } },
       }], { geo: { fitbounds: "locations", visible: false }, margin: { l: 0, r: 0, t: 30, b: 0 }, height: 560,
             title: { text: "Helhetlig vurdering per kommune" } }, config);
-      const listed = rows.filter((k) => k.rank !== null && (k.tier !== "klart ikke" || k.udir_category)).slice(0, 60);
+      // Which kommuner are on the list is decided in Python (vocabulary.ON_LIST), never here.
+      const listed = rows.filter((k) => k.rank !== null && k.listed).slice(0, 60);
       Plotly.react("ranks", [{
         type: "scatter", mode: "markers", x: listed.map((k) => k.rank), y: listed.map((k) => k.name),
         error_x: { type: "data", symmetric: false, array: listed.map((k) => k.high - k.rank),
                    arrayminus: listed.map((k) => k.rank - k.low), color: "#555" },
-        marker: { color: listed.map((k) => TIER_COLOURS[k.tier]), size: 9, line: { width: 1, color: "#333" } },
+        marker: { color: listed.map((k) => d.colours[k.tier]), size: 9, line: { width: 1, color: "#333" } },
         text: listed.map((k) => `${k.name}: rangering ${k.rank} (${k.low}–${k.high}), p = ${pct(k.p)}`), hoverinfo: "text",
       }], { title: { text: "Rangering med 90 % intervall (1 = svakest)" }, height: Math.max(300, 18 * listed.length + 80),
             margin: { l: 150, r: 20, t: 40, b: 40 }, yaxis: { autorange: "reversed" }, xaxis: { title: { text: "rangering" } } }, config);
@@ -69,7 +69,7 @@ const Dashboard = (() => {
     if (d.rank !== null) {
       Plotly.newPlot("position", [{ type: "scatter", mode: "markers", x: [d.rank], y: [d.name],
         error_x: { type: "data", symmetric: false, array: [d.high - d.rank], arrayminus: [d.rank - d.low], color: "#555" },
-        marker: { size: 12, color: TIER_COLOURS[d.tier] } }],
+        marker: { size: 12, color: d.colour } }],
         { title: { text: `Rangering blant ${d.scored} kommuner (90 % intervall)` }, height: 180,
           xaxis: { range: [0, d.scored + 1], title: { text: "rangering (1 = svakest)" } }, margin: { l: 120, t: 40, b: 40 } }, config);
     }

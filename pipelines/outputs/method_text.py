@@ -1,0 +1,115 @@
+"""The method as a governor reads it, in bokmål, rendered from the configuration: one text for the
+workbooks' ``Metode`` sheet and the dashboard's ``metode.html``, so the two cannot disagree with each
+other or with the run.
+"""
+
+from __future__ import annotations
+
+from pipelines.config import Config
+from pipelines.vocabulary import (
+    AREA_LABELS,
+    AREAS,
+    BORDERLINE,
+    CLEAR_CANDIDATE,
+    CLEARLY_NOT,
+    NOT_ASSESSED,
+    SOURCE_LABELS,
+    SOURCES,
+)
+
+# Norwegian writes small counts in words in running text ("teller tre ganger").
+_NUMBER_WORDS = {2: "to", 3: "tre", 4: "fire", 5: "fem", 6: "seks", 7: "sju", 8: "åtte", 9: "ni", 10: "ti"}
+
+
+def decimal(value: float) -> str:
+    """``2.0`` → ``2``, ``1.5`` → ``1,5``: no trailing zeros, a decimal comma."""
+    return f"{value:.2f}".rstrip("0").rstrip(".").replace(".", ",")
+
+
+def percent(share: float) -> str:
+    """A share as a Norwegian percentage: ``0.25`` → ``25 %``, ``0.125`` → ``12,5 %``."""
+    return f"{decimal(share * 100)} %"
+
+
+def whole_number(value: int) -> str:
+    """``10000`` → ``10 000``, with a non-breaking space between the thousands."""
+    return f"{value:,}".replace(",", "\u00a0")
+
+
+def listing(items: list[str]) -> str:
+    """``a, b og c``."""
+    return ", ".join(items[:-1]) + " og " + items[-1] if len(items) > 1 else "".join(items)
+
+
+def _udir_rule(config: Config) -> str:
+    selection = config.selection
+    rule = [i for i in config.for_owner("kommune") if i.udir_rule]
+    weighted = sorted({i.risk_point_weight for i in rule if i.risk_point_weight > 1})
+    weights = "".join(
+        f" Risikopoeng for {listing([f'«{i.label}»' for i in rule if i.risk_point_weight == weight])} "
+        f"teller {_NUMBER_WORDS.get(weight, str(weight))} ganger."
+        for weight in weighted
+    )
+    return (
+        f"For hver indikator og hvert av skoleårene {listing(config.window())} får kommunen 1 risikopoeng "
+        "når den er svakere enn landet, og 3 når den er svakere enn den absolutte grensen."
+        f"{weights} Andel risikopoeng er poengene delt på de mulige poengene. Kategori 1 er de "
+        f"{selection.category_1_count} kommunene med høyest andel. Kategori 2 er inntil "
+        f"{selection.category_2_max} kommuner til der andelen risikopoeng spriker med mer enn "
+        f"{decimal(selection.category_2_spread * 100)} prosentpoeng mellom kommunens egne skoler, og der "
+        f"minst én skole er blant de {percent(selection.category_2_worst_school_share)} svakeste i landet."
+    )
+
+
+def _holistic(config: Config) -> str:
+    holistic = config.holistic
+    indicators = config.for_owner("kommune")
+    sources = [SOURCE_LABELS[s] for s in SOURCES if any(i.source == s for i in indicators)]
+    areas = [a for a in AREAS if any(i.area == a for i in indicators)]
+    if len({holistic.area_weights[a] for a in areas}) == 1:
+        weighing = "som veier likt"
+    else:
+        weighing = "med vektene " + listing(
+            [f"{AREA_LABELS[a]} {decimal(holistic.area_weights[a])}" for a in areas]
+        )
+    shrinkage = (
+        "Små kommuner trekkes mot landsnivået (empirisk Bayes), slik at de ikke velges ut av tilfeldigheter."
+        if holistic.shrinkage
+        else "Tallene trekkes ikke mot landsnivået (uten empirisk Bayes)."
+    )
+    return (
+        f"Tallene fra {listing(sources)} gjøres om til standardiserte skårer der høyere er svakere. "
+        f"Usikkerheten i hvert tall regnes fra antall elever. {shrinkage} Skårene slås sammen over årene "
+        f"og innenfor områdene {listing([AREA_LABELS[a] for a in areas])}, {weighing}. Med "
+        f"{whole_number(holistic.draws)} simuleringer beregnes sannsynligheten for å være blant de "
+        f"{holistic.top_n} svakeste kommunene og et 90 % intervall for rangeringen."
+    )
+
+
+def _tiers(config: Config) -> str:
+    high = config.holistic.candidate_probability
+    low = config.holistic.not_candidate_probability
+    return (
+        f"«{CLEAR_CANDIDATE}»: sannsynlighet minst {percent(high)}; "
+        f"«{BORDERLINE}»: {decimal(low * 100)}–{percent(high)}; "
+        f"«{CLEARLY_NOT}»: under {percent(low)}; «{NOT_ASSESSED}»: for få tall til en helhetlig vurdering."
+    )
+
+
+def method_sections(config: Config) -> list[tuple[str, str]]:
+    """The method in (title, text) pairs, in reading order."""
+    return [
+        ("Udirs regel", _udir_rule(config)),
+        ("Helhetlig vurdering", _holistic(config)),
+        ("Nivå", _tiers(config)),
+        (
+            "Vedvarende",
+            "Sannsynligheten for at kommunen er svakere enn landet samlet i minst to av årene.",
+        ),
+        (
+            "Personvern",
+            f"Tall fra færre enn {config.selection.minimum_pupils} elever vises ikke, og en skole til "
+            "skjules der ett skjult tall ellers kunne regnes ut ved å trekke de andre skolene fra "
+            "kommunetallet.",
+        ),
+    ]
