@@ -242,28 +242,12 @@ def _as_observations(figures: pl.DataFrame) -> pl.DataFrame:
     """The figures in the observation table's shape."""
     # An empty cell is "no data", not a figure: it is counted, not stored.
     published = figures.filter(pl.col("value").is_not_null() | pl.col("suppressed"))
-    return published.select(
-        "source",
-        "school_year",
-        "level",
-        "unit_code",
-        "unit_name",
-        "county_code",
-        "municipality_code",
-        "indicator",
-        "grade",
-        "subject",
-        "breakdown",
+    named = published.with_columns(
         pl.col("unit").alias("measure"),
-        "value",
-        "std_error",
         pl.col("n_value").cast(pl.Int64).alias("n"),
-        "suppressed",
-        "break_note",
-        "source_file",
-        "source_line",
         pl.col("column").alias("source_column"),
-    ).cast(OBSERVATION_SCHEMA)
+    )
+    return named.select(list(OBSERVATION_SCHEMA)).cast(OBSERVATION_SCHEMA)
 
 
 def _rejected_lines(export: PortalExport, source: str) -> pl.DataFrame:

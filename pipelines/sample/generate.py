@@ -420,11 +420,15 @@ class NationalSample:
             )
         return files
 
-    def grunnskolepoeng(self, year: str) -> dict[str, bytes]:
+    def tenth_graders(self, year: str) -> tuple[Layout, np.ndarray, Cohort, Levels]:
+        """The year's 10th graders (grunnskolepoeng, and the cohort that goes on to upper secondary)."""
         layout = self.layout(year)
         sizes = self.sizes("10")
         pupils = cohort(sizes)
-        levels = levels_of(pupils, layout)
+        return layout, sizes, pupils, levels_of(pupils, layout)
+
+    def grunnskolepoeng(self, year: str) -> dict[str, bytes]:
+        layout, sizes, pupils, levels = self.tenth_graders(year)
         quality = 0.6 * self.latent["learning"] + 0.4 * self.latent["completion"]
         points = normal_scores(
             self.rng,
@@ -478,10 +482,7 @@ class NationalSample:
         return rows
 
     def completion(self, year: str) -> dict[str, bytes]:
-        layout = self.layout(year)
-        sizes = self.sizes("10")
-        pupils = cohort(sizes)
-        levels = levels_of(pupils, layout)
+        layout, sizes, pupils, levels = self.tenth_graders(year)
         logit = np.log(0.80 / 0.20) + 0.30 * self.latent["completion"] + self.rng.normal(0, 0.05)
         completed = bernoulli(self.rng, pupils, logit, 0.05, self.effect["completion"])
         block = Block(
