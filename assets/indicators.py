@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 
 from assets.metadata import MAY_BE_EMPTY, TABLE_KINDS, table
-from pipelines.indicators.build import indicator_values as values_of
+from pipelines.indicators.values import indicator_values as values_of
 from pipelines.resources import UtvalgSettings
 
 GROUP = "indicators"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.indicators.build import INDICATOR_VALUES_SCHEMA
+from pipelines.indicators.values import INDICATOR_VALUES_SCHEMA
 from pipelines.selection.holistic import _at_least_two, holistic_scores, standardise
 from tests.test_udir_rule import CONFIG
 

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from pipelines.config import ConfigError, load_config, parse_config
-from pipelines.indicators.build import INDICATOR_VALUES_SCHEMA
+from pipelines.indicators.values import INDICATOR_VALUES_SCHEMA
 from pipelines.selection.udir_rule import udir_selection
 from pipelines.settings import PROJECT_ROOT
 

@@ -19,7 +19,7 @@ from plotly.offline import get_plotlyjs
 
 from pipelines import vocabulary
 from pipelines.config import Config, Indicator
-from pipelines.indicators.build import indicator_measure, pupil_sd
+from pipelines.indicators.values import indicator_measure, pupil_sd
 from pipelines.outputs.method_text import method_sections
 from pipelines.outputs.privacy import primary_suppression, school_figures
 from pipelines.storage.files import write_atomically

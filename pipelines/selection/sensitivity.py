@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 import polars as pl
 
 from pipelines.config import Config
-from pipelines.indicators.build import kommune_and_school_values
+from pipelines.indicators.values import kommune_and_school_values
 from pipelines.selection.holistic import holistic_scores
 from pipelines.selection.udir_rule import udir_selection
 from pipelines.vocabulary import AREAS

@@ -3,7 +3,8 @@
 Every write replaces a table inside one transaction (``CREATE OR REPLACE TABLE … AS SELECT <named
 columns>``): a failed or killed run leaves the previous table as it was, and columns are matched by
 name, never by position. Dagster's stock DuckDB IO managers delete before they insert and insert
-positionally (engineering.md, pitfalls 1–2); :class:`WarehouseIOManager` replaces them.
+positionally, so a failed write loses the old table and a reordered column is swapped silently (Dagster
+issues #13287, #13098, #16248, #18746); :class:`WarehouseIOManager` replaces them.
 """
 
 from __future__ import annotations
