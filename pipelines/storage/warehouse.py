@@ -18,6 +18,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import polars as pl
+from pydantic import PrivateAttr
 
 TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -119,9 +120,18 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class WarehouseIOManager(dg.ConfigurableIOManager):
-    """Stores each asset's polars frame as a DuckDB table named after the asset."""
+    """Stores each asset's polars frame as a DuckDB table named after the asset.
+
+    A frame written in this run is handed to the assets downstream of it as it was written, instead of
+    being read back from the file once per consumer (the harmonised table has eight): the write is
+    committed first, so the table and the frame are the same. Other inputs are read from the file.
+    """
 
     database: str
+    _written: dict[str, pl.DataFrame] = PrivateAttr(default_factory=dict)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._written = {}
 
     def _table(self, context: dg.OutputContext | dg.InputContext) -> str:
         return "_".join(context.asset_key.path)
@@ -132,6 +142,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         allow_empty = bool((context.definition_metadata or {}).get("allow_empty", False))
         table = self._table(context)
         Warehouse(Path(self.database)).write(table, obj, allow_empty=allow_empty)
+        self._written[table] = obj
         context.add_output_metadata(
             {
                 "table": dg.MetadataValue.text(f"{self.database}::{table}"),
@@ -143,7 +154,10 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         )
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
-        return Warehouse(Path(self.database)).read(self._table(context))
+        table = self._table(context)
+        if table in self._written:
+            return self._written[table]
+        return Warehouse(Path(self.database)).read(table)
 
 
 def publish_snapshot(warehouse: Warehouse, snapshot: Path, tables: Sequence[str]) -> Path:
