@@ -42,9 +42,9 @@ def _run_flow(args: argparse.Namespace, warehouse: Path, targets: list[str], rep
     command gets its tables. On failure, prints the errors and raises :class:`RunFailed`."""
     from pipelines.flow import materialise
 
-    config = load_config(Path(args.config))  # a wrong file fails here, plainly, before any work
-    if args.year:
-        config.with_year(args.year)
+    # A wrong configuration file or year fails here, plainly, before any work.
+    config = load_config(Path(args.config))
+    school_year = config.with_year(args.year).selection.school_year if args.year else ""
     if not Path(args.raw).is_dir():
         raise FileNotFoundError(f"raw folder {args.raw} does not exist; pass --raw DIR or set UTVALG_RAW")
     run = materialise(
@@ -54,7 +54,7 @@ def _run_flow(args: argparse.Namespace, warehouse: Path, targets: list[str], rep
         raw_dir=str(args.raw),
         target_structure=args.target_structure,
         config_file=str(args.config),
-        school_year=args.year or "",
+        school_year=school_year,
         reports_dir=reports,
         progress=not getattr(args, "quiet", True),
     )
@@ -62,7 +62,7 @@ def _run_flow(args: argparse.Namespace, warehouse: Path, targets: list[str], rep
         return run
     failures = run.failures()
     for failure in failures:
-        hint = " Fix or remove the file and run again." if failure.bad_input else ""
+        hint = " Fix or remove the file and run again." if failure.error == "ExportFormatError" else ""
         print(f"utvalg {args.command}: {failure.message}{hint}", file=sys.stderr)
     failed = run.failed_checks()
     if failed:

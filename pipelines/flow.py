@@ -26,7 +26,11 @@ BAD_INPUT_ERRORS = frozenset({"ExportFormatError", "FileNotFoundError", "ConfigE
 @dataclass(frozen=True)
 class Failure:
     message: str
-    bad_input: bool
+    error: str  # the class of the project's own error, e.g. ExportFormatError
+
+    @property
+    def bad_input(self) -> bool:
+        return self.error in BAD_INPUT_ERRORS
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ class FlowRun:
                 error = error.cause
             if error is not None:
                 message = error.message.strip()
-                found.setdefault(message, Failure(message, error.cls_name in BAD_INPUT_ERRORS))
+                found.setdefault(message, Failure(message, error.cls_name))
         return list(found.values())
 
     def failed_checks(self) -> list[str]:

@@ -164,6 +164,7 @@ def test_definitions_match_the_reviewed_snapshot(tmp_path):
         SNAPSHOT.write_text(text, encoding="utf-8")
     assert SNAPSHOT.exists(), "no snapshot yet: run the test with UPDATE_SNAPSHOT=1"
     assert json.loads(SNAPSHOT.read_text(encoding="utf-8")) == current
+    assert all(asset["described"] for asset in current["assets"].values())
 
 
 def test_the_architecture_page_shows_the_graph_as_it_is(tmp_path):

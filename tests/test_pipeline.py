@@ -184,3 +184,25 @@ def test_a_partial_run_reads_the_same_tables_the_full_run_handed_on(materialised
     for table in tables:
         after = Warehouse(database).read(table)
         assert after.schema == before[table].schema and after.equals(before[table]), table
+
+
+def test_select_writes_the_lists_the_full_run_wrote(materialised, tmp_path, capsys):
+    """`utvalg select` runs part of the same graph: its lists are the full run's, byte for byte."""
+    folder, raw, _, _, _ = materialised
+    assert main(["select", "--raw", str(raw), "--out", str(tmp_path), "--year", "2025-26", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "2025-26 (window 2023-24, 2024-25, 2025-26)" in printed
+    for name in ("candidates.csv", "fylkeskommuner.csv", "candidates.parquet"):
+        assert (tmp_path / "2025-26" / name).read_bytes() == (
+            folder / "reports" / "2025-26" / name
+        ).read_bytes()
+
+
+def test_a_wrong_year_or_configuration_is_bad_input(tmp_path, capsys):
+    raw = str(SAMPLES)
+    assert main(["run", "--raw", raw, "--year", "2025-27", "--warehouse", str(tmp_path / "w.duckdb")]) == 1
+    assert "not two consecutive years" in capsys.readouterr().err
+    (tmp_path / "bad.toml").write_text("[selection]\nschool_year = 2025\n", encoding="utf-8")
+    assert main(["select", "--raw", raw, "--out", str(tmp_path), "--config", str(tmp_path / "bad.toml")]) == 1
+    assert "bad.toml" in capsys.readouterr().err
+    assert not (tmp_path / "w.duckdb").exists()
