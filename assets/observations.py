@@ -9,7 +9,7 @@ import polars as pl
 from assets.metadata import markdown_table, outs, table_spec
 from pipelines.ingest.collect import ParsedFolder, parse_folder
 from pipelines.resources import UtvalgSettings
-from pipelines.storage.warehouse import WarehouseResource
+from pipelines.storage.warehouse import RunWarehouse
 from pipelines.validate.observations import validate_observations
 from pipelines.validate.tables import QUARANTINE, RAW_FILES
 
@@ -51,7 +51,7 @@ VALIDATED = [
 ]
 
 
-def _previous(warehouse: WarehouseResource) -> ParsedFolder | None:
+def _previous(warehouse: RunWarehouse) -> ParsedFolder | None:
     """The last run's parse, so that files whose hash is unchanged are not parsed again."""
     store = warehouse.warehouse()
     if not {"raw_files", "parsed_observations", "parse_quarantine"} <= set(store.tables()):
@@ -66,7 +66,7 @@ def _previous(warehouse: WarehouseResource) -> ParsedFolder | None:
 
 
 @dg.multi_asset(outs=outs(PARSED))
-def parsed_exports(utvalg: UtvalgSettings, warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
+def parsed_exports(utvalg: UtvalgSettings, warehouse: RunWarehouse) -> Iterator[dg.MaterializeResult]:
     """Find, hash and parse every export under the raw folder (one pass gives all three tables)."""
     parsed = parse_folder(Path(utvalg.raw_dir), utvalg.registers, _previous(warehouse), utvalg.progress)
     RAW_FILES.validate(parsed.files)

@@ -1,4 +1,4 @@
-"""Stage 7, outputs: candidate files, the governors' workbooks, the dashboard and the published snapshot.
+"""Stage 7, outputs: candidate files, the governors' workbooks and the dashboard.
 
 Every output reads the warehouse tables of the stages before it; none recomputes them.
 """
@@ -13,27 +13,8 @@ from pipelines.outputs.dashboard import build_dashboard
 from pipelines.outputs.workbooks import write_workbooks
 from pipelines.provenance import provenance_document, provenance_line
 from pipelines.resources import UtvalgSettings
-from pipelines.storage.warehouse import WarehouseResource, publish_snapshot
 
 GROUP = "outputs"
-SNAPSHOT_TABLES = [
-    "kommune_register",
-    "observations",
-    "quarantine",
-    "harmonised_observations",
-    "break_notes",
-    "indicator_values",
-    "school_indicator_values",
-    "school_names",
-    "udir_risk_points",
-    "holistic_scores",
-    "rank_uncertainty",
-    "sensitivity",
-    "candidates",
-    "fylkeskommune_candidates",
-    "raw_files",
-    "provenance",
-]
 
 
 @dg.asset(group_name=GROUP, kinds={"csv", "parquet"})
@@ -102,21 +83,3 @@ def dashboard(
         provenance_line(raw_files),
     )
     return files(written, out, index_bytes=dg.MetadataValue.int((out / "index.html").stat().st_size))
-
-
-@dg.asset(
-    group_name=GROUP,
-    kinds={"duckdb"},
-    deps=[*SNAPSHOT_TABLES],
-)
-def published_snapshot(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """A read-only copy of the warehouse's tables for notebooks and tools, replaced atomically."""
-    store = warehouse.warehouse()
-    target = store.path.with_name("snapshot.duckdb")
-    publish_snapshot(store, target, SNAPSHOT_TABLES)
-    return dg.MaterializeResult(
-        metadata={
-            "path": dg.MetadataValue.path(str(target)),
-            "tables": dg.MetadataValue.json(SNAPSHOT_TABLES),
-        }
-    )

@@ -110,9 +110,11 @@ def _export_table(args: argparse.Namespace) -> int:
 
 def command_list(args: argparse.Namespace) -> int:
     """What the pipeline has produced: warehouse tables, snapshot and reports."""
+    from pipelines.storage.publication import recover
     from pipelines.storage.warehouse import Warehouse
 
     warehouse = Warehouse(Path(args.warehouse))
+    recover(warehouse.path)  # a run killed while publishing is finished first
     if not warehouse.path.exists():
         print(f"no warehouse at {warehouse.path}: run `utvalg run` (or `make run`) first")
         return EXIT_OK
@@ -124,7 +126,11 @@ def command_list(args: argparse.Namespace) -> int:
     snapshot = warehouse.path.with_name("snapshot.duckdb")
     print(f"snapshot {snapshot}" + ("" if snapshot.exists() else " (not published yet)"))
     reports = Path(args.reports)
-    for folder in sorted(p for p in reports.iterdir() if p.is_dir()) if reports.exists() else []:
+    for folder in (
+        sorted(p for p in reports.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if reports.exists()
+        else []
+    ):
         files = [p for p in folder.rglob("*") if p.is_file()]
         size = sum(p.stat().st_size for p in files) / 1e6
         print(f"reports {folder}: {len(files)} files, {size:.1f} MB")
@@ -176,7 +182,11 @@ def command_run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     print(_summary(database))
     reports = Path(args.reports)
-    for folder in sorted(p for p in reports.iterdir() if p.is_dir()) if reports.exists() else []:
+    for folder in (
+        sorted(p for p in reports.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if reports.exists()
+        else []
+    ):
         print(f"reports: {folder} (candidates.csv, statsforvaltere/, dashboard/index.html)")
     print(f"snapshot for notebooks: {database.with_name('snapshot.duckdb')}")
     print(f"materialised in {elapsed:.1f} s")

@@ -13,11 +13,12 @@ import assets.indicators
 import assets.observations
 import assets.outputs
 import assets.provenance
+import assets.publication
 import assets.reference
 import assets.selection
 from pipelines import settings
 from pipelines.resources import UtvalgSettings
-from pipelines.storage.warehouse import WarehouseIOManager, WarehouseResource
+from pipelines.storage.warehouse import RunWarehouse, WarehouseIOManager
 
 ASSET_MODULES = [
     assets.reference,
@@ -33,15 +34,19 @@ ASSET_MODULES = [
 def build_definitions(database: str | None = None, **utvalg: Any) -> dg.Definitions:
     """Definitions with an optional warehouse path and settings (tests use temporary ones)."""
     database = database or str(settings.warehouse_path())
+    stages = dg.load_assets_from_modules(ASSET_MODULES)
+    keys = [
+        key for definition in stages if isinstance(definition, dg.AssetsDefinition) for key in definition.keys
+    ]
     return dg.Definitions(
-        assets=dg.load_assets_from_modules(ASSET_MODULES),
+        assets=[*stages, assets.publication.publication_asset(keys)],
         asset_checks=dg.load_asset_checks_from_modules([assets.checks]),
         jobs=[assets.automation.everything],
         schedules=[assets.automation.autumn_schedule],
         sensors=[assets.automation.new_raw_files],
         resources={
             "io_manager": WarehouseIOManager(database=database),
-            "warehouse": WarehouseResource(database=database),
+            "warehouse": RunWarehouse(database=database),
             "utvalg": UtvalgSettings(**utvalg),
         },
         executor=dg.in_process_executor,

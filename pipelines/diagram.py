@@ -8,8 +8,8 @@ import dagster as dg
 from pipelines.definitions import build_definitions
 
 STAGE_ORDER = ("reference", "raw", "observations", "harmonised", "indicators", "selection", "outputs")
-# The snapshot copies most tables; its edges would hide the flow, so the diagram leaves them out.
-WITHOUT_EDGES_INTO = {"published_snapshot"}
+# Publication comes after every other asset; its edges would hide the flow, so the diagram leaves them out.
+WITHOUT_EDGES_INTO = {"publication"}
 
 
 def mermaid(definitions: dg.Definitions) -> str:

@@ -86,8 +86,10 @@ def materialise(
     selection = None
     if targets:
         keys = set(dg.AssetSelection.assets(*targets).upstream().resolve(definitions.resolve_asset_graph()))
-        # Tables one computation writes together (a multi-asset) are materialised together.
+        # Tables one computation writes together (a multi-asset) are materialised together, and every
+        # run ends by publishing what it wrote (without the rest of the graph upstream of publication).
         keys |= {sibling for key in keys for sibling in definitions.resolve_assets_def(key).keys}
+        keys.add(dg.AssetKey("publication"))
         selection = sorted(keys, key=lambda key: key.to_user_string())
     instance = (
         dg.DagsterInstance.get()

@@ -12,6 +12,7 @@ from pipelines import settings
 from pipelines.config import DEFAULT_CONFIG, Config, load_config
 from pipelines.reference.mapping import Change, load_changes
 from pipelines.reference.registers import NEWEST_STRUCTURE, STRUCTURES, Registers, load_registers
+from pipelines.storage.publication import versioned_folder
 
 
 class UtvalgSettings(dg.ConfigurableResource):
@@ -33,8 +34,10 @@ class UtvalgSettings(dg.ConfigurableResource):
     _config: Config | None = PrivateAttr(default=None)
     _registers: Registers | None = PrivateAttr(default=None)
     _changes: dict[str, Change] | None = PrivateAttr(default=None)
+    _run_id: str | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._run_id = context.run.run_id if context.run is not None else None
         self._config = self._read_config()
         self._registers = load_registers(Path(self.reference_dir))
         self._changes = load_changes(Path(self.reference_dir))
@@ -73,9 +76,17 @@ class UtvalgSettings(dg.ConfigurableResource):
         return self.target_structure
 
     @property
-    def year_folder(self) -> Path:
-        """Where this run's reports go: ``<reports_dir>/<school-year>``."""
+    def published_folder(self) -> Path:
+        """Where readers find the school year's reports: ``<reports_dir>/<school-year>``."""
         return Path(self.reports_dir) / self.config.selection.school_year
+
+    @property
+    def year_folder(self) -> Path:
+        """Where this run writes the school year's reports: a folder of its own, which publication
+        makes ``<reports_dir>/<school-year>`` (outside a run: that folder itself)."""
+        if self._run_id is None:
+            return self.published_folder
+        return versioned_folder(Path(self.reports_dir), self.config.selection.school_year, self._run_id)
 
     def recorded(self) -> dict[str, object]:
         """The settings that shape the outputs, as provenance records them (not the progress bar)."""

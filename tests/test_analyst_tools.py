@@ -23,8 +23,8 @@ NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
 
 @pytest.fixture(scope="module")
 def snapshot(national_run) -> Path:  # type: ignore[no-untyped-def]
-    """The snapshot the national run's `published_snapshot` asset published."""
-    return Path(national_run.metadata("published_snapshot")["path"])
+    """The snapshot the national run published."""
+    return Path(national_run.metadata("publication")["snapshot"])
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

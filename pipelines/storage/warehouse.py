@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import dagster as dg
@@ -20,11 +20,19 @@ import duckdb
 import polars as pl
 from pydantic import PrivateAttr
 
+from pipelines.storage.publication import start_run
+
 TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 class WarehouseError(RuntimeError):
     """A write was refused; the previous table is untouched."""
+
+
+def _roll_back(connection: duckdb.DuckDBPyConnection) -> None:
+    """Undo an open transaction; after a failed COMMIT there may be none left to undo."""
+    with suppress(duckdb.Error):
+        connection.execute("ROLLBACK").fetchall()
 
 
 def _check_name(table: str) -> str:
@@ -55,44 +63,39 @@ class Warehouse:
 
     def write(self, table: str, frame: pl.DataFrame, *, allow_empty: bool = False) -> None:
         """Replace ``table`` with ``frame`` atomically."""
-        _check_name(table)
         if frame.is_empty() and not allow_empty:
             raise WarehouseError(
                 f"refusing to replace table {table} with an empty frame; the previous table is kept"
             )
-        columns = ", ".join(_quote(name) for name in frame.columns)
-        with self.connect() as connection:
-            connection.register("_incoming", frame)
-            try:
-                connection.execute("BEGIN TRANSACTION").fetchall()
-                connection.execute(
-                    f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM _incoming"
-                ).fetchall()
-                connection.execute("COMMIT").fetchall()
-            except Exception:
-                connection.execute("ROLLBACK").fetchall()
-                raise
-            finally:
-                connection.unregister("_incoming")
+        self.write_many({table: frame})
 
     def write_many(self, tables: dict[str, pl.DataFrame]) -> None:
         """Replace several tables in one transaction (all or none)."""
-        with self.connect() as connection:
-            connection.execute("BEGIN TRANSACTION").fetchall()
-            try:
-                for table, frame in tables.items():
-                    _check_name(table)
-                    name = f"_incoming_{table}"
-                    connection.register(name, frame)
-                    columns = ", ".join(_quote(c) for c in frame.columns)
-                    connection.execute(
-                        f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM {name}"
-                    ).fetchall()
-                    connection.unregister(name)
-                connection.execute("COMMIT").fetchall()
-            except Exception:
-                connection.execute("ROLLBACK").fetchall()
-                raise
+        for table in tables:
+            _check_name(table)
+        try:
+            with self.connect() as connection:
+                connection.execute("BEGIN TRANSACTION").fetchall()
+                try:
+                    for table, frame in tables.items():
+                        name = f"_incoming_{table}"
+                        connection.register(name, frame)
+                        columns = ", ".join(_quote(c) for c in frame.columns)
+                        connection.execute(
+                            f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM {name}"
+                        ).fetchall()
+                        connection.unregister(name)
+                    connection.execute("COMMIT").fetchall()
+                except Exception:
+                    _roll_back(connection)
+                    raise
+        except (duckdb.IOException, OSError) as error:
+            # A full disk, a file held by another process or a folder without write permission.
+            raise WarehouseError(
+                f"cannot write {', '.join(tables)} to {self.path}: {error}. Free disk space, close the "
+                "process that holds the file or choose a writable folder, then run again; the published "
+                "warehouse is unchanged"
+            ) from error
 
     def tables(self) -> list[str]:
         if not self.path.exists():
@@ -110,27 +113,38 @@ class Warehouse:
             return connection.sql(f"SELECT {selection} FROM {table}").pl()
 
 
-class WarehouseResource(dg.ConfigurableResource):
-    """The warehouse file, for assets that read earlier state explicitly."""
+class RunWarehouse(dg.ConfigurableResource):
+    """The published warehouse file and, during a run, the run's working copy of it
+    (:mod:`pipelines.storage.publication`): a run reads and writes only its copy."""
 
     database: str
+    _working: Path | None = PrivateAttr(default=None)
 
-    def warehouse(self) -> Warehouse:
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if context.run is not None:
+            self._working = start_run(Path(self.database), context.run.run_id)
+
+    @property
+    def published(self) -> Warehouse:
         return Warehouse(Path(self.database))
 
+    def warehouse(self) -> Warehouse:
+        """The run's working copy during a run; the published file outside one."""
+        return Warehouse(self._working) if self._working is not None else self.published
 
-class WarehouseIOManager(dg.ConfigurableIOManager):
-    """Stores each asset's polars frame as a DuckDB table named after the asset.
+
+class WarehouseIOManager(RunWarehouse, dg.ConfigurableIOManager):
+    """Stores each asset's polars frame as a DuckDB table named after the asset, in the run's copy.
 
     A frame written in this run is handed to the assets downstream of it as it was written, instead of
     being read back from the file once per consumer (the harmonised table has eight): the write is
-    committed first, so the table and the frame are the same. Other inputs are read from the file.
+    committed first, so the table and the frame are the same. Other inputs are read from the copy.
     """
 
-    database: str
     _written: dict[str, pl.DataFrame] = PrivateAttr(default_factory=dict)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        super().setup_for_execution(context)
         self._written = {}
 
     def _table(self, context: dg.OutputContext | dg.InputContext) -> str:
@@ -141,7 +155,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             raise WarehouseError(f"{context.asset_key.to_user_string()} must return a polars DataFrame")
         allow_empty = bool((context.definition_metadata or {}).get("allow_empty", False))
         table = self._table(context)
-        Warehouse(Path(self.database)).write(table, obj, allow_empty=allow_empty)
+        self.warehouse().write(table, obj, allow_empty=allow_empty)
         self._written[table] = obj
         context.add_output_metadata(
             {
@@ -157,20 +171,18 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         table = self._table(context)
         if table in self._written:
             return self._written[table]
-        return Warehouse(Path(self.database)).read(table)
+        return self.warehouse().read(table)
 
 
-def publish_snapshot(warehouse: Warehouse, snapshot: Path, tables: Sequence[str]) -> Path:
-    """Copy ``tables`` into a separate DuckDB file and swap it in atomically.
+def write_snapshot(warehouse: Warehouse, snapshot: Path, tables: Sequence[str]) -> Path:
+    """Copy ``tables`` into a new DuckDB file at ``snapshot`` (replaced if it exists).
 
-    Notebooks and other tools read the snapshot, never the pipeline's live file, so they can hold it
-    open while the pipeline runs again (a reader of the old file keeps its handle; new readers see the
-    new file).
+    Notebooks and other tools read the published snapshot, never the pipeline's warehouse, so they can
+    hold it open while the pipeline runs again; publication renames a new one over it.
     """
     snapshot.parent.mkdir(parents=True, exist_ok=True)
-    temporary = snapshot.with_name(f".{snapshot.name}.tmp")
-    temporary.unlink(missing_ok=True)
-    connection = duckdb.connect(str(temporary))
+    snapshot.unlink(missing_ok=True)
+    connection = duckdb.connect(str(snapshot))
     try:
         source = str(warehouse.path).replace("'", "''")
         connection.execute(f"ATTACH '{source}' AS live (READ_ONLY)").fetchall()
@@ -180,5 +192,4 @@ def publish_snapshot(warehouse: Warehouse, snapshot: Path, tables: Sequence[str]
         connection.execute("DETACH live").fetchall()
     finally:
         connection.close()
-    temporary.replace(snapshot)
     return snapshot
