@@ -168,3 +168,42 @@ def test_a_folder_left_by_an_older_version_is_moved_aside_not_lost(tmp_path):
     assert (reports / "2025-26").is_symlink()
     assert (reports / "2025-26" / "candidates.csv").read_text() == "after"
     assert (reports / ".versions" / "2025-26.before-versions" / "candidates.csv").read_text() == "before"
+
+
+def test_a_warehouse_held_by_another_process_is_named_and_nothing_changes(tmp_path, capsys):
+    from pipelines.cli import main
+
+    shutil.copytree(SAMPLES, tmp_path / "raw")
+    database = tmp_path / "w.duckdb"
+    duckdb.connect(str(database)).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(database)!r}); print(1, flush=True); "
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"1"
+        code = main(
+            [
+                "run",
+                "--raw",
+                str(tmp_path / "raw"),
+                "--warehouse",
+                str(database),
+                "--reports",
+                str(tmp_path / "r"),
+            ]
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+    error = capsys.readouterr().err
+    assert code == 3
+    assert (
+        f"the warehouse {database} is open in another process" in error and "close it and run again" in error
+    )
+    assert not (tmp_path / "r" / SCHOOL_YEAR).exists()
