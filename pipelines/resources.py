@@ -27,6 +27,7 @@ class UtvalgSettings(dg.ConfigurableResource):
     max_quarantine_share: float = 0.01
     config_file: str = str(DEFAULT_CONFIG)
     school_year: str = ""  # empty: the configuration's school_year
+    allow_missing: bool = False  # select on the data there is (else: the configuration's allow_missing_data)
     reports_dir: str = str(settings.REPORTS_DIR)
     progress: bool = False  # a progress bar while parsing (the command line's, not the UI's)
 
@@ -41,6 +42,7 @@ class UtvalgSettings(dg.ConfigurableResource):
 
     def _read_config(self) -> Config:
         config = load_config(Path(self.config_file))
+        config = config.with_missing_data_allowed() if self.allow_missing else config
         return config.with_year(self.school_year) if self.school_year else config
 
     @property
