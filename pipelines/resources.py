@@ -80,8 +80,14 @@ class UtvalgSettings(dg.ConfigurableResource):
         return Path(self.reports_dir) / self.config.selection.school_year
 
     def recorded(self) -> dict[str, object]:
-        """The settings that shape the outputs, as provenance records them (not the progress bar)."""
-        return self.model_dump(exclude={"progress"})
+        """The settings that shape the outputs, as provenance records them: no folder of the machine that
+        ran the pipeline (outputs travel; the inputs are named relative to the raw folder, and the
+        configuration is recorded by its content), and not the progress bar."""
+        folders = {"raw_dir", "reference_dir", "reports_dir", "config_file"}
+        return {
+            **self.model_dump(exclude={"progress", *folders}),
+            "config_file": Path(self.config_file).name,
+        }
 
     def as_json(self) -> str:
         return json.dumps(self.recorded(), sort_keys=True)
