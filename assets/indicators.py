@@ -3,10 +3,14 @@
 A figure from fewer pupils than ``minimum_pupils``, or suppressed, counts as missing in all of them.
 """
 
+from pathlib import Path
+
 import dagster as dg
 import polars as pl
 
 from assets.metadata import MAY_BE_EMPTY, TABLE_KINDS, table
+from pipelines.config import ConfigError
+from pipelines.indicators import coverage
 from pipelines.indicators.values import indicator_values as values_of
 from pipelines.resources import UtvalgSettings
 
@@ -56,3 +60,33 @@ def fylke_indicator_values(
 ) -> dg.MaterializeResult:
     """Fylkeskommune indicators: gjennomføring and the Vg1 survey."""
     return _values(utvalg, harmonised_observations, "fylkeskommune", "county")
+
+
+@dg.asset(group_name=GROUP, kinds=TABLE_KINDS)
+def data_coverage(
+    utvalg: UtvalgSettings,
+    harmonised_observations: pl.DataFrame,
+    indicator_values: pl.DataFrame,
+    fylke_indicator_values: pl.DataFrame,
+) -> dg.MaterializeResult:
+    """The configuration checked against the data before the selection: per indicator and school year
+    of the window, how many figures there are. Stops the run, naming what to fix, when an indicator
+    matches no figure, a source lacks a year of the window (unless missing data are allowed), or a count
+    exceeds the units scored. The outputs say what is missing from this table."""
+    config = utvalg.config
+    file = Path(utvalg.config_file).name
+    frame = coverage.data_coverage(harmonised_observations, config)
+    # The counts are checked once the data fit the indicators and the window: before, they say little.
+    problems = coverage.coverage_problems(harmonised_observations, frame, config, file) or (
+        coverage.count_problems(indicator_values, fylke_indicator_values, config, file)
+    )
+    if problems:
+        raise ConfigError(coverage.problems_message(problems, file))
+    missing = coverage.missing_data(frame)
+    return table(
+        frame,
+        preview=frame.filter(pl.col("missing")),
+        window=", ".join(config.window()),
+        missing="; ".join(f"{source} {', '.join(years)}" for source, years, _ in missing),
+        allow_missing_data=config.selection.allow_missing_data,
+    )

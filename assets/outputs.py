@@ -8,6 +8,7 @@ import polars as pl
 
 from assets.metadata import files
 from pipelines import settings
+from pipelines.indicators.coverage import missing_data, missing_data_text
 from pipelines.outputs.candidate_files import write_candidate_files
 from pipelines.outputs.dashboard import build_dashboard
 from pipelines.outputs.workbooks import write_workbooks
@@ -23,15 +24,19 @@ def candidate_files(
     candidates: pl.DataFrame,
     fylkeskommune_candidates: pl.DataFrame,
     raw_files: pl.DataFrame,
+    data_coverage: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """candidates.csv, fylkeskommuner.csv and their parquet copies in reports/<school-year>/, with
-    provenance.json."""
+    provenance.json (which also names the sources and years the selection had no figures for)."""
     out = utvalg.year_folder
+    missing = missing_data(data_coverage)
     provenance = provenance_document(
-        raw_files, {"settings": utvalg.recorded(), "selection": utvalg.config.as_dict()}
+        raw_files, {"settings": utvalg.recorded(), "selection": utvalg.config.as_dict()}, missing
     )
     written = write_candidate_files(candidates, fylkeskommune_candidates, out, provenance)
-    return files(written, out)
+    return files(
+        written, out, missing_data="; ".join(f"{source} {', '.join(years)}" for source, years, _ in missing)
+    )
 
 
 @dg.asset(group_name=GROUP, kinds={"excel"})
@@ -42,6 +47,7 @@ def statsforvalter_workbooks(
     school_indicator_values: pl.DataFrame,
     school_names: pl.DataFrame,
     raw_files: pl.DataFrame,
+    data_coverage: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """One Excel workbook per statsforvalter: candidates and borderline kommuner, for review."""
     out = utvalg.year_folder / "statsforvaltere"
@@ -52,7 +58,7 @@ def statsforvalter_workbooks(
         school_names,
         utvalg.config,
         out,
-        provenance_line(raw_files),
+        provenance_line(raw_files, missing_data_text(data_coverage)),
     )
     return files(written, out)
 
@@ -67,6 +73,7 @@ def dashboard(
     school_names: pl.DataFrame,
     break_notes: pl.DataFrame,
     raw_files: pl.DataFrame,
+    data_coverage: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """The static HTML dashboard: overview map and list, funnel plots, a profile per kommune, method."""
     out = utvalg.year_folder / "dashboard"
@@ -80,6 +87,6 @@ def dashboard(
         utvalg.config,
         settings.REFERENCE_DIR / "geo" / "kommuner_2024.geojson",
         out,
-        provenance_line(raw_files),
+        provenance_line(raw_files, missing_data_text(data_coverage)),
     )
     return files(written, out, index_bytes=dg.MetadataValue.int((out / "index.html").stat().st_size))

@@ -26,6 +26,7 @@ SNAPSHOT_TABLES = [
     "fylkeskommune_candidates",
     "raw_files",
     "provenance",
+    "data_coverage",
 ]
 
 

@@ -31,7 +31,12 @@ HOLISTIC = [
 ]
 
 
-@dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
+# Every selection asset waits for `data_coverage`: the configuration is checked against the data before
+# the selection writes anything.
+CHECKED = ["data_coverage"]
+
+
+@dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY, deps=CHECKED)
 def udir_risk_points(
     utvalg: UtvalgSettings, indicator_values: pl.DataFrame, school_indicator_values: pl.DataFrame
 ) -> dg.MaterializeResult:
@@ -40,7 +45,7 @@ def udir_risk_points(
     return table(frame, preview=frame.select("unit_code", "risk_share", "udir_rank", "udir_category"))
 
 
-@dg.multi_asset(outs=outs(HOLISTIC))
+@dg.multi_asset(outs=outs(HOLISTIC), deps=CHECKED)
 def holistic(
     utvalg: UtvalgSettings, indicator_values: pl.DataFrame, school_indicator_values: pl.DataFrame
 ) -> Iterator[dg.MaterializeResult]:
@@ -60,7 +65,7 @@ def holistic(
     )
 
 
-@dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
+@dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY, deps=CHECKED)
 def sensitivity(
     utvalg: UtvalgSettings,
     harmonised_observations: pl.DataFrame,
@@ -104,7 +109,7 @@ def candidates(
     )
 
 
-@dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
+@dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY, deps=CHECKED)
 def fylkeskommune_candidates(
     utvalg: UtvalgSettings, kommune_register: pl.DataFrame, fylke_indicator_values: pl.DataFrame
 ) -> dg.MaterializeResult:

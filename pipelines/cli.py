@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -37,6 +38,20 @@ class RunFailed(Exception):
         self.code = code
 
 
+def _log_dir(args: argparse.Namespace, warehouse: Path) -> Path:
+    """Where Dagster's record of a run goes (the console gets one line per stage): beside the
+    warehouse for `utvalg run`; for the commands that use a temporary warehouse, under $DAGSTER_HOME
+    (else the system's temporary folder), so that it outlives the run."""
+    if args.command == "run":
+        return warehouse.parent / "logs"
+    home = os.environ.get("DAGSTER_HOME")
+    return Path(home) / "logs" if home else Path(tempfile.gettempdir()) / "utvalg-logs"
+
+
+def _stage(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def _run_flow(args: argparse.Namespace, warehouse: Path, targets: list[str], reports: str) -> FlowRun:
     """Materialise ``targets`` of the asset graph (all when empty) for the command; the one way every
     command gets its tables. On failure, prints the errors and raises :class:`RunFailed`."""
@@ -47,16 +62,20 @@ def _run_flow(args: argparse.Namespace, warehouse: Path, targets: list[str], rep
     school_year = config.with_year(args.year).selection.school_year if args.year else ""
     if not Path(args.raw).is_dir():
         raise FileNotFoundError(f"raw folder {args.raw} does not exist; pass --raw DIR or set UTVALG_RAW")
+    quiet = getattr(args, "quiet", False)
     run = materialise(
         warehouse,
         targets,
         persistent_instance=args.command == "run",
+        log_dir=_log_dir(args, warehouse),
+        on_stage=None if quiet else _stage,
         raw_dir=str(args.raw),
         target_structure=args.target_structure,
         config_file=str(args.config),
         school_year=school_year,
+        allow_missing=args.allow_missing,
         reports_dir=reports,
-        progress=not getattr(args, "quiet", True),
+        progress=args.command != "run" and not quiet,
     )
     if run.success:
         return run
@@ -67,7 +86,42 @@ def _run_flow(args: argparse.Namespace, warehouse: Path, targets: list[str], rep
     failed = run.failed_checks()
     if failed:
         print(f"utvalg {args.command}: failed checks: {', '.join(failed)}", file=sys.stderr)
-    raise RunFailed(EXIT_BAD_INPUT if failures and all(f.bad_input for f in failures) else EXIT_FAILED)
+    bad_input = bool(failures) and all(f.bad_input for f in failures)
+    if not bad_input and run.log_file is not None:
+        print(f"utvalg {args.command}: the run's full log: {run.log_file}", file=sys.stderr)
+    raise RunFailed(EXIT_BAD_INPUT if bad_input else EXIT_FAILED)
+
+
+def quarantine_report(quarantine: pl.DataFrame, limit: int = 10) -> list[str]:
+    """Rows left out, counted per stage and reason, each with the first file:line it happened at.
+
+    Reasons that quote the value (``found '12,x'``) are counted together: a person wants the kinds of
+    problem, not one line per bad cell.
+    """
+    if quarantine.is_empty():
+        return ["quarantined: 0 rows"]
+    stage = pl.col("stage") if "stage" in quarantine.columns else pl.lit("")
+    kinds = (
+        quarantine.with_columns(
+            stage.alias("stage"),
+            pl.col("reason")
+            .str.replace_all(r"'[^']*'", "'…'")
+            .str.replace_all(r"\(found [^)]*\)", "(found …)"),
+            pl.format("{}:{}", "source_file", pl.col("source_line").fill_null(0)).alias("at"),
+        )
+        .sort("source_file", "source_line", nulls_last=True)
+        .group_by("stage", "reason", maintain_order=True)
+        .agg(pl.len().alias("rows"), pl.col("at").first())
+        .sort("rows", "stage", "reason", descending=[True, False, False])
+    )
+    lines = [f"quarantined: {quarantine.height} rows"]
+    lines += [
+        f"  {rows:>7} {stage + ': ' if stage else ''}{reason} (first: {at.removesuffix(':0')})"
+        for stage, reason, rows, at in kinds.head(limit).iter_rows()
+    ]
+    if kinds.height > limit:
+        lines.append(f"  … and {kinds.height - limit} more kinds of reason")
+    return lines
 
 
 def command_export(args: argparse.Namespace) -> int:
@@ -78,15 +132,18 @@ def command_export(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as folder:
         run = _run_flow(args, Path(folder) / "warehouse.duckdb", ["harmonised_observations"], folder)
         harmonised, files = run.table("harmonised_observations"), run.table("raw_files")
-        quarantined = run.table("quarantine").height
+        quarantine = run.table("quarantine")
     out = Path(args.out)
     write_atomically(out, harmonised.write_csv().encode("utf-8"))
-    provenance = provenance_document(files, {"raw": str(args.raw), "target_structure": args.target_structure})
+    # Written every time, empty or not, so that a file left by an earlier export cannot mislead.
+    quarantine_file = out.with_suffix(".quarantine.csv")
+    write_atomically(quarantine_file, quarantine.write_csv().encode("utf-8"))
+    provenance = provenance_document(files, {"target_structure": args.target_structure})
     write_atomically(out.with_name(out.name + ".provenance.json"), provenance.encode("utf-8"))
-    print(
-        f"wrote {harmonised.height} harmonised rows from {files.height} files to {out} "
-        f"({quarantined} rows quarantined)"
-    )
+    print(f"wrote {harmonised.height} harmonised rows from {files.height} files to {out}")
+    print("\n".join(quarantine_report(quarantine)))
+    if quarantine.height:
+        print(f"every quarantined row, with file, line, column and reason: {quarantine_file}")
     return EXIT_OK
 
 
@@ -163,13 +220,13 @@ def _summary(database: Path) -> str:
     lines = [
         f"files read: {files.height} ({by_source})",
         f"observations: {observations.height} rows, {int(observations['suppressed'].sum())} suppressed",
-        f"quarantined: {quarantine.height} rows",
+        *quarantine_report(quarantine),
         "",
         f"{'source':<20}{'school year':<13}{'rows':>10}{'suppressed':>12}{'quarantined':>13}",
     ]
     lines += [f"{s:<20}{y:<13}{r:>10}{p:>12}{q:>13}" for s, y, r, p, q in per_year.iter_rows()]
     if quarantined.height:
-        lines += ["", "quarantine by source and stage:"]
+        lines += ["", "quarantine by source and stage (every row: `utvalg export quarantine --out FILE`):"]
         lines += [f"  {s:<20}{st:<12}{n:>8}" for s, st, n in quarantined.iter_rows()]
     lines += ["", f"warehouse: {database}"]
     return "\n".join(lines)
@@ -247,6 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--year", help="newest school year of the window, e.g. 2025-26 (default: the configuration's)"
         )
+        command.add_argument(
+            "--allow-missing",
+            action="store_true",
+            help="select on the data there is when a source lacks a school year of the window (the "
+            "outputs say what is missing); default: stop and name it",
+        )
 
     run = commands.add_parser("run", help="materialise every asset on a raw folder and print a summary")
     add_common(run)
@@ -258,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--reports", default=str(settings.REPORTS_DIR), help="reports folder (default: %(default)s)"
     )
+    run.add_argument("--quiet", action="store_true", help="no progress lines")
     run.set_defaults(handler=command_run)
 
     export = commands.add_parser(
@@ -272,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--warehouse", default=str(settings.warehouse_path()), help="DuckDB file (default: %(default)s)"
     )
     export.add_argument("--out", required=True, help="CSV file to write")
-    export.add_argument("--quiet", action="store_true", help="no progress bar")
+    export.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
     export.set_defaults(handler=command_export)
 
     select = commands.add_parser(
@@ -285,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument(
         "--warehouse", help="keep the tables in this DuckDB file (default: a temporary one, removed after)"
     )
-    select.add_argument("--quiet", action="store_true", help="no progress bar")
+    select.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
     select.set_defaults(handler=command_select)
 
     listing = commands.add_parser("list", help="list what was produced: tables, snapshot, reports")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,9 @@ class Selection:
     category_2_spread: float
     category_2_worst_school_share: float
     minimum_pupils: int
+    # Run on the data there is when a source has no figures for a year of the window (the outputs then
+    # say what is missing); by default such a run stops and names the source and years.
+    allow_missing_data: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,10 @@ class Config:
     def with_year(self, school_year: str) -> Config:
         _check_school_year(school_year, "--year")
         return replace(self, selection=replace(self.selection, school_year=school_year))
+
+    def with_missing_data_allowed(self) -> Config:
+        """The configuration of a run asked (``--allow-missing``) to select on the data there is."""
+        return replace(self, selection=replace(self.selection, allow_missing_data=True))
 
     def window(self) -> list[str]:
         """The school years of the window, oldest first."""
@@ -108,12 +117,48 @@ def _positive(value: float, name: str, where: str) -> None:
         raise ConfigError(f"{where}: '{name}' must be positive, found {value}")
 
 
+def _at_least(value: int, minimum: int, name: str, where: str) -> None:
+    if value < minimum:
+        raise ConfigError(f"{where}: '{name}' must be at least {minimum}, found {value}")
+
+
+def _known_keys(table: dict[str, Any], allowed: Iterable[str], where: str, section: str) -> None:
+    """A key the file may not have is an error, not ignored: a misspelt key would otherwise leave the
+    default (or the whole section) silently in force. ``section`` is the table's own TOML name."""
+    allowed = list(allowed)
+    for key in table:
+        if key in allowed:
+            continue
+        close = difflib.get_close_matches(key, allowed, n=1)
+        if isinstance(table[key], dict):
+            hint = f"; did you mean [{section}.{close[0]}]?" if close else ""
+            raise ConfigError(f"{where}: unknown section [{section}.{key}]{hint}")
+        hint = f"; did you mean '{close[0]}'?" if close else f"; expected one of {', '.join(allowed)}"
+        raise ConfigError(f"{where}: unknown key '{key}'{hint}")
+
+
+def _names(kind: type) -> list[str]:
+    return [item.name for item in fields(kind)]
+
+
 def parse_config(data: dict[str, Any], file: str) -> Config:
     """Validate a parsed TOML document."""
+    for name, value in data.items():
+        if name not in ("selection", "holistic", "indicator"):
+            close = difflib.get_close_matches(name, ["selection", "holistic", "indicator"], n=1)
+            hint = (
+                f"; did you mean [{close[0]}]?"
+                if close
+                else "; expected [selection], [holistic], [[indicator]]"
+            )
+            kind = "section" if isinstance(value, dict | list) else "key"
+            shown = f"[{name}]" if kind == "section" else f"'{name}'"
+            raise ConfigError(f"{file}: unknown {kind} {shown}{hint}")
     section = data.get("selection")
     if not isinstance(section, dict):
         raise ConfigError(f"{file}: missing [selection]")
     where = f"{file} [selection]"
+    _known_keys(section, _names(Selection), where, "selection")
     selection = Selection(
         school_year=_check_school_year(section.get("school_year"), f"{where} school_year"),
         window_years=_typed(section, "window_years", int, where),
@@ -122,9 +167,18 @@ def parse_config(data: dict[str, Any], file: str) -> Config:
         category_2_spread=_typed(section, "category_2_spread", float, where),
         category_2_worst_school_share=_typed(section, "category_2_worst_school_share", float, where),
         minimum_pupils=_typed(section, "minimum_pupils", int, where),
+        allow_missing_data=_typed(section, "allow_missing_data", bool, where, False),
     )
+    # Upper limits that depend on the data (how many kommuner are scored, which school years each
+    # source has) are checked against it before the selection (pipelines/indicators/coverage.py).
     for name in ("window_years", "category_1_count", "minimum_pupils"):
-        _positive(getattr(selection, name), name, where)
+        _at_least(getattr(selection, name), 1, name, where)
+    _at_least(selection.category_2_max, 0, "category_2_max", where)
+    if not 0 <= selection.category_2_spread < 1:
+        raise ConfigError(
+            f"{where}: 'category_2_spread' is a difference of shares of risk points and must be at "
+            f"least 0 and below 1, found {selection.category_2_spread}"
+        )
     if not 0 < selection.category_2_worst_school_share < 1:
         raise ConfigError(f"{where}: 'category_2_worst_school_share' must be between 0 and 1")
 
@@ -132,7 +186,10 @@ def parse_config(data: dict[str, Any], file: str) -> Config:
     if not isinstance(section, dict):
         raise ConfigError(f"{file}: missing [holistic]")
     where = f"{file} [holistic]"
+    _known_keys(section, _names(Holistic), where, "holistic")
     weights = section.get("area_weights", {})
+    if not isinstance(weights, dict):
+        raise ConfigError(f"{where}: 'area_weights' must be a table [holistic.area_weights]")
     unknown = set(weights) - set(AREAS)
     if unknown:
         raise ConfigError(f"{where}.area_weights: unknown area {sorted(unknown)}; expected {AREAS}")
@@ -146,6 +203,9 @@ def parse_config(data: dict[str, Any], file: str) -> Config:
         not_candidate_probability=_typed(section, "not_candidate_probability", float, where),
         area_weights={area: float(weights.get(area, 1.0)) for area in AREAS},
     )
+    _at_least(holistic.top_n, 1, "top_n", where)
+    _at_least(holistic.fylkeskommune_top_n, 1, "fylkeskommune_top_n", where)
+    _at_least(holistic.seed, 0, "seed", where)  # a random generator's seed is not negative
     if holistic.draws < 1000:
         raise ConfigError(f"{where}: 'draws' must be at least 1000 for stable probabilities")
     if not 0 < holistic.not_candidate_probability < holistic.candidate_probability < 1:
@@ -160,8 +220,11 @@ def parse_config(data: dict[str, Any], file: str) -> Config:
     seen: set[str] = set()
     for number, entry in enumerate(entries, start=1):
         where = f"{file} [[indicator]] #{number}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: expected a table [[indicator]], found {entry!r}")
         ident = _typed(entry, "id", str, where)
         where = f"{file} [[indicator]] {ident!r}"
+        _known_keys(entry, _names(Indicator), where, "indicator")
         if ident in seen:
             raise ConfigError(f"{where}: the id is used twice")
         seen.add(ident)
@@ -190,6 +253,8 @@ def parse_config(data: dict[str, Any], file: str) -> Config:
             raise ConfigError(f"{where}: an indicator in Udir's rule needs an absolute_limit")
         if indicator.risk_point_weight < 1:
             raise ConfigError(f"{where}: risk_point_weight must be at least 1")
+        if indicator.pupil_sd is not None:
+            _positive(indicator.pupil_sd, "pupil_sd", where)
         indicators.append(indicator)
     return Config(selection, holistic, tuple(indicators))
 

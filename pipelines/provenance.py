@@ -1,10 +1,12 @@
 """Provenance recorded with every output: input hashes, configuration, code version. No timestamps,
-so that the same inputs and configuration give byte-identical outputs."""
+so that the same inputs and configuration give byte-identical outputs, and no folder of the machine that
+ran it (outputs travel): input files are named relative to the raw folder."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -18,25 +20,41 @@ def provenance_frame(raw_files: pl.DataFrame, configuration_json: str) -> pl.Dat
     )
 
 
-def provenance_line(raw_files: pl.DataFrame) -> str:
-    """One line for a person: the code version and a fingerprint of every input file's hash."""
+def provenance_line(raw_files: pl.DataFrame, missing_data: str = "") -> str:
+    """One line for a person: the code version and a fingerprint of every input file's hash, and what
+    data the selection lacked (``missing_data``, in bokmål) when it ran on the data there was."""
     digest = hashlib.sha256()
     for source_file, sha256 in raw_files.select("source_file", "sha256").sort("source_file").iter_rows():
         digest.update(f"{source_file}:{sha256}\n".encode())
-    return (
+    line = (
         f"kodeversjon {settings.code_version()}, {raw_files.height} inndatafiler "
         f"(fingeravtrykk {digest.hexdigest()[:16]})"
     )
+    return f"{line}; {missing_data}" if missing_data else line
 
 
-def provenance_document(raw_files: pl.DataFrame, configuration: dict[str, object]) -> str:
-    """A JSON sidecar for files written outside the warehouse (CSV, parquet, reports)."""
+def provenance_document(
+    raw_files: pl.DataFrame,
+    configuration: dict[str, object],
+    missing_data: Sequence[tuple[str, list[str], list[str]]] | None = None,
+) -> str:
+    """A JSON sidecar for files written outside the warehouse (CSV, parquet, reports).
+
+    ``missing_data``: for a selection, the (source, school years, indicators) it had no figures for;
+    empty when it had them all.
+    """
+    document: dict[str, object] = {
+        "inputs": raw_files.select("source_file", "sha256").sort("source_file").to_dicts(),
+        "configuration": configuration,
+        "code_version": settings.code_version(),
+    }
+    if missing_data is not None:
+        document["missing_data"] = [
+            {"source": source, "school_years": years, "indicators": ids}
+            for source, years, ids in missing_data
+        ]
     return json.dumps(
-        {
-            "inputs": raw_files.select("source_file", "sha256").sort("source_file").to_dicts(),
-            "configuration": configuration,
-            "code_version": settings.code_version(),
-        },
+        document,
         indent=2,
         sort_keys=True,
         ensure_ascii=False,

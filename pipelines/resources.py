@@ -28,6 +28,7 @@ class UtvalgSettings(dg.ConfigurableResource):
     max_quarantine_share: float = 0.01
     config_file: str = str(DEFAULT_CONFIG)
     school_year: str = ""  # empty: the configuration's school_year
+    allow_missing: bool = False  # select on the data there is (else: the configuration's allow_missing_data)
     reports_dir: str = str(settings.REPORTS_DIR)
     progress: bool = False  # a progress bar while parsing (the command line's, not the UI's)
 
@@ -44,6 +45,7 @@ class UtvalgSettings(dg.ConfigurableResource):
 
     def _read_config(self) -> Config:
         config = load_config(Path(self.config_file))
+        config = config.with_missing_data_allowed() if self.allow_missing else config
         return config.with_year(self.school_year) if self.school_year else config
 
     @property
@@ -89,8 +91,14 @@ class UtvalgSettings(dg.ConfigurableResource):
         return versioned_folder(Path(self.reports_dir), self.config.selection.school_year, self._run_id)
 
     def recorded(self) -> dict[str, object]:
-        """The settings that shape the outputs, as provenance records them (not the progress bar)."""
-        return self.model_dump(exclude={"progress"})
+        """The settings that shape the outputs, as provenance records them: no folder of the machine that
+        ran the pipeline (outputs travel; the inputs are named relative to the raw folder, and the
+        configuration is recorded by its content), and not the progress bar."""
+        folders = {"raw_dir", "reference_dir", "reports_dir", "config_file"}
+        return {
+            **self.model_dump(exclude={"progress", *folders}),
+            "config_file": Path(self.config_file).name,
+        }
 
     def as_json(self) -> str:
         return json.dumps(self.recorded(), sort_keys=True)

@@ -11,6 +11,8 @@ from pipelines.settings import REFERENCE_DIR
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = FIXTURES / "udir-export-samples"
+# A configuration the samples fit (the shipped one asks for figures they do not have).
+SAMPLES_CONFIG = FIXTURES / "udir-export-samples.toml"
 NP5 = SAMPLES / "2024-25_20260224-1157_Nasjonale_proever_5._trinn.csv"
 NP8 = SAMPLES / "2024-25_20260224-1156_Nasjonale_proever_ungdomstrinn.csv"
 GSP = SAMPLES / "grunnskolepoeng_2015-16_til_2020-21_utdrag.xlsx"

@@ -11,7 +11,7 @@ import pytest
 from pipelines.cli import main
 from pipelines.definitions import build_definitions
 from pipelines.storage.warehouse import Warehouse
-from tests.conftest import NP5, SAMPLES
+from tests.conftest import NP5, SAMPLES, SAMPLES_CONFIG
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,12 @@ def materialised(tmp_path_factory):  # type: ignore[no-untyped-def]
     raw = folder / "raw"
     shutil.copytree(SAMPLES, raw)
     database = folder / "warehouse.duckdb"
-    definitions = build_definitions(str(database), raw_dir=str(raw), reports_dir=str(folder / "reports"))
+    definitions = build_definitions(
+        str(database),
+        raw_dir=str(raw),
+        reports_dir=str(folder / "reports"),
+        config_file=str(SAMPLES_CONFIG),
+    )
     job = definitions.resolve_implicit_global_asset_job_def()
     first = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
     return folder, raw, database, definitions, first
@@ -189,12 +194,13 @@ def test_a_partial_run_reads_the_same_tables_the_full_run_handed_on(materialised
 def test_select_writes_the_lists_the_full_run_wrote(materialised, tmp_path, capsys):
     """`utvalg select` runs part of the same graph: its lists are the full run's, byte for byte."""
     folder, raw, _, _, _ = materialised
-    assert main(["select", "--raw", str(raw), "--out", str(tmp_path), "--year", "2025-26", "--quiet"]) == 0
+    command = ["select", "--raw", str(raw), "--out", str(tmp_path), "--config", str(SAMPLES_CONFIG)]
+    assert main([*command, "--year", "2020-21", "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert "2025-26 (window 2023-24, 2024-25, 2025-26)" in printed
+    assert "2020-21 (window 2018-19, 2019-20, 2020-21)" in printed
     for name in ("candidates.csv", "fylkeskommuner.csv", "candidates.parquet"):
-        assert (tmp_path / "2025-26" / name).read_bytes() == (
-            folder / "reports" / "2025-26" / name
+        assert (tmp_path / "2020-21" / name).read_bytes() == (
+            folder / "reports" / "2020-21" / name
         ).read_bytes()
 
 

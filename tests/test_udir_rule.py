@@ -169,6 +169,22 @@ def test_shipped_configuration_is_valid_and_has_udirs_indicators():
         (lambda d: d["holistic"].update(draws=10), "at least 1000"),
         (lambda d: d["holistic"].update(area_weights={"kultur": 1.0}), "unknown area"),
         (lambda d: d["indicator"][0].update(higher_is_better="no"), "'higher_is_better' must be bool"),
+        # A misspelt key or section is an error naming it, never ignored (the default would apply).
+        (
+            lambda d: d["holistic"].update(area_weight={"laeringsmiljo": 2.0}),
+            r"test.toml \[holistic\]: unknown section \[holistic.area_weight\]; "
+            r"did you mean \[holistic.area_weights\]\?",
+        ),
+        (lambda d: d["holistic"].update(top_m=5), r"\[holistic\]: unknown key 'top_m'; did you mean 'top_n'"),
+        (lambda d: d.update(selektion={}), r"test.toml: unknown section \[selektion\]; did you mean"),
+        (lambda d: d["indicator"][1].update(subjekt="lesing"), r"'g': unknown key 'subjekt'"),
+        (lambda d: d["holistic"].update(top_n=0), r"'top_n' must be at least 1, found 0"),
+        (lambda d: d["holistic"].update(fylkeskommune_top_n=0), "'fylkeskommune_top_n' must be at least 1"),
+        (lambda d: d["selection"].update(category_1_count=0), "'category_1_count' must be at least 1"),
+        (lambda d: d["selection"].update(window_years=0), "'window_years' must be at least 1"),
+        (lambda d: d["selection"].update(category_2_spread=1.5), "'category_2_spread' .* below 1"),
+        (lambda d: d["selection"].update(allow_missing_data="yes"), "'allow_missing_data' must be bool"),
+        (lambda d: d["indicator"][1].update(pupil_sd=0.0), "'pupil_sd' must be positive"),
     ],
 )
 def test_bad_configuration_gives_a_clear_error(change, message):

@@ -30,7 +30,8 @@ INDICATOR_VALUES_SCHEMA = pl.Schema(
 )
 
 
-def _selector(indicator: Indicator) -> pl.Expr:
+def selector(indicator: Indicator) -> pl.Expr:
+    """The harmonised rows of one configured indicator (every level and year), without breakdowns."""
     subject = (
         pl.col("subject").is_null() if indicator.subject is None else pl.col("subject") == indicator.subject
     )
@@ -87,7 +88,7 @@ def indicator_values(
     frames = []
     scope = harmonised.filter(pl.col("school_year").is_in(window) & ~pl.col("is_pseudo"))
     for indicator in config.for_owner(owner):
-        rows = scope.filter(_selector(indicator))
+        rows = scope.filter(selector(indicator))
         national = rows.filter(pl.col("level") == "national").select(
             "school_year", pl.col("value").alias("national")
         )
