@@ -22,6 +22,9 @@ LEVEL_BY_CODE = {"1": "national", "2": "county", "3": "municipality", "4": "scho
 LEVEL_BY_CODE_WITHOUT_MUNICIPALITIES = {"1": "national", "2": "county", "3": "school"}
 # A value, its uncertainty and its pupil count share a line, a school year and the column dimensions.
 FIGURE_GROUP = ("source_line", "school_year", "group_key")
+# More pupils than Norway's schools have (about 900 000): a count this large is damage, not data, and
+# would not fit the count's integer type.
+MAX_PUPILS = 10_000_000
 # The cells of one figure, each as (its problem, column, text as published).
 CHECKED_CELLS = (
     ("problem", "column", "raw"),
@@ -231,6 +234,14 @@ def _quarantine_bad_numbers(figures: pl.DataFrame) -> tuple[pl.DataFrame, pl.Dat
     figures = figures.with_columns(
         pl.when(pl.col("n_value").is_not_null() & (pl.col("n_value") != pl.col("n_value").round(0)))
         .then(pl.format("expected a whole pupil count; found '{}'", "n_raw"))
+        .when(pl.col("n_value") > MAX_PUPILS)
+        .then(
+            pl.format(
+                "expected a pupil count; found '{}', more than {} (a damaged cell?)",
+                "n_raw",
+                pl.lit(MAX_PUPILS),
+            )
+        )
         .otherwise(pl.col("n_problem"))
         .alias("n_problem")
     )
