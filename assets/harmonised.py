@@ -33,13 +33,14 @@ HARMONISED = [
 def harmonised(
     utvalg: UtvalgSettings,
     observations: pl.DataFrame,
+    quarantine: pl.DataFrame,
     kommune_mapping: pl.DataFrame,
     fylke_mapping: pl.DataFrame,
     kommune_register: pl.DataFrame,
 ) -> Iterator[dg.MaterializeResult]:
     """Map every observation to the target structure without counting a figure twice."""
     target = Target.from_tables(utvalg.structure, kommune_mapping, fylke_mapping, kommune_register)
-    frame, unplaced = harmonise(observations, target)
+    frame, unplaced = harmonise(observations, target, quarantine)
     yield dg.MaterializeResult(
         asset_key="harmonised_observations",
         value=frame,

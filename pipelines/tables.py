@@ -66,8 +66,23 @@ QUARANTINE_SCHEMA = pl.Schema(
         "source_column": pl.String(),
         "raw_value": pl.String(),
         "reason": pl.String(),
+        # The figure a row would have been, where the row is one (null for whole lines): harmonising
+        # says so wherever a quarantined row would have fed or stood in for a published figure.
+        "figure": pl.String(),
     }
 )
+# The parts of ``figure``, joined by FIGURE_SEPARATOR (an empty part is a null).
+QUARANTINED_FIGURE = (
+    "level",
+    "unit_code",
+    "source",
+    "school_year",
+    "indicator",
+    "grade",
+    "subject",
+    "breakdown",
+)
+FIGURE_SEPARATOR = "|"
 QUARANTINE_STAGES = ("parse", "duplicate", "validate", "harmonise")
 STAGED_QUARANTINE_SCHEMA = pl.Schema({**QUARANTINE_SCHEMA, "stage": pl.String()})
 
@@ -82,8 +97,13 @@ def quarantine_rows(
     """Rows of ``frame`` in the quarantine's shape, with ``reason``.
 
     ``frame`` has ``source``, ``source_file`` and ``source_line``; the cell defaults to
-    ``source_column`` and its text to ``value``.
+    ``source_column`` and its text to ``value``; ``figure`` is filled when ``frame`` has its parts.
     """
+    figure = (
+        pl.concat_str([pl.col(part).fill_null("") for part in QUARANTINED_FIGURE], separator=FIGURE_SEPARATOR)
+        if set(QUARANTINED_FIGURE) <= set(frame.columns)
+        else pl.lit(None, pl.String)
+    )
     return frame.select(
         "source",
         "source_file",
@@ -91,6 +111,7 @@ def quarantine_rows(
         (pl.col("source_column") if source_column is None else source_column).alias("source_column"),
         (pl.col("value").cast(pl.String) if raw_value is None else raw_value).alias("raw_value"),
         reason.alias("reason"),
+        figure.alias("figure"),
     ).cast(QUARANTINE_SCHEMA)
 
 

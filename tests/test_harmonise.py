@@ -215,3 +215,49 @@ def test_county_splits_and_merges(tmp_path, registers, target):
     troms = counties.filter(pl.col("school_year") == "2022-23").sort("unit_code")
     assert troms["unit_code"].to_list() == ["55", "56"]
     assert troms["lineage"].to_list() == ["inherited", "inherited"] and troms["n"].sum() == 2000
+
+
+def test_a_quarantined_merge_part_withholds_the_merged_figure(tmp_path, registers, target):
+    # Re's row names another kommune (code and name disagree): quarantined, so Tønsberg 3905 cannot be
+    # the merge of 0704 and 0716; it is withheld and says why, not published as Tønsberg alone.
+    columns = np5_columns("2019-20")
+    rows = [
+        municipality("07", "0704", "Tønsberg", ["48", "1,0", "400"]),
+        municipality("07", "0716", "Horten", ["54", "2,0", "100"]),
+    ]
+    (tmp_path / "2019-20.csv").write_bytes(portal_bytes(columns, rows))
+    parsed = parse_folder(tmp_path, registers)
+    observations, quarantine = validate_observations(parsed.observations, parsed.quarantine, registers)
+    assert quarantine["reason"].str.contains("code and name disagree").all()
+    harmonised, _ = harmonise(observations, target, quarantine)
+    tonsberg = one(harmonised.filter(pl.col("level") == "municipality"), unit_code="3905")
+    assert (tonsberg["value"], tonsberg["n"], tonsberg["std_error"]) == (None, None, None)
+    assert tonsberg["lineage"] == "merge"
+    assert (
+        "withheld: a row it is made from or stands in for was quarantined: 2019-20.csv:"
+        in tonsberg["lineage_note"]
+    )
+    assert "Kommunekode 0716 is kommune Re" in tonsberg["lineage_note"]
+    # Without the quarantine the same observations give the figure from the part left, as before.
+    unaware, _ = harmonise(observations, target)
+    assert one(unaware.filter(pl.col("level") == "municipality"), unit_code="3905")["value"] == 48.0
+
+
+def test_a_quarantined_own_row_is_not_silently_replaced_by_an_inherited_figure(tmp_path, registers, target):
+    # Akershus (32) back-fills 2023-24 in the 2024-25 export; its 2023-24 cell is a failed formula.
+    # Viken (30, split in 2024) would be inherited in its place: withheld instead, naming the cell.
+    (tmp_path / "2023-24.csv").write_bytes(
+        portal_bytes(np5_columns("2023-24"), [county("30", "Viken", ["49", "0,3", "12 000"])])
+    )
+    columns = np5_columns("2023-24") + np5_columns("2024-25")
+    (tmp_path / "2024-25.csv").write_bytes(
+        portal_bytes(columns, [county("32", "Akershus", ["#DIV/0!", "0,4", "6 000", "50", "0,4", "6 100"])])
+    )
+    parsed = parse_folder(tmp_path, registers)
+    observations, quarantine = validate_observations(parsed.observations, parsed.quarantine, registers)
+    harmonised, _ = harmonise(observations, target, quarantine)
+    akershus = one(harmonised.filter(pl.col("level") == "county"), unit_code="32", school_year="2023-24")
+    assert akershus["lineage"] == "inherited" and akershus["value"] is None
+    assert "withheld" in akershus["lineage_note"] and "'#DIV/0!'" in akershus["lineage_note"]
+    ostfold = one(harmonised.filter(pl.col("level") == "county"), unit_code="31", school_year="2023-24")
+    assert ostfold["value"] == 49.0 and "withheld" not in ostfold["lineage_note"]

@@ -23,6 +23,10 @@ gives its target(s) and how:
 When the same target figure can be had several ways (a figure published under both the old and the
 new code), the first of unchanged → recode → merge → rebuilt → inherited wins, newer structures and
 newer files first; the others are named in ``lineage_note`` and not counted.
+A quarantined kommune or fylke row never changes a published figure silently: where it would have been
+a part of a merge, or is the unit's own row that a split's inherited figure now stands in for, the
+figure is withheld (no value, count or error) and ``lineage_note`` names the quarantined row and why;
+where a figure is still the unit's own or rebuilt from schools, the note names it.
 Pseudo-units (2100 Svalbard, 2599 Utlandet, 9999 Uoppgitt) keep their codes and ``is_pseudo`` is set
 so that kommune comparisons leave them out.
 
@@ -41,9 +45,22 @@ from pipelines.reference.registers import (
     PSEUDO_MUNICIPALITIES,
     nominal_structure_of,
 )
-from pipelines.tables import FIGURE_KEY, HARMONISED_KEY, HARMONISED_SCHEMA, LINEAGE_KINDS, quarantine_rows
+from pipelines.tables import (
+    FIGURE_KEY,
+    FIGURE_SEPARATOR,
+    HARMONISED_KEY,
+    HARMONISED_SCHEMA,
+    LINEAGE_KINDS,
+    QUARANTINED_FIGURE,
+    quarantine_rows,
+)
 
 PRIORITY = {kind: rank for rank, kind in enumerate(LINEAGE_KINDS)}
+# Figures that a quarantined part changes: a merge without one of its parts, an inherited figure in
+# place of the unit's own quarantined row.
+WITHHELD_WHEN_QUARANTINED = ("merge", "inherited")
+# What a quarantined row and a harmonised figure share, besides the unit.
+QUARANTINE_MATCH = QUARANTINED_FIGURE[2:]
 
 
 @dataclass(frozen=True)
@@ -215,7 +232,9 @@ class _AreaLevel:
     noun: str  # for lineage notes
 
 
-def _harmonise_areas(rows: pl.DataFrame, schools: pl.DataFrame, level: _AreaLevel) -> pl.DataFrame:
+def _harmonise_areas(
+    rows: pl.DataFrame, schools: pl.DataFrame, level: _AreaLevel, quarantined: pl.DataFrame
+) -> pl.DataFrame:
     """Kommune or fylke rows mapped to target units, one row per target unit × key."""
     linked = (
         resolve_structure(rows, level.code_column, level.links)
@@ -229,7 +248,80 @@ def _harmonise_areas(rows: pl.DataFrame, schools: pl.DataFrame, level: _AreaLeve
         _rebuilt_candidates(split_rows, schools, level),
         _inherited_candidates(split_rows, level.noun),
     ]
-    return _choose(pl.concat([frame for frame in candidates if frame is not None]))
+    chosen = _choose(pl.concat([frame for frame in candidates if frame is not None]))
+    return _mark_quarantined(chosen, _quarantined_targets(quarantined, level))
+
+
+def _quarantined_targets(quarantined: pl.DataFrame, level: _AreaLevel) -> pl.DataFrame:
+    """The target units and figures quarantined rows of this level would have fed, with the rows."""
+    code = level.code_column
+    rows = quarantined.filter(pl.col("level") == ("county" if code == "county_code" else "municipality"))
+    linked = resolve_structure(rows.rename({"unit_code": code}), code, level.links).join(
+        _links_by_code(level), on=["structure", code], how="inner"
+    )
+    return linked.group_by(pl.col("target_code").alias("unit_code"), *QUARANTINE_MATCH).agg(
+        pl.format("{}:{} ({})", "source_file", "source_line", "reason")
+        .unique()
+        .sort()
+        .str.join("; ")
+        .alias("_quarantined")
+    )
+
+
+def _match_key() -> pl.Expr:
+    return pl.concat_str([pl.col(c).fill_null("") for c in ("unit_code", *QUARANTINE_MATCH)], separator="|")
+
+
+def _mark_quarantined(chosen: pl.DataFrame, targets: pl.DataFrame) -> pl.DataFrame:
+    """Withhold or annotate the figures a quarantined row would have fed (see the module docstring)."""
+    if targets.is_empty():
+        return chosen
+    keyed = chosen.with_columns(_match_key().alias("_match")).join(
+        targets.select(_match_key().alias("_match"), "_quarantined"), on="_match", how="left"
+    )
+    hit = pl.col("_quarantined").is_not_null()
+    withheld = hit & pl.col("lineage").is_in(WITHHELD_WHEN_QUARANTINED)
+    separator = pl.when(pl.col("lineage_note") != "").then(pl.lit("; ")).otherwise(pl.lit(""))
+    return keyed.with_columns(
+        *[
+            pl.when(withheld).then(None).otherwise(pl.col(name)).alias(name)
+            for name in ("value", "std_error", "n")
+        ],
+        pl.when(withheld)
+        .then(
+            pl.format(
+                "{}{}withheld: a row it is made from or stands in for was quarantined: {}",
+                "lineage_note",
+                separator,
+                "_quarantined",
+            )
+        )
+        .when(hit)
+        .then(
+            pl.format(
+                "{}{}a quarantined row also maps here, not used: {}",
+                "lineage_note",
+                separator,
+                "_quarantined",
+            )
+        )
+        .otherwise(pl.col("lineage_note"))
+        .alias("lineage_note"),
+    ).drop("_match", "_quarantined")
+
+
+def quarantined_figures(quarantine: pl.DataFrame | None) -> pl.DataFrame:
+    """The quarantined rows that were figures, their figure split into its parts."""
+    schema = {name: pl.String for name in ("source_file", "reason", *QUARANTINED_FIGURE)}
+    if quarantine is None or "figure" not in quarantine.columns:
+        return pl.DataFrame(schema={**schema, "source_line": pl.Int64})
+    parts = pl.col("figure").str.split(FIGURE_SEPARATOR)
+    return quarantine.filter(pl.col("figure").is_not_null()).select(
+        "source_file",
+        "source_line",
+        "reason",
+        *[parts.list.get(i).replace("", None).alias(name) for i, name in enumerate(QUARANTINED_FIGURE)],
+    )
 
 
 def _links_by_code(level: _AreaLevel, kind: str | None = None) -> pl.DataFrame:
@@ -438,13 +530,19 @@ def _county_listed_in_target(schools: pl.DataFrame, target: Target) -> pl.DataFr
     return _newest_per_school(listed).select("unit_code", pl.col("county_code").alias("_county_direct"))
 
 
-def harmonise(observations: pl.DataFrame, target: Target) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``harmonised_observations`` and the rows that could not be placed (with the reason)."""
+def harmonise(
+    observations: pl.DataFrame, target: Target, quarantine: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``harmonised_observations`` and the rows that could not be placed (with the reason).
+
+    ``quarantine`` (the validated stage's) says which kommune and fylke rows were set aside.
+    """
     schools = _place_schools(observations, target)
+    quarantined = quarantined_figures(quarantine)
     harmonised = _assemble(
         _national_rows(observations),
-        _county_rows(observations, schools, target),
-        _municipality_rows(observations, schools, target),
+        _county_rows(observations, schools, target, quarantined),
+        _municipality_rows(observations, schools, target, quarantined),
         _school_rows(schools),
     )
     return harmonised, _unplaced_rows(observations, target)
@@ -456,11 +554,13 @@ def _place_schools(observations: pl.DataFrame, target: Target) -> pl.DataFrame:
     return schools.join(school_directory(schools, target), on="unit_code", how="left")
 
 
-def _municipality_rows(observations: pl.DataFrame, schools: pl.DataFrame, target: Target) -> pl.DataFrame:
+def _municipality_rows(
+    observations: pl.DataFrame, schools: pl.DataFrame, target: Target, quarantined: pl.DataFrame
+) -> pl.DataFrame:
     """Kommune figures in the target kommuner, named and flagged as the target register has them."""
     level = _AreaLevel("municipality_code", target.municipality_links, "target_municipality", "kommune")
     return _harmonise_areas(
-        observations.filter(pl.col("level") == "municipality"), schools, level
+        observations.filter(pl.col("level") == "municipality"), schools, level, quarantined
     ).with_columns(
         pl.lit("municipality").alias("level"),
         pl.col("unit_code").alias("municipality_code"),
@@ -470,10 +570,13 @@ def _municipality_rows(observations: pl.DataFrame, schools: pl.DataFrame, target
     )
 
 
-def _county_rows(observations: pl.DataFrame, schools: pl.DataFrame, target: Target) -> pl.DataFrame:
+def _county_rows(
+    observations: pl.DataFrame, schools: pl.DataFrame, target: Target, quarantined: pl.DataFrame
+) -> pl.DataFrame:
     """Fylke figures in the target fylker, named and flagged as the target register has them."""
     level = _AreaLevel("county_code", target.county_links, "target_county", "fylke")
-    return _harmonise_areas(observations.filter(pl.col("level") == "county"), schools, level).with_columns(
+    areas = _harmonise_areas(observations.filter(pl.col("level") == "county"), schools, level, quarantined)
+    return areas.with_columns(
         pl.lit("county").alias("level"),
         pl.lit(None, pl.String).alias("municipality_code"),
         pl.col("unit_code").alias("county_code"),

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.ingest.completeness import check_columns, check_units
 from pipelines.ingest.observations import to_observations
 from pipelines.ingest.portal_format import parse_export
 from pipelines.ingest.skoleporten import is_skoleporten, read_skoleporten
-from pipelines.ingest.sources import detect_source
+from pipelines.ingest.sources import detect_source, mapping_for
 from pipelines.reference.registers import Registers
 
 EXPORT_SUFFIXES = {".csv", ".xlsx", ".txt"}
@@ -47,19 +48,6 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def county_name_lookup(registers: Registers) -> dict[str, str]:
-    """Fylke name → code, for reports that name fylker instead of coding them (2020 names first)."""
-    lookup: dict[str, str] = {}
-    for structure in (2024, 2020):
-        for code, name in (
-            registers.counties.filter(pl.col("structure") == structure)
-            .select("county_code", "county_name")
-            .iter_rows()
-        ):
-            lookup[name] = code
-    return lookup
-
-
 def parse_raw_file(data: bytes, source_file: str, registers: Registers) -> ParsedFile:
     """Parse one raw file's bytes; raises ExportFormatError when the file cannot be read."""
     digest = sha256_of(data)
@@ -70,6 +58,8 @@ def parse_raw_file(data: bytes, source_file: str, registers: Registers) -> Parse
     else:
         export = parse_export(data, source_file)
         source = detect_source(export)
-        observations, quarantine = to_observations(export, source, county_name_lookup(registers))
+        check_columns(export, mapping_for(source))
+        check_units(export, registers)
+        observations, quarantine = to_observations(export, source, registers)
         encoding = export.encoding
     return ParsedFile(source_file, digest, source, encoding, observations, quarantine)

@@ -13,6 +13,8 @@ from pipelines.ingest.portal_format import PortalExport
 from pipelines.ingest.sources import mapping_for
 from pipelines.ingest.sources.elevundersokelsen import SURVEY_INDICATORS, row_indicators
 from pipelines.ingest.sources.mapping import SourceMapping, classify_dimensions
+from pipelines.ingest.unit_names import county_name_lookup, line_problems
+from pipelines.reference.registers import Registers
 from pipelines.tables import OBSERVATION_SCHEMA, quarantine_rows
 
 LEVEL_BY_CODE = {"1": "national", "2": "county", "3": "municipality", "4": "school"}
@@ -20,6 +22,9 @@ LEVEL_BY_CODE = {"1": "national", "2": "county", "3": "municipality", "4": "scho
 LEVEL_BY_CODE_WITHOUT_MUNICIPALITIES = {"1": "national", "2": "county", "3": "school"}
 # A value, its uncertainty and its pupil count share a line, a school year and the column dimensions.
 FIGURE_GROUP = ("source_line", "school_year", "group_key")
+# More pupils than Norway's schools have (about 900 000): a count this large is damage, not data, and
+# would not fit the count's integer type.
+MAX_PUPILS = 10_000_000
 # The cells of one figure, each as (its problem, column, text as published).
 CHECKED_CELLS = (
     ("problem", "column", "raw"),
@@ -29,11 +34,11 @@ CHECKED_CELLS = (
 
 
 def to_observations(
-    export: PortalExport, source: str, county_names: dict[str, str]
+    export: PortalExport, source: str, registers: Registers
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Observations (one per unit × value) and quarantined cells of one parsed export."""
     mapping = mapping_for(source)
-    cells = _place_units(export, county_names).with_columns(
+    cells = _place_units(export, registers).with_columns(
         pl.lit(source).alias("source"), pl.lit(export.file).alias("source_file")
     )
     cells = _classify_dimensions(_assign_roles(cells, mapping), mapping)
@@ -43,13 +48,20 @@ def to_observations(
     return _as_observations(figures), quarantined
 
 
-def _place_units(export: PortalExport, county_names: dict[str, str]) -> pl.DataFrame:
-    """Every cell with its unit: level, code, name, fylke and kommune (and the level as published)."""
+def _place_units(export: PortalExport, registers: Registers) -> pl.DataFrame:
+    """Every cell with its unit: level, code, name, fylke and kommune (and the level as published), and
+    what keeps its line from being placed (``line_problem``)."""
     if export.shape == "unit_rows":
-        return export.cells.join(_unit_row_units(export.rows), on="source_line", how="left")
+        school_years = sorted({column.school_year for column in export.value_columns})
+        units = _unit_row_units(export.rows).join(
+            line_problems(export.rows, school_years, registers), on="source_line", how="left"
+        )
+        return export.cells.join(units, on="source_line", how="left")
     # Only the survey publishes indicator-per-row reports; the line names the indicator.
     cells = export.cells.join(row_indicators(export.rows), on="source_line")
-    return _indicator_row_units(cells, county_names)
+    return _indicator_row_units(cells, county_name_lookup(registers)).with_columns(
+        pl.lit(None, pl.String).alias("line_problem")
+    )
 
 
 def _unit_row_units(rows: pl.DataFrame) -> pl.DataFrame:
@@ -172,16 +184,21 @@ def _classify_dimensions(cells: pl.DataFrame, mapping: SourceMapping) -> pl.Data
 
 
 def _quarantine_unusable_cells(cells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Cells whose measure, level or fylke the pipeline cannot place are set aside, not guessed."""
+    """Cells whose measure, level, fylke or line the pipeline cannot place are set aside, not guessed."""
     mapped = pl.col("role").is_not_null()
     unknown_county = (pl.col("level") == "county") & pl.col("unit_code").is_null()
+    bad_line = pl.col("line_problem").is_not_null()
     reasons = (
-        (~mapped, pl.format("measure '{}' is not mapped for source {}", "measure", "source")),
-        (mapped & pl.col("level").is_null(), pl.format("unknown EnhetNivaa '{}'; expected 1–4", "raw_level")),
-        (mapped & unknown_county, pl.format("fylke '{}' is not in any register", "unit_name")),
+        (bad_line, pl.col("line_problem")),
+        (~bad_line & ~mapped, pl.format("measure '{}' is not mapped for source {}", "measure", "source")),
+        (
+            ~bad_line & mapped & pl.col("level").is_null(),
+            pl.format("unknown EnhetNivaa '{}'; expected 1–4", "raw_level"),
+        ),
+        (~bad_line & mapped & unknown_county, pl.format("fylke '{}' is not in any register", "unit_name")),
     )
     quarantined = pl.concat([_quarantine_cells(cells.filter(which), reason) for which, reason in reasons])
-    usable = cells.filter(mapped & pl.col("level").is_not_null() & ~unknown_county)
+    usable = cells.filter(~bad_line & mapped & pl.col("level").is_not_null() & ~unknown_county)
     return usable, quarantined
 
 
@@ -217,6 +234,14 @@ def _quarantine_bad_numbers(figures: pl.DataFrame) -> tuple[pl.DataFrame, pl.Dat
     figures = figures.with_columns(
         pl.when(pl.col("n_value").is_not_null() & (pl.col("n_value") != pl.col("n_value").round(0)))
         .then(pl.format("expected a whole pupil count; found '{}'", "n_raw"))
+        .when(pl.col("n_value") > MAX_PUPILS)
+        .then(
+            pl.format(
+                "expected a pupil count; found '{}', more than {} (a damaged cell?)",
+                "n_raw",
+                pl.lit(MAX_PUPILS),
+            )
+        )
         .otherwise(pl.col("n_problem"))
         .alias("n_problem")
     )

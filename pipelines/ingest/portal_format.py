@@ -14,7 +14,10 @@ column. Source-specific meaning is added by :mod:`pipelines.ingest.sources` and
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +50,15 @@ COLUMN_PART_SEPARATOR = re.compile(r"\.(?! )")
 # A number as the portal writes it: optional sign, digits grouped by (non-breaking) spaces, decimal comma.
 NUMBER = r"^-?(\d{1,3}([ \u00a0\u202f]\d{3})+|\d+)(,\d+)?$"
 SUPPRESSED = "*"
+# The portal writes CRLF or LF; a file saved on an old Mac (or by some editors) ends lines with a lone CR.
+LINE_BREAK = re.compile(r"\r\n|\n|\r")
+# What a spreadsheet writes where a formula failed (English and Norwegian Excel): never a number, never
+# "no data".
+SPREADSHEET_ERROR = r"^#(?:[A-ZÆØÅ]+(?:/[A-Z0-9]+)?)[!?]?$"
+# C0 controls other than TAB, LF and CR, and DEL: never in a portal export; a damaged file or a bad paste.
+CONTROL_CHARACTER = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+# A line that starts another export: a header (its first id column) or a ``sep=`` line.
+HEADER_STARTS = ("EnhetNivaa", "IndikatorNivaa")
 UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
 
@@ -88,6 +100,7 @@ class PortalExport:
     rows: pl.DataFrame  # source_line + id columns, all text
     cells: pl.DataFrame  # source_line, column, school_year, dimensions, measure, raw, value, ...
     rejected_lines: pl.DataFrame  # source_line, raw_line, reason
+    header_line: int = 1  # where the header is, for errors about a column
 
     @property
     def measures(self) -> set[str]:
@@ -257,42 +270,48 @@ def _parse_header(
     return shape, id_columns, tuple(sorted(by_name.values(), key=lambda c: c.position))
 
 
+def _split_fields(line: str, separator: str) -> list[str]:
+    """A line's fields; Excel quotes a field that holds the separator (``"Hå; Nærbø"``), so a quote
+    at a field's start is honoured. Only lines with a quote pay for the csv module."""
+    if '"' not in line:
+        return line.split(separator)
+    return next(csv.reader([line], delimiter=separator, quotechar='"'))
+
+
+def _is_second_export(line: str) -> bool:
+    return line.startswith("sep=") or line.split("\t", 1)[0].split(";", 1)[0].strip() in HEADER_STARTS
+
+
 def _table_from_text(
     text: str, file: str
 ) -> tuple[str, int, list[str], list[tuple[int, list[str]]], list[dict[str, object]]]:
     """Split decoded text into header and data fields, checking every line has every column."""
-    lines = text.split("\n")
+    lines = LINE_BREAK.split(text)
     first = 0
     separator = ""
-    if lines and lines[0].rstrip("\r").startswith("sep="):
-        separator = lines[0].rstrip("\r")[4:] or "\t"
+    if lines and lines[0].startswith("sep="):
+        separator = lines[0][4:] or "\t"
         first = 1
     if first >= len(lines) or not lines[first].strip():
         raise ExportFormatError(file, first + 1, None, "expected a header line; the file is empty")
-    header_text = lines[first].rstrip("\r")
+    header_text = lines[first]
     if not separator:
         separator = "\t" if header_text.count("\t") >= header_text.count(";") else ";"
     if separator not in ("\t", ";"):
         raise ExportFormatError(file, 1, None, f"expected sep=<TAB> or sep=; but found sep={separator}")
-    header = header_text.split(separator)
+    header = _split_fields(header_text, separator)
     separator_name = "TAB" if separator == "\t" else f"'{separator}'"
     rows: list[tuple[int, list[str]]] = []
     rejected: list[dict[str, object]] = []
     for index in range(first + 1, len(lines)):
-        line = lines[index].rstrip("\r")
+        line = lines[index]
         line_number = index + 1
         if not line.strip():
             continue
-        if line == header_text or line.startswith("sep="):
-            rejected.append(
-                {
-                    "source_line": line_number,
-                    "raw_line": line[:500],
-                    "reason": "repeated header line inside the file (two exports pasted together?)",
-                }
-            )
+        if _is_second_export(line):
+            rejected.append(_second_export(lines, index, header_text, file))
             continue
-        fields = line.split(separator)
+        fields = _split_fields(line, separator)
         if len(fields) != len(header):
             column = min(len(fields), len(header)) + 1
             raise ExportFormatError(
@@ -308,7 +327,46 @@ def _table_from_text(
                 ),
             )
         rows.append((line_number, fields))
+    _check_last_line_ends(lines, file, len(header))
     return separator, first + 1, header, rows, rejected
+
+
+def _second_export(lines: list[str], index: int, header_text: str, file: str) -> dict[str, object]:
+    """A header or ``sep=`` line inside the file. When it repeats the file's own header the lines below
+    are read under the right columns and only the line itself is set aside; a different header means
+    two exports pasted together, whose rows would be read under the wrong years or columns: refused."""
+    line = lines[index]
+    following = next((text for text in lines[index + 1 :] if text.strip()), "")
+    repeats = line == header_text or (line.startswith("sep=") and following == header_text)
+    if not repeats:
+        raise ExportFormatError(
+            file,
+            index + 1,
+            "1",
+            f"a second export starts here ({line[:60]!r}…) with a header other than line "
+            f"{lines.index(header_text) + 1}'s; expected one export per file (split the file, "
+            "or its rows would be read under the first header's years and columns)",
+        )
+    what = "sep= line" if line.startswith("sep=") else "header line"
+    return {
+        "source_line": index + 1,
+        "raw_line": line[:500],
+        "reason": f"repeated {what} inside the file (two exports pasted together?); "
+        "the rows below it have the same columns and are read",
+    }
+
+
+def _check_last_line_ends(lines: list[str], file: str, fields: int) -> None:
+    """The portal ends every line with a line break. A last line without one was cut: possibly inside
+    its last field (``73`` read as ``7``) or just after a TAB (its last cell read as empty)."""
+    if lines[-1].strip():
+        raise ExportFormatError(
+            file,
+            len(lines),
+            str(fields),
+            "the last line has no line break: the file looks truncated (cut inside this line?); "
+            "expected every line, the last one too, to end with a line break as the portal writes it",
+        )
 
 
 def _xlsx_cell_text(value: object) -> str:
@@ -323,25 +381,86 @@ def _xlsx_cell_text(value: object) -> str:
     return text
 
 
-def _table_from_xlsx(data: bytes, file: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+# How far down a sheet the header may sit below title rows (a merged title, a note, an empty line).
+HEADER_SEARCH_ROWS = 20
+SHEET_XML = re.compile(r'<sheet\b[^>]*?\br:id="([^"]+)"')
+RELATIONSHIP_XML = re.compile(r'<Relationship\b[^>]*?\bId="([^"]+)"[^>]*?\bTarget="([^"]+)"')
+RELATIONSHIP_XML_REVERSED = re.compile(r'<Relationship\b[^>]*?\bTarget="([^"]+)"[^>]*?\bId="([^"]+)"')
+ERROR_CELL_XML = re.compile(r'<c\b[^>]*?\br="([A-Z]+)(\d+)"[^>]*?\bt="e"[^>]*>.*?<v>([^<]*)</v>', re.DOTALL)
+
+
+def _is_header_row(fields: list[str]) -> bool:
+    return any(field in HEADER_STARTS for field in fields)
+
+
+def _xlsx_error_cells(data: bytes, sheet_index: int) -> dict[int, dict[int, str]]:
+    """0-based row → column → the error text (``#DIV/0!``) of the sheet's error cells. fastexcel reads
+    them as empty cells, which would make a failed formula "no data"; the sheet's XML says ``t="e"``."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        workbook = archive.read("xl/workbook.xml").decode("utf-8")
+        relations = archive.read("xl/_rels/workbook.xml.rels").decode("utf-8")
+        targets = dict(RELATIONSHIP_XML.findall(relations))
+        targets.update({rid: target for target, rid in RELATIONSHIP_XML_REVERSED.findall(relations)})
+        sheet_ids = SHEET_XML.findall(workbook)
+        target = targets[sheet_ids[sheet_index]].lstrip("/")
+        sheet = archive.read(target if target.startswith("xl/") else f"xl/{target}").decode("utf-8")
+    errors: dict[int, dict[int, str]] = {}
+    if 't="e"' not in sheet:
+        return errors
+    for letters, row, text in ERROR_CELL_XML.findall(sheet):
+        column = 0
+        for letter in letters:
+            column = column * 26 + ord(letter) - ord("A") + 1
+        errors.setdefault(int(row) - 1, {})[column - 1] = text
+    return errors
+
+
+def _find_header(sheets: list[list[tuple[object, ...]]]) -> tuple[int, int, list[str]] | None:
+    """(sheet, 0-based row, header) of the first portal header in the workbook."""
+    for sheet_index, records in enumerate(sheets):
+        for row_index, record in enumerate(records[:HEADER_SEARCH_ROWS]):
+            fields = [_xlsx_cell_text(value) for value in record]
+            if _is_header_row(fields):
+                return sheet_index, row_index, fields
+    return None
+
+
+def _table_from_xlsx(data: bytes, file: str) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
+    """The first sheet that holds a portal header, from its header row on (title rows and note sheets
+    before it are skipped: they hold no figures)."""
     import fastexcel
 
     try:
         reader = fastexcel.read_excel(data)
-        sheet = reader.load_sheet(0, header_row=None, dtypes="string")
+        sheets = [
+            reader.load_sheet(index, header_row=None, dtypes="string").to_polars().rows()
+            for index in range(len(reader.sheet_names))
+        ]
     except Exception as error:  # fastexcel raises its own hierarchy
         raise ExportFormatError(file, None, None, f"expected a readable xlsx workbook: {error}") from error
-    frame = sheet.to_polars()
-    records = frame.rows()
-    if not records:
-        raise ExportFormatError(file, 1, None, "expected a header row; the first sheet is empty")
-    header = [_xlsx_cell_text(value) for value in records[0]]
+    found = _find_header(sheets)
+    if found is None:
+        if not any(sheets):
+            raise ExportFormatError(file, 1, None, "expected a header row; the first sheet is empty")
+        raise ExportFormatError(
+            file,
+            None,
+            None,
+            f"no sheet ({', '.join(reader.sheet_names)}) has a statistics-portal header (EnhetNivaa or "
+            f"IndikatorNivaa) in its first {HEADER_SEARCH_ROWS} rows",
+        )
+    sheet_index, header_index, header = found
+    records = sheets[sheet_index]
+    errors = _xlsx_error_cells(data, sheet_index)
     rows = []
-    for index, record in enumerate(records[1:], start=2):
-        fields = [_xlsx_cell_text(value) for value in record]
+    for index in range(header_index + 1, len(records)):
+        fields = [_xlsx_cell_text(value) for value in records[index]]
+        for column, text in errors.get(index, {}).items():
+            if column < len(fields):
+                fields[column] = text
         if any(field.strip() for field in fields):
-            rows.append((index, fields))
-    return header, rows
+            rows.append((index + 1, fields))
+    return header_index + 1, header, rows
 
 
 # Excel stores codes as integers; the portal's text codes are zero-padded to these widths.
@@ -383,15 +502,15 @@ def parse_numbers(raw: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
         .then(text.str.replace_all(r"[ \u00a0\u202f]", "").str.replace(",", ".").cast(pl.Float64))
         .otherwise(None)
     )
+    expected = "expected a number with decimal comma (e.g. 0,8 or 56 833), '*' or empty"
     problem = (
         pl.when(is_empty | is_suppressed | is_number)
         .then(None)
-        .otherwise(
-            pl.format(
-                "expected a number with decimal comma (e.g. 0,8 or 56 833), '*' or empty; found '{}'",
-                text,
-            )
-        )
+        .when(text.str.contains(SPREADSHEET_ERROR))
+        .then(pl.format("a spreadsheet error '{}' (a formula failed); {}", text, pl.lit(expected)))
+        .when(text.str.contains(CONTROL_CHARACTER))
+        .then(pl.format("a control character in the cell (a damaged file?); {}", pl.lit(expected)))
+        .otherwise(pl.format("{}; found '{}'", pl.lit(expected), text))
     )
     return value, is_suppressed.fill_null(False), problem
 
@@ -406,8 +525,8 @@ def parse_export(data: bytes, file: str) -> PortalExport:
     if not data:
         raise ExportFormatError(file, 1, None, "expected a statistics-portal export; the file is empty")
     if data.startswith(b"PK\x03\x04"):
-        header, raw_rows = _table_from_xlsx(data, file)
-        encoding, separator, header_line = "xlsx", "", 1
+        header_line, header, raw_rows = _table_from_xlsx(data, file)
+        encoding, separator = "xlsx", ""
         rejected: list[dict[str, object]] = []
     else:
         text, encoding = decode(data, file)
@@ -480,4 +599,5 @@ def parse_export(data: bytes, file: str) -> PortalExport:
         rows=rows,
         cells=cells,
         rejected_lines=pl.DataFrame(rejected, schema=REJECTED_SCHEMA),
+        header_line=header_line,
     )

@@ -14,7 +14,13 @@ from collections.abc import Iterator
 
 import polars as pl
 
-from pipelines.ingest.portal_format import ExportFormatError, decode, parse_numbers
+from pipelines.ingest.portal_format import (
+    CONTROL_CHARACTER,
+    LINE_BREAK,
+    ExportFormatError,
+    decode,
+    parse_numbers,
+)
 from pipelines.ingest.sources.elevundersokelsen import SURVEY_INDICATORS, survey_indicator
 from pipelines.ingest.sources.mapping import SUBJECTS, classify_dimensions
 from pipelines.tables import OBSERVATION_SCHEMA, quarantine_rows
@@ -61,7 +67,13 @@ Row = dict[str, str]
 
 
 def is_skoleporten(data: bytes) -> bool:
-    return data.lstrip(b"\xef\xbb\xbf").startswith(b"Enhetsnavn;Skoletype;")
+    """The download's header, its columns in any order (Skoleporten lets the user arrange them)."""
+    first_line = data.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        names = {name.strip() for name in first_line.decode("utf-8").split(";")}
+    except UnicodeDecodeError:
+        return False
+    return names == set(HEADER)
 
 
 def _source(statistikk: str) -> str | None:
@@ -103,9 +115,19 @@ def _lines(data: bytes, file: str) -> Iterator[tuple[int, Row]]:
     """Each non-empty line after the header, by column name; a header or field count that does not fit
     the download stops the file."""
     text, _ = decode(data, file)
-    reader = csv.reader(io.StringIO(text), delimiter=";")
+    last_line = LINE_BREAK.split(text)[-1]
+    if last_line.strip():
+        raise ExportFormatError(
+            file,
+            len(LINE_BREAK.split(text)),
+            None,
+            "the last line has no line break: the file looks truncated (cut inside this line?); "
+            "expected every line to end with a line break as Skoleporten writes it",
+        )
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";")
     header = next(reader, None)
-    if header is None or tuple(h.strip() for h in header) != HEADER:
+    names = tuple(h.strip() for h in header or ())
+    if sorted(names) != sorted(HEADER):
         raise ExportFormatError(file, 1, None, f"expected the Skoleporten header {';'.join(HEADER)}")
     for fields in reader:
         if not any(field.strip() for field in fields):
@@ -117,15 +139,18 @@ def _lines(data: bytes, file: str) -> Iterator[tuple[int, Row]]:
                 str(min(len(fields), len(HEADER)) + 1),
                 f"expected {len(HEADER)} fields separated by ';', found {len(fields)}",
             )
-        yield reader.line_num, dict(zip(HEADER, (f.strip() for f in fields), strict=True))
+        yield reader.line_num, dict(zip(names, (f.strip() for f in fields), strict=True))
 
 
 def _read_row(line: int, row: Row) -> dict[str, object]:
     """One row as a figure, or the reason it cannot be one."""
+    damaged = [name for name, field in row.items() if re.search(CONTROL_CHARACTER, field)]
     source = _source(row["Statistikk"])
     period = re.fullmatch(r"(\d{4})-(\d{2})?(\d{2})", row["Periode"])
     unit = UNITS.get(row["Måleenhet"])
-    if source is None:
+    if damaged:
+        reason = f"a control character in {damaged[0]} (a damaged file?); the row is set aside"
+    elif source is None:
         reason = f"statistikk '{row['Statistikk']}' is not one of the four sources"
     elif period is None:
         reason = f"expected a period such as 2014-2015; found '{row['Periode']}'"

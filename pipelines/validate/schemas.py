@@ -114,34 +114,67 @@ def observation_schema(known_municipalities: set[str], known_counties: set[str])
     )
 
 
-def drop_duplicates(observations: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Keep one row per observation key: the one from the newest export (its name sorts last).
+# What a copy of a figure says: copies that agree on these are the same figure.
+FIGURE_CONTENT = ("value", "std_error", "n", "suppressed")
 
-    Udir's file names begin with the export time, so the last name is the latest revision.
+
+def drop_duplicates(observations: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One row per observation key, never a guess between copies that disagree.
+
+    Copies that agree on the figure are one figure: the newest export's row is kept (its name sorts
+    last; Udir's file names begin with the export time) and the others are quarantined as identical
+    copies. Copies that disagree (two revisions, two exports pasted together, a line repeated with
+    other numbers) are all quarantined, each naming the others: which one is right is not the
+    pipeline's to decide.
     """
+    key = list(OBSERVATION_KEY)
     ranked = observations.sort(["source_file", "source_line"], descending=True).with_columns(
-        pl.int_range(pl.len()).over(list(OBSERVATION_KEY)).alias("_rank")
+        pl.int_range(pl.len()).over(key).alias("_rank"),
+        pl.struct(FIGURE_CONTENT).n_unique().over(key).alias("_versions"),
     )
-    kept = ranked.filter(pl.col("_rank") == 0)
-    dropped = ranked.filter(pl.col("_rank") > 0).join(
+    agreed = ranked.filter(pl.col("_versions") == 1)
+    kept = agreed.filter(pl.col("_rank") == 0)
+    copies = agreed.filter(pl.col("_rank") > 0).join(
         kept.select(
-            *OBSERVATION_KEY,
+            *key,
             pl.col("source_file").alias("kept_file"),
             pl.col("source_line").alias("kept_line"),
         ),
-        on=list(OBSERVATION_KEY),
+        on=key,
         nulls_equal=True,
     )
-    quarantined = quarantine_rows(
-        dropped,
-        pl.format(
-            "duplicate of {}:{} (same unit, year and indicator); the newer export was kept",
-            "kept_file",
-            "kept_line",
-        ),
+    conflicting = ranked.filter(pl.col("_versions") > 1)
+    shown = pl.when(pl.col("suppressed")).then(pl.lit("*")).otherwise(pl.col("value").cast(pl.String))
+    versions = conflicting.group_by(key).agg(
+        pl.format("{}:{} says {} (n {})", "source_file", "source_line", shown, pl.col("n").fill_null(-1))
+        .str.replace(r" \(n -1\)$", "")
+        .sort()
+        .str.join("; ")
+        .alias("_versions_text")
+    )
+    conflicting = conflicting.join(versions, on=key, nulls_equal=True)
+    quarantined = pl.concat(
+        [
+            quarantine_rows(
+                copies,
+                pl.format(
+                    "identical copy of {}:{} (same unit, year, indicator and figure); counted once",
+                    "kept_file",
+                    "kept_line",
+                ),
+            ),
+            quarantine_rows(
+                conflicting,
+                pl.format(
+                    "conflicting copies of one figure (same unit, year and indicator): {}; none is used "
+                    "(remove the outdated export or correct the file)",
+                    "_versions_text",
+                ),
+            ),
+        ]
     )
     order = ["source_file", "source_line", "source_column"]
-    return kept.drop("_rank").sort(order), quarantined
+    return kept.drop("_rank", "_versions").sort(order), quarantined
 
 
 def split_valid(

@@ -63,6 +63,7 @@ QUARANTINE = pa.DataFrameSchema(
         "source_column": pa.Column(pl.String, nullable=True),
         "raw_value": pa.Column(pl.String, nullable=True),
         "reason": pa.Column(pl.String, pa.Check.str_length(min_value=1)),
+        "figure": pa.Column(pl.String, nullable=True),
         "stage": pa.Column(pl.String, pa.Check.isin(list(QUARANTINE_STAGES))),
     },
     strict=True,

@@ -11,6 +11,11 @@ def recognises(export: PortalExport) -> bool:
     return "Grunnskolepoeng" in export.measures
 
 
+def missing_partners(measures: frozenset[str], dimensions: tuple[str, ...]) -> tuple[str, ...]:
+    """The points come with the number of pupils they are the mean of."""
+    return () if "Antall elever" in measures else ("Antall elever",)
+
+
 MAPPING = SourceMapping(
     "grunnskolepoeng",
     recognises,
@@ -19,4 +24,5 @@ MAPPING = SourceMapping(
         "Antall elever": COUNT,
     },
     default_grade="10",
+    missing_partners=missing_partners,
 )

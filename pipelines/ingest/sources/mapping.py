@@ -35,6 +35,11 @@ class Measure:
 COUNT = Measure("count")
 
 
+def no_partners(measures: frozenset[str], dimensions: tuple[str, ...]) -> tuple[str, ...]:
+    """A source whose values may stand alone (Udir publishes some shares without counts)."""
+    return ()
+
+
 @dataclass(frozen=True)
 class SourceMapping:
     """One source: how its reports are recognised and what their measures mean."""
@@ -45,6 +50,9 @@ class SourceMapping:
     measures: dict[str, Measure]
     default_grade: str | None = None
     measure_patterns: tuple[tuple[re.Pattern[str], Measure], ...] = field(default=())
+    # The measures missing from one column group (a school year × dimensions) that its values need
+    # beside them: a report whose columns were cut would otherwise lose figures or counts silently.
+    missing_partners: Callable[[frozenset[str], tuple[str, ...]], tuple[str, ...]] = no_partners
 
     def measure(self, name: str) -> Measure | None:
         if name in self.measures:
