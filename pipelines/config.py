@@ -108,6 +108,24 @@ def _positive(value: float, name: str, where: str) -> None:
         raise ConfigError(f"{where}: '{name}' must be positive, found {value}")
 
 
+# Below 10 pupils a published figure starts to describe individuals (SSB's threshold for kommuner);
+# lowering it takes a written reason in the file itself, so that the choice is reviewed and recorded
+# with every run's outputs.
+LOWEST_MINIMUM_PUPILS = 10
+
+
+def _check_minimum_pupils(section: dict[str, Any], minimum: int, where: str) -> None:
+    reason = section.get("minimum_pupils_override_reason")
+    if reason is not None and (not isinstance(reason, str) or not reason.strip()):
+        raise ConfigError(f"{where}: 'minimum_pupils_override_reason' must be a non-empty text")
+    if minimum < LOWEST_MINIMUM_PUPILS and reason is None:
+        raise ConfigError(
+            f"{where}: 'minimum_pupils' = {minimum} is below {LOWEST_MINIMUM_PUPILS}; published figures "
+            f"would rest on fewer than {LOWEST_MINIMUM_PUPILS} pupils. Set it to at least "
+            f'{LOWEST_MINIMUM_PUPILS}, or add minimum_pupils_override_reason = "…" saying why'
+        )
+
+
 def parse_config(data: dict[str, Any], file: str) -> Config:
     """Validate a parsed TOML document."""
     section = data.get("selection")
@@ -125,6 +143,7 @@ def parse_config(data: dict[str, Any], file: str) -> Config:
     )
     for name in ("window_years", "category_1_count", "minimum_pupils"):
         _positive(getattr(selection, name), name, where)
+    _check_minimum_pupils(section, selection.minimum_pupils, where)
     if not 0 < selection.category_2_worst_school_share < 1:
         raise ConfigError(f"{where}: 'category_2_worst_school_share' must be between 0 and 1")
 
