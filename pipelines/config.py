@@ -44,6 +44,7 @@ class Selection:
     category_2_spread: float
     category_2_worst_school_share: float
     minimum_pupils: int
+    minimum_pupils_override_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ def parse_config(data: dict[str, Any], file: str) -> Config:
         category_2_spread=_typed(section, "category_2_spread", float, where),
         category_2_worst_school_share=_typed(section, "category_2_worst_school_share", float, where),
         minimum_pupils=_typed(section, "minimum_pupils", int, where),
+        minimum_pupils_override_reason=_typed(section, "minimum_pupils_override_reason", str, where, None),
     )
     for name in ("window_years", "category_1_count", "minimum_pupils"):
         _positive(getattr(selection, name), name, where)

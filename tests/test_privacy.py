@@ -346,4 +346,7 @@ def test_minimum_pupils_below_10_needs_a_non_empty_reason(tmp_path):
     with pytest.raises(ConfigError, match="minimum_pupils_override_reason"):
         load_config(_config_with(tmp_path, 'minimum_pupils = 5\nminimum_pupils_override_reason = "  "'))
     reason = 'minimum_pupils = 5\nminimum_pupils_override_reason = "Intern kvalitetssikring, ikke publisert"'
-    assert load_config(_config_with(tmp_path, reason)).selection.minimum_pupils == 5
+    config = load_config(_config_with(tmp_path, reason))
+    assert config.selection.minimum_pupils == 5
+    # Recorded with the run (provenance records the configuration) and shown in the workbooks.
+    assert config.as_dict()["selection"]["minimum_pupils_override_reason"].startswith("Intern")

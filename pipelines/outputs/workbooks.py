@@ -51,6 +51,13 @@ def file_name(office: str) -> str:
     return f"statsforvalteren_{slug(base)}.xlsx"
 
 
+def _minimum_text(config: Config) -> str:
+    """The minimum, with the reason written in utvalg.toml when it is set below the usual floor."""
+    reason = config.selection.minimum_pupils_override_reason
+    minimum = str(config.selection.minimum_pupils)
+    return minimum if reason is None else f"{minimum} (begrunnelse: {reason})"
+
+
 def method_rows(config: Config, produced_by: str) -> list[tuple[str, str]]:
     """The ``Metode`` sheet: the workbook's purpose, the method, how to answer, the run and the
     indicators."""
@@ -66,7 +73,7 @@ def method_rows(config: Config, produced_by: str) -> list[tuple[str, str]]:
             f"Velg {' / '.join(RECOMMENDATIONS)}, og begrunn vurderingen i kolonnen Begrunnelse.",
         ),
         ("Skoleår", ", ".join(config.window())),
-        ("Minste antall elever", str(config.selection.minimum_pupils)),
+        ("Minste antall elever", _minimum_text(config)),
         ("Laget av", produced_by),
         *(
             (
