@@ -55,6 +55,15 @@ def fylke_comparison_values(
 
 
 @dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
+def national_indicator_values(
+    utvalg: UtvalgSettings, harmonised_observations: pl.DataFrame
+) -> dg.MaterializeResult:
+    """The kommune indicators for the whole country, with pupil counts: the national line every output
+    shows, and the top of the table that privacy protection links the kommuner and fylker to."""
+    return _values(utvalg, harmonised_observations, "kommune", "national")
+
+
+@dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
 def fylke_indicator_values(
     utvalg: UtvalgSettings, harmonised_observations: pl.DataFrame
 ) -> dg.MaterializeResult:

@@ -1,16 +1,19 @@
-"""Stage 7, outputs: candidate files, the governors' workbooks and the dashboard.
+"""Stage 7, outputs: the published figures, candidate files, the governors' workbooks and the dashboard.
 
-Every output reads the warehouse tables of the stages before it; none recomputes them.
+Every output reads the warehouse tables of the stages before it; none recomputes them. Every figure
+with a pupil count that an output shows comes from ``published_figures``, privacy-protected once.
 """
 
 import dagster as dg
 import polars as pl
 
-from assets.metadata import files
+from assets.metadata import MAY_BE_EMPTY, TABLE_KINDS, files, markdown_table
 from pipelines import settings
 from pipelines.indicators.coverage import missing_data, missing_data_text
 from pipelines.outputs.candidate_files import write_candidate_files
 from pipelines.outputs.dashboard import build_dashboard
+from pipelines.outputs.privacy import hidden_shares
+from pipelines.outputs.privacy import published_figures as protected_figures
 from pipelines.outputs.workbooks import write_workbooks
 from pipelines.provenance import provenance_document, provenance_line
 from pipelines.resources import UtvalgSettings
@@ -18,22 +21,56 @@ from pipelines.resources import UtvalgSettings
 GROUP = "outputs"
 
 
+@dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
+def published_figures(
+    utvalg: UtvalgSettings,
+    national_indicator_values: pl.DataFrame,
+    fylke_comparison_values: pl.DataFrame,
+    indicator_values: pl.DataFrame,
+    school_indicator_values: pl.DataFrame,
+) -> dg.MaterializeResult:
+    """Every figure with a pupil count that the workbooks, the dashboard and the CSVs show (country,
+    fylker, kommuner, schools; each kommune indicator and school year of the window), with primary and
+    secondary suppression: no hidden figure, and no group of hidden pupils under minimum_pupils, can be
+    derived from the shown ones. Value and n are empty where hidden."""
+    frame = protected_figures(
+        national_indicator_values,
+        fylke_comparison_values,
+        indicator_values,
+        school_indicator_values,
+        utvalg.config,
+    )
+    shares = hidden_shares(frame)
+    return dg.MaterializeResult(
+        value=frame,
+        metadata={
+            "preview": markdown_table(shares),
+            "rows": frame.height,
+            "hidden_share": dg.MetadataValue.float(
+                round(int(frame["hidden"].sum()) / max(frame.height, 1), 4)
+            ),
+        },
+    )
+
+
 @dg.asset(group_name=GROUP, kinds={"csv", "parquet"})
 def candidate_files(
     utvalg: UtvalgSettings,
     candidates: pl.DataFrame,
     fylkeskommune_candidates: pl.DataFrame,
+    published_figures: pl.DataFrame,
     raw_files: pl.DataFrame,
     data_coverage: pl.DataFrame,
 ) -> dg.MaterializeResult:
-    """candidates.csv, fylkeskommuner.csv and their parquet copies in reports/<school-year>/, with
-    provenance.json (which also names the sources and years the selection had no figures for)."""
+    """candidates.csv, fylkeskommuner.csv and their parquet copies in reports/<school-year>/,
+    published_figures.csv (the privacy-protected figures), with provenance.json (which also names the
+    sources and years the selection had no figures for)."""
     out = utvalg.year_folder
     missing = missing_data(data_coverage)
     provenance = provenance_document(
         raw_files, {"settings": utvalg.recorded(), "selection": utvalg.config.as_dict()}, missing
     )
-    written = write_candidate_files(candidates, fylkeskommune_candidates, out, provenance)
+    written = write_candidate_files(candidates, fylkeskommune_candidates, published_figures, out, provenance)
     return files(
         written, out, missing_data="; ".join(f"{source} {', '.join(years)}" for source, years, _ in missing)
     )
@@ -43,8 +80,7 @@ def candidate_files(
 def statsforvalter_workbooks(
     utvalg: UtvalgSettings,
     candidates: pl.DataFrame,
-    indicator_values: pl.DataFrame,
-    school_indicator_values: pl.DataFrame,
+    published_figures: pl.DataFrame,
     school_names: pl.DataFrame,
     raw_files: pl.DataFrame,
     data_coverage: pl.DataFrame,
@@ -53,8 +89,7 @@ def statsforvalter_workbooks(
     out = utvalg.year_folder / "statsforvaltere"
     written = write_workbooks(
         candidates,
-        indicator_values,
-        school_indicator_values,
+        published_figures,
         school_names,
         utvalg.config,
         out,
@@ -67,9 +102,7 @@ def statsforvalter_workbooks(
 def dashboard(
     utvalg: UtvalgSettings,
     candidates: pl.DataFrame,
-    indicator_values: pl.DataFrame,
-    fylke_comparison_values: pl.DataFrame,
-    school_indicator_values: pl.DataFrame,
+    published_figures: pl.DataFrame,
     school_names: pl.DataFrame,
     break_notes: pl.DataFrame,
     raw_files: pl.DataFrame,
@@ -79,9 +112,7 @@ def dashboard(
     out = utvalg.year_folder / "dashboard"
     written = build_dashboard(
         candidates,
-        indicator_values,
-        fylke_comparison_values,
-        school_indicator_values,
+        published_figures,
         school_names,
         break_notes,
         utvalg.config,

@@ -24,6 +24,7 @@ SNAPSHOT_TABLES = [
     "sensitivity",
     "candidates",
     "fylkeskommune_candidates",
+    "published_figures",
     "raw_files",
     "provenance",
     "data_coverage",

@@ -49,6 +49,7 @@ class Selection:
     # Run on the data there is when a source has no figures for a year of the window (the outputs then
     # say what is missing); by default such a run stops and names the source and years.
     allow_missing_data: bool = False
+    minimum_pupils_override_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,24 @@ def _names(kind: type) -> list[str]:
     return [item.name for item in fields(kind)]
 
 
+# Below 10 pupils a published figure starts to describe individuals (SSB's threshold for kommuner);
+# lowering it takes a written reason in the file itself, so that the choice is reviewed and recorded
+# with every run's outputs.
+LOWEST_MINIMUM_PUPILS = 10
+
+
+def _check_minimum_pupils(section: dict[str, Any], minimum: int, where: str) -> None:
+    reason = section.get("minimum_pupils_override_reason")
+    if reason is not None and (not isinstance(reason, str) or not reason.strip()):
+        raise ConfigError(f"{where}: 'minimum_pupils_override_reason' must be a non-empty text")
+    if minimum < LOWEST_MINIMUM_PUPILS and reason is None:
+        raise ConfigError(
+            f"{where}: 'minimum_pupils' = {minimum} is below {LOWEST_MINIMUM_PUPILS}; published figures "
+            f"would rest on fewer than {LOWEST_MINIMUM_PUPILS} pupils. Set it to at least "
+            f'{LOWEST_MINIMUM_PUPILS}, or add minimum_pupils_override_reason = "…" saying why'
+        )
+
+
 def parse_config(data: dict[str, Any], file: str) -> Config:
     """Validate a parsed TOML document."""
     for name, value in data.items():
@@ -168,6 +187,7 @@ def parse_config(data: dict[str, Any], file: str) -> Config:
         category_2_worst_school_share=_typed(section, "category_2_worst_school_share", float, where),
         minimum_pupils=_typed(section, "minimum_pupils", int, where),
         allow_missing_data=_typed(section, "allow_missing_data", bool, where, False),
+        minimum_pupils_override_reason=_typed(section, "minimum_pupils_override_reason", str, where, None),
     )
     # Upper limits that depend on the data (how many kommuner are scored, which school years each
     # source has) are checked against it before the selection (pipelines/indicators/coverage.py).
@@ -179,6 +199,7 @@ def parse_config(data: dict[str, Any], file: str) -> Config:
             f"{where}: 'category_2_spread' is a difference of shares of risk points and must be at "
             f"least 0 and below 1, found {selection.category_2_spread}"
         )
+    _check_minimum_pupils(section, selection.minimum_pupils, where)
     if not 0 < selection.category_2_worst_school_share < 1:
         raise ConfigError(f"{where}: 'category_2_worst_school_share' must be between 0 and 1")
 

@@ -26,10 +26,20 @@ def _parquet_bytes(frame: pl.DataFrame) -> bytes:
 
 
 def write_candidate_files(
-    candidates: pl.DataFrame, county_candidates: pl.DataFrame, out_dir: Path, provenance_json: str
+    candidates: pl.DataFrame,
+    county_candidates: pl.DataFrame,
+    published: pl.DataFrame,
+    out_dir: Path,
+    provenance_json: str,
 ) -> list[Path]:
-    """``candidates.csv``/``.parquet`` (kommuner), ``fylkeskommuner.csv``/``.parquet``, provenance."""
+    """``candidates.csv``/``.parquet`` (kommuner), ``fylkeskommuner.csv``/``.parquet``,
+    ``published_figures.csv`` (every figure with a pupil count the outputs show, as protected),
+    provenance. The candidate lists are selection results on the full data, not figures with pupil
+    counts: they do not go through privacy protection."""
     written = []
+    path = out_dir / "published_figures.csv"
+    write_atomically(path, _rounded(published).write_csv().encode("utf-8"))
+    written.append(path)
     for stem, frame in (("candidates", candidates), ("fylkeskommuner", county_candidates)):
         rounded = _rounded(frame)
         for suffix, data in (

@@ -3,7 +3,8 @@ drawn in the browser from JSON embedded in each page (``static/dashboard.js``).
 
 Pages: ``index.html`` (map by tier, ranked list with rank intervals, a filter per statsforvalter),
 ``traktplott.html`` (funnel plots per indicator), ``kommuner/<kode>.html`` (a profile per kommune),
-``metode.html`` (method, data and breaks). Every figure shown obeys :mod:`pipelines.outputs.privacy`.
+``metode.html`` (method, data and breaks). Every figure with a pupil count comes from
+``published_figures`` (:mod:`pipelines.outputs.privacy`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pipelines import vocabulary
 from pipelines.config import Config, Indicator
 from pipelines.indicators.values import indicator_measure, pupil_sd
 from pipelines.outputs.method_text import method_sections
-from pipelines.outputs.privacy import primary_suppression, school_figures
+from pipelines.outputs.privacy import figures_at, school_figures, with_national
 from pipelines.storage.files import write_atomically
 from pipelines.tables import MEASURE_RANGES
 from pipelines.vocabulary import AREA_LABELS, NOT_ASSESSED, ON_LIST, SOURCE_LABELS
@@ -147,13 +148,13 @@ def funnel_page(values: pl.DataFrame, names: dict[str, str], config: Config) -> 
     funnels = []
     blocks = []
     for number, indicator in enumerate(config.for_owner("kommune")):
-        rows = primary_suppression(
-            values.filter((pl.col("indicator_id") == indicator.id) & (pl.col("school_year") == latest)),
-            config.selection.minimum_pupils,
-            ["value"],
-        ).filter(~pl.col("hidden"))
+        rows = values.filter(
+            (pl.col("indicator_id") == indicator.id) & (pl.col("school_year") == latest) & ~pl.col("hidden")
+        )
         if rows.is_empty():
             continue
+        if rows["national"][0] is None:
+            continue  # no published national level to centre the funnel on
         national = float(rows["national"][0])
         sd = _funnel_sd(indicator, national)
         if sd is None:
@@ -274,8 +275,8 @@ def profile_page(
 <h2>Indikatorer over tid</h2>
 <div class="grid">{"".join(blocks)}</div>
 <h2>Skoler</h2>
-<p class="note">Tall fra færre enn {config.selection.minimum_pupils} elever vises ikke, og en skole til skjules der
-ett skjult tall ellers kunne regnes ut.</p>
+<p class="note">Tall fra færre enn {config.selection.minimum_pupils} elever vises ikke, og flere tall skjules der
+et skjult tall, eller de skjulte skolene samlet, ellers kunne regnes ut fra dem som vises.</p>
 <table><thead><tr><th>Skole</th><th>Indikator</th><th>Skoleår</th><th>Verdi</th><th>Elever</th></tr></thead>
 <tbody>{"".join(school_rows)}</tbody></table>
 """
@@ -373,9 +374,7 @@ def _geojson_script(geojson_path: Path) -> str:
 
 def build_dashboard(
     candidates: pl.DataFrame,
-    municipal_values: pl.DataFrame,
-    fylke_values: pl.DataFrame,
-    school_values: pl.DataFrame,
+    published: pl.DataFrame,
     school_names: pl.DataFrame,
     break_notes: pl.DataFrame,
     config: Config,
@@ -383,12 +382,10 @@ def build_dashboard(
     out_dir: Path,
     produced_by: str,
 ) -> list[Path]:
-    """Write every page and the shared files; returns the paths written."""
-    shown = primary_suppression(municipal_values, config.selection.minimum_pupils, ["value"])
-    schools = school_figures(school_values, school_names, config).sort(
-        "unit_name", "indicator_id", "school_year"
-    )
-    fylker = fylke_values.filter(pl.col("level") == "county")
+    """Write every page and the shared files from ``published_figures``; returns the paths written."""
+    shown = with_national(published, "municipality")
+    schools = school_figures(published, school_names, config).sort("unit_name", "indicator_id", "school_year")
+    fylker = figures_at(published, "county")
     names = dict(candidates.select("municipality_code", "municipality_name").iter_rows())
     files: dict[str, bytes] = {
         "plotly.min.js": get_plotlyjs().encode("utf-8"),
@@ -396,7 +393,7 @@ def build_dashboard(
         "style.css": STYLE.encode("utf-8"),
         "kommuner.geojson.js": _geojson_script(geojson_path).encode("utf-8"),
         "index.html": overview_page(candidates, config).encode("utf-8"),
-        "traktplott.html": funnel_page(municipal_values, names, config).encode("utf-8"),
+        "traktplott.html": funnel_page(shown, names, config).encode("utf-8"),
         "metode.html": method_page(config, break_notes, produced_by).encode("utf-8"),
     }
     scored = candidates["holistic_rank"].drop_nulls().len()

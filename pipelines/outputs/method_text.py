@@ -108,8 +108,11 @@ def method_sections(config: Config) -> list[tuple[str, str]]:
         ),
         (
             "Personvern",
-            f"Tall fra færre enn {config.selection.minimum_pupils} elever vises ikke, og en skole til "
-            "skjules der ett skjult tall ellers kunne regnes ut ved å trekke de andre skolene fra "
-            "kommunetallet.",
+            f"Tall fra færre enn {config.selection.minimum_pupils} elever vises ikke. Flere tall "
+            "skjules der et skjult tall ellers kunne regnes ut av dem som vises (for eksempel "
+            "kommunetallet minus de viste skolene, fylket minus de viste kommunene), og der de "
+            "skjulte tallene samlet kunne regnes ut og bygger på færre enn "
+            f"{config.selection.minimum_pupils} elever. Dette gjelder skoler, kommuner, fylker og "
+            "landet for hver indikator og hvert skoleår.",
         ),
     ]

@@ -2,7 +2,8 @@
 for review. Everything in the workbook is in Norwegian bokmål.
 
 Sheets: ``Kandidater`` (sorted by priority, with review columns), ``Skoler`` (each listed kommune's
-schools, privacy-suppressed), ``Metode`` (the method and the columns explained).
+schools), ``Metode`` (the method and the columns explained). Every figure comes from
+``published_figures`` (:mod:`pipelines.outputs.privacy`), hidden ones included as hidden.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import xlsxwriter
 
 from pipelines.config import Config
 from pipelines.outputs.method_text import method_sections
-from pipelines.outputs.privacy import primary_suppression, school_figures
+from pipelines.outputs.privacy import school_figures, with_national
 from pipelines.storage.files import write_atomically
 from pipelines.vocabulary import ON_LIST, PRIORITY, slug
 
@@ -34,9 +35,10 @@ def listed_kommuner(candidates: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def indicator_means(values: pl.DataFrame, minimum: int) -> pl.DataFrame:
-    """Mean over the window per unit × indicator (published years only), beside the national mean."""
-    shown = primary_suppression(values, minimum, ["value"])
+def indicator_means(published: pl.DataFrame) -> pl.DataFrame:
+    """Mean over the window per kommune × indicator of the published (not hidden) figures, beside the
+    national mean: a function of published figures only, so it reveals nothing they do not."""
+    shown = with_national(published, "municipality")
     return shown.group_by("unit_code", "indicator_id").agg(
         pl.col("value").mean().alias("value"),
         pl.col("national").mean().alias("national"),
@@ -47,6 +49,13 @@ def indicator_means(values: pl.DataFrame, minimum: int) -> pl.DataFrame:
 def file_name(office: str) -> str:
     base = office.replace("Statsforvalteren i ", "")
     return f"statsforvalteren_{slug(base)}.xlsx"
+
+
+def _minimum_text(config: Config) -> str:
+    """The minimum, with the reason written in utvalg.toml when it is set below the usual floor."""
+    reason = config.selection.minimum_pupils_override_reason
+    minimum = str(config.selection.minimum_pupils)
+    return minimum if reason is None else f"{minimum} (begrunnelse: {reason})"
 
 
 def method_rows(config: Config, produced_by: str) -> list[tuple[str, str]]:
@@ -64,7 +73,7 @@ def method_rows(config: Config, produced_by: str) -> list[tuple[str, str]]:
             f"Velg {' / '.join(RECOMMENDATIONS)}, og begrunn vurderingen i kolonnen Begrunnelse.",
         ),
         ("Skoleår", ", ".join(config.window())),
-        ("Minste antall elever", str(config.selection.minimum_pupils)),
+        ("Minste antall elever", _minimum_text(config)),
         ("Laget av", produced_by),
         *(
             (
@@ -243,17 +252,16 @@ def workbook_bytes(
 
 def write_workbooks(
     candidates: pl.DataFrame,
-    municipal_values: pl.DataFrame,
-    school_values: pl.DataFrame,
+    published: pl.DataFrame,
     school_names: pl.DataFrame,
     config: Config,
     out_dir: Path,
     produced_by: str,
 ) -> list[Path]:
-    """Write one workbook per statsforvalter office; returns the paths."""
+    """Write one workbook per statsforvalter office from ``published_figures``; returns the paths."""
     listed = listed_kommuner(candidates)
-    means = indicator_means(municipal_values, config.selection.minimum_pupils)
-    schools = school_figures(school_values, school_names, config).sort(
+    means = indicator_means(published)
+    schools = school_figures(published, school_names, config).sort(
         "municipality_code", "unit_name", "indicator_id", "school_year"
     )
     written = []
