@@ -9,6 +9,7 @@ import polars as pl
 from assets.metadata import markdown_table, outs, table_spec
 from pipelines.ingest.collect import ParsedFolder, parse_folder
 from pipelines.resources import UtvalgSettings
+from pipelines.settings import code_version
 from pipelines.storage.warehouse import RunWarehouse
 from pipelines.validate.observations import validate_observations
 from pipelines.validate.tables import QUARANTINE, RAW_FILES
@@ -52,9 +53,12 @@ VALIDATED = [
 
 
 def _previous(warehouse: RunWarehouse) -> ParsedFolder | None:
-    """The last run's parse, so that files whose hash is unchanged are not parsed again."""
+    """The last run's parse, so that files whose hash is unchanged are not parsed again: only when the
+    same code made it, since a file an older parser accepted may be one the current one refuses."""
     store = warehouse.warehouse()
-    if not {"raw_files", "parsed_observations", "parse_quarantine"} <= set(store.tables()):
+    if not {"raw_files", "parsed_observations", "parse_quarantine", "provenance"} <= set(store.tables()):
+        return None
+    if store.read("provenance", ["code_version"])["code_version"].unique().to_list() != [code_version()]:
         return None
     return ParsedFolder(
         observations=store.read("parsed_observations"),

@@ -74,6 +74,26 @@ def test_rerun_on_unchanged_files_parses_nothing(materialised):
     assert Warehouse(database).read("harmonised_observations").equals(before)
 
 
+def test_a_parse_by_other_code_is_not_reused(materialised, tmp_path):
+    """After an upgrade every file is parsed again: the older parser may have accepted a file the
+    current one refuses, and its tables may have other columns."""
+    _, raw, database, _, _ = materialised
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(database, copy)
+    store = Warehouse(copy)
+    store.write("provenance", store.read("provenance").with_columns(pl.lit("older").alias("code_version")))
+    store.write("parse_quarantine", store.read("parse_quarantine").drop("figure"), allow_empty=True)
+    definitions = build_definitions(
+        str(copy), raw_dir=str(raw), reports_dir=str(tmp_path / "r"), config_file=str(SAMPLES_CONFIG)
+    )
+    again = definitions.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=dg.DagsterInstance.ephemeral()
+    )
+    assert again.success
+    metadata = again.asset_materializations_for_node("parsed_exports")[0].metadata
+    assert metadata["files_parsed"].value == 6 and metadata["files_unchanged"].value == 0
+
+
 def test_a_bad_file_fails_the_run_and_keeps_the_warehouse(materialised, tmp_path):
     _, raw, database, _, _ = materialised
     before = Warehouse(database).read("observations")
