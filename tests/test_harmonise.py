@@ -261,3 +261,54 @@ def test_a_quarantined_own_row_is_not_silently_replaced_by_an_inherited_figure(t
     assert "withheld" in akershus["lineage_note"] and "'#DIV/0!'" in akershus["lineage_note"]
     ostfold = one(harmonised.filter(pl.col("level") == "county"), unit_code="31", school_year="2023-24")
     assert ostfold["value"] == 49.0 and "withheld" not in ostfold["lineage_note"]
+
+
+def test_a_quarantined_school_row_withholds_the_figure_rebuilt_from_schools(tmp_path, registers, target):
+    # Haram B skule's 2023-24 cell is a failed formula: Haram 1580, rebuilt from 1507's schools now in
+    # it, would be Haram C alone. Withheld, naming the cell; Ålesund 1508 (its school whole) is not.
+    (tmp_path / "2023-24.csv").write_bytes(
+        portal_bytes(
+            np5_columns("2023-24"),
+            [
+                municipality("15", "1507", "Ålesund (2020 - 2023)", ["48", "1,0", "600"]),
+                school("15", "1507", "974548658", "Ålesund A skole", ["46", "2,0", "100"]),
+                school("15", "1507", "974548666", "Haram B skule", ["#DIV/0!", "3,0", "50"]),
+                school("15", "1507", "974548682", "Haram C skule", ["50", "2,0", "40"]),
+            ],
+        )
+    )
+    (tmp_path / "2024-25.csv").write_bytes(
+        portal_bytes(
+            np5_columns("2024-25"),
+            [
+                municipality("15", "1508", "Ålesund", ["49", "1,1", "500"]),
+                school("15", "1508", "974548658", "Ålesund A skole", ["47", "2,0", "100"]),
+                municipality("15", "1580", "Haram", ["53", "3,1", "100"]),
+                school("15", "1580", "974548666", "Haram B skule", ["53", "3,1", "60"]),
+                school("15", "1580", "974548682", "Haram C skule", ["53", "3,1", "40"]),
+            ],
+        )
+    )
+    parsed = parse_folder(tmp_path, registers)
+    observations, quarantine = validate_observations(parsed.observations, parsed.quarantine, registers)
+    assert quarantine["reason"].str.contains("'#DIV/0!'").all()
+    harmonised, _ = harmonise(observations, target, quarantine)
+    kommuner = harmonised.filter((pl.col("level") == "municipality") & (pl.col("school_year") == "2023-24"))
+    haram = one(kommuner, unit_code="1580")
+    assert haram["lineage"] == "rebuilt_from_schools"
+    assert (haram["value"], haram["n"], haram["std_error"]) == (None, None, None)
+    assert (
+        "withheld: a row it is made from or stands in for was quarantined: 2023-24.csv:"
+        in haram["lineage_note"]
+    )
+    assert "'#DIV/0!'" in haram["lineage_note"]
+    alesund = one(kommuner, unit_code="1508")
+    assert (alesund["value"], alesund["n"]) == (46.0, 100) and "withheld" not in alesund["lineage_note"]
+    # Without the quarantine the same observations give Haram C's figure alone, as before.
+    unaware, _ = harmonise(observations, target)
+    assert (
+        one(unaware.filter(pl.col("level") == "municipality"), unit_code="1580", school_year="2023-24")[
+            "value"
+        ]
+        == 50.0
+    )

@@ -26,7 +26,9 @@ newer files first; the others are named in ``lineage_note`` and not counted.
 A quarantined kommune or fylke row never changes a published figure silently: where it would have been
 a part of a merge, or is the unit's own row that a split's inherited figure now stands in for, the
 figure is withheld (no value, count or error) and ``lineage_note`` names the quarantined row and why;
-where a figure is still the unit's own or rebuilt from schools, the note names it.
+where a figure is still the unit's own or rebuilt from schools, the note names it. A quarantined school
+row withholds the split unit's figure rebuilt from schools that it would have been part of (its
+successor known from the school's other rows; every successor of its split unit where not).
 Pseudo-units (2100 Svalbard, 2599 Utlandet, 9999 Uoppgitt) keep their codes and ``is_pseudo`` is set
 so that kommune comparisons leave them out.
 
@@ -59,6 +61,8 @@ PRIORITY = {kind: rank for rank, kind in enumerate(LINEAGE_KINDS)}
 # Figures that a quarantined part changes: a merge without one of its parts, an inherited figure in
 # place of the unit's own quarantined row.
 WITHHELD_WHEN_QUARANTINED = ("merge", "inherited")
+# A split unit rebuilt from its schools: a quarantined school row would have been one of them.
+REBUILT = "rebuilt_from_schools"
 # What a quarantined row and a harmonised figure share, besides the unit.
 QUARANTINE_MATCH = QUARANTINED_FIGURE[2:]
 
@@ -249,7 +253,14 @@ def _harmonise_areas(
         _inherited_candidates(split_rows, level.noun),
     ]
     chosen = _choose(pl.concat([frame for frame in candidates if frame is not None]))
-    return _mark_quarantined(chosen, _quarantined_targets(quarantined, level))
+    chosen = _mark_quarantined(chosen, _quarantined_targets(quarantined, level))
+    # A school row only feeds a figure rebuilt from schools; other figures of its unit do not use it.
+    return _mark_quarantined(
+        chosen,
+        _quarantined_school_targets(quarantined, schools, level),
+        withheld_kinds=(REBUILT,),
+        note_others=False,
+    )
 
 
 def _quarantined_targets(quarantined: pl.DataFrame, level: _AreaLevel) -> pl.DataFrame:
@@ -268,11 +279,56 @@ def _quarantined_targets(quarantined: pl.DataFrame, level: _AreaLevel) -> pl.Dat
     )
 
 
+def _quarantined_school_targets(
+    quarantined: pl.DataFrame, schools: pl.DataFrame, level: _AreaLevel
+) -> pl.DataFrame:
+    """The split units' successors that quarantined school rows would have been rebuilt into.
+
+    A quarantined figure names its school but not its kommune: that comes from the school's other rows
+    (its other figures, other years). Where the school's successor is known (school_directory), that
+    successor's figure rebuilt from schools lacked it; where it is not, any successor of a split
+    kommune it was listed in might have, so all of them are named (withholding a figure too many rather
+    than publishing one silently changed). Only figures rebuilt from schools are affected, so a school
+    of a kommune that was not split changes nothing.
+    """
+    code = level.code_column
+    rows = quarantined.filter(pl.col("level") == "school")
+    if not (rows.height and schools.height):
+        return pl.DataFrame(schema={"unit_code": pl.String, **dict.fromkeys(QUARANTINE_MATCH, pl.String)})
+    # The school's successor is one per school (school_directory); its kommune codes, from any year.
+    where = schools.select("unit_code", code, level.school_column).unique()
+    located = rows.join(where, on="unit_code", how="inner")
+    known = located.filter(pl.col(level.school_column).is_not_null()).with_columns(
+        pl.col(level.school_column).alias("target_code")
+    )
+    unknown = resolve_structure(
+        located.filter(pl.col(level.school_column).is_null() & pl.col(code).is_not_null()), code, level.links
+    ).join(_links_by_code(level, "split"), on=["structure", code], how="inner")
+    linked = pl.concat(
+        [
+            frame.select("target_code", *QUARANTINE_MATCH, "source_file", "source_line", "reason")
+            for frame in (known, unknown)
+        ]
+    )
+    return linked.group_by(pl.col("target_code").alias("unit_code"), *QUARANTINE_MATCH).agg(
+        pl.format("{}:{} ({})", "source_file", "source_line", "reason")
+        .unique()
+        .sort()
+        .str.join("; ")
+        .alias("_quarantined")
+    )
+
+
 def _match_key() -> pl.Expr:
     return pl.concat_str([pl.col(c).fill_null("") for c in ("unit_code", *QUARANTINE_MATCH)], separator="|")
 
 
-def _mark_quarantined(chosen: pl.DataFrame, targets: pl.DataFrame) -> pl.DataFrame:
+def _mark_quarantined(
+    chosen: pl.DataFrame,
+    targets: pl.DataFrame,
+    withheld_kinds: tuple[str, ...] = WITHHELD_WHEN_QUARANTINED,
+    note_others: bool = True,
+) -> pl.DataFrame:
     """Withhold or annotate the figures a quarantined row would have fed (see the module docstring)."""
     if targets.is_empty():
         return chosen
@@ -280,7 +336,7 @@ def _mark_quarantined(chosen: pl.DataFrame, targets: pl.DataFrame) -> pl.DataFra
         targets.select(_match_key().alias("_match"), "_quarantined"), on="_match", how="left"
     )
     hit = pl.col("_quarantined").is_not_null()
-    withheld = hit & pl.col("lineage").is_in(WITHHELD_WHEN_QUARANTINED)
+    withheld = hit & pl.col("lineage").is_in(list(withheld_kinds))
     separator = pl.when(pl.col("lineage_note") != "").then(pl.lit("; ")).otherwise(pl.lit(""))
     return keyed.with_columns(
         *[
@@ -296,7 +352,7 @@ def _mark_quarantined(chosen: pl.DataFrame, targets: pl.DataFrame) -> pl.DataFra
                 "_quarantined",
             )
         )
-        .when(hit)
+        .when(hit & note_others)
         .then(
             pl.format(
                 "{}{}a quarantined row also maps here, not used: {}",
