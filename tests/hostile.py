@@ -6,7 +6,11 @@ Every case is a function returning the file's name and bytes, and what the pipel
   with ``expected`` in its message;
 * :class:`Quarantined`: the file is read, and the quarantine holds rows of ``lines`` only, whose reasons
   contain ``reason`` (or ``also``, for the other cells of such a line);
-* :class:`ReadAsClean`: a valid file in an odd shape, read to exactly the clean sample's figures.
+* :class:`ReadAsClean`: a valid file in an odd shape, read to exactly the clean sample's figures;
+* :class:`Read`: a valid file, read with nothing quarantined.
+
+A case whose outcome has ``beside`` files is read in a folder with them (the same report of other school
+years, against which the folder-level checks compare it).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 import fastexcel
 import xlsxwriter
 
-from tests.conftest import GSP, NP5, SKOLEPORTEN
+from tests.conftest import GSP, NP5, NP8, SKOLEPORTEN
 
 TEXT = NP5.read_bytes().decode("utf-16-le")
 LINES = TEXT.split("\n")  # the last is "" after the final line break
@@ -29,11 +33,15 @@ GRIMSTAD = next(n for n, line in enumerate(LINES) if line.startswith("3\t") and 
 LESING = [name for name in HEADER if ".Lesing." in name]
 
 
+Beside = tuple[tuple[str, bytes], ...]  # other files of the folder: name and bytes
+
+
 @dataclass(frozen=True)
 class Refused:
     line: int
     column: str
     expected: str
+    beside: Beside = ()
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,12 @@ class ReadAsClean:
     clean: Path  # the sample whose figures must come out
 
 
-Outcome = Refused | Quarantined | ReadAsClean
+@dataclass(frozen=True)
+class Read:
+    beside: Beside = ()
+
+
+Outcome = Refused | Quarantined | ReadAsClean | Read
 Case = tuple[str, bytes, Outcome]
 
 
@@ -97,6 +110,65 @@ def cut_inside_a_count() -> Case:
         utf16([*LINES[:-2], LINES[-2][:-1]]),
         Refused(len(LINES) - 1, "18", "no line break"),
     )
+
+
+# Cut inside the last kommune's schools: whole lines, every kommune there; the other years tell ---------
+
+NP8_LINES = NP8.read_bytes().decode("utf-16-le").split("\n")
+VALER = len(NP8_LINES) - 3  # index of the ungdomstrinn file's last kommune row, 3114 Våler (Østfold)
+VALER_SCHOOL = "4\tI\t31\t3114\t975280799\tHele landet\tØstfold\tVåler (Østfold)\tVålerbyen skole"
+COUNTS = [11, 14, 17]  # Antall elever deltatt of Engelsk, Lesing, Regning
+
+
+def with_counts_added(line: str, extra: int) -> str:
+    """A unit row with ``extra`` pupils more in every count column."""
+    fields = line.split("\t")
+    for position in COUNTS:
+        fields[position] = str(int(fields[position].replace(" ", "")) + extra)
+    return "\t".join(fields)
+
+
+def np8_next_year_with_a_later_valer_school() -> tuple[str, bytes]:
+    """The ungdomstrinn file as 2025-26, when Våler had a second school after Våler ungdomsskole."""
+    lines = [line.replace("2024-25.", "2025-26.") for line in NP8_LINES]
+    lines[VALER] = with_counts_added(lines[VALER], 25)
+    school = VALER_SCHOOL + "\t" + "\t".join(["48", "3,0", "25"] * 3)
+    return "2025-26_ungdomstrinn.csv", utf16([*lines[:-1], school, ""])
+
+
+def cut_before_the_last_kommunes_schools() -> Case:
+    """The 5th-grade file cut after Våler's kommune row: its three schools are gone, every kommune is
+    there. The same report a year on lists them; Våler's own 72 pupils are in none of its schools."""
+    valer = len(LINES) - 5
+    next_year = "2025-26_5.csv", utf16([line.replace("2024-25.", "2025-26.") for line in LINES])
+    return (
+        "cut_valer.csv",
+        utf16([*LINES[: valer + 1], ""]),
+        Refused(valer + 1, "Kommunekode", "3 after them", beside=(next_year,)),
+    )
+
+
+def cut_inside_the_last_kommunes_schools() -> Case:
+    """Våler's second school (25 pupils, listed a year on) cut off: Våler counts 105 pupils, its one
+    school here 80."""
+    lines = [*NP8_LINES]
+    lines[VALER] = with_counts_added(lines[VALER], 25)
+    return (
+        "cut_valerbyen.csv",
+        utf16(lines),
+        Refused(
+            len(NP8_LINES) - 1,
+            "Kommunekode",
+            "is 105 pupils where its schools here hold 80",
+            beside=(np8_next_year_with_a_later_valer_school(),),
+        ),
+    )
+
+
+def last_kommunes_school_closed() -> Case:
+    """The real file beside a year when Våler had a second school: that school closed (Våler's own count
+    is its one school's), so nothing is missing."""
+    return "valer_closed.csv", NP8.read_bytes(), Read(beside=(np8_next_year_with_a_later_valer_school(),))
 
 
 # Refused: columns without their partners ------------------------------------------------------------
@@ -319,6 +391,9 @@ CASES: list[Callable[[], Case]] = [
     no_national_row,
     school_without_its_kommune_row,
     cut_workbook,
+    cut_before_the_last_kommunes_schools,
+    cut_inside_the_last_kommunes_schools,
+    last_kommunes_school_closed,
     conflicting_duplicate_line,
     identical_duplicate_line,
     *[error_cell(text) for text in ("#DIV/0!", "#N/A", "#VERDI!", "#REF!", "#I/T")],

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.ingest.completeness import check_against_other_years
 from pipelines.ingest.files import find_raw_files, parse_raw_file, sha256_of
 from pipelines.reference.registers import Registers
 from pipelines.tables import OBSERVATION_SCHEMA, QUARANTINE_SCHEMA
@@ -78,7 +79,7 @@ def parse_folder(
         observations.append(previous.observations.filter(keep))
         quarantine.append(previous.quarantine.filter(keep))
     order = ["source_file", "source_line", "source_column"]
-    return ParsedFolder(
+    folder = ParsedFolder(
         observations=pl.concat(
             [frame.cast(PARSED_SCHEMA) for frame in observations] or [pl.DataFrame(schema=PARSED_SCHEMA)]
         ).sort(order),
@@ -90,3 +91,8 @@ def parse_folder(
         parsed=parsed,
         reused=reused,
     )
+    # A file cut inside its last unit's schools is whole line by line; the other years' files of its
+    # report show what is missing. Checked on every file, reused ones too: a new year's file is new
+    # evidence about the old ones.
+    check_against_other_years(folder.observations, folder.quarantine, folder.files)
+    return folder
