@@ -216,3 +216,24 @@ def test_a_warehouse_held_by_another_process_is_named_and_nothing_changes(tmp_pa
         f"the warehouse {database} is open in another process" in error and "close it and run again" in error
     )
     assert not (tmp_path / "r" / SCHOOL_YEAR).exists()
+
+
+def test_a_second_run_on_the_same_warehouse_waits_its_turn(tmp_path, capsys):
+    """Two runs at once would each take the other's working copy for a stale one; the second is told."""
+    from pipelines.cli import main
+
+    shutil.copytree(SAMPLES, tmp_path / "raw")
+    first = subprocess.Popen(
+        _run(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENVIRONMENT
+    )
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("w.duckdb.run-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    places = ["--warehouse", str(tmp_path / "w.duckdb"), "--reports", str(tmp_path / "reports")]
+    second = main(
+        ["run", "--raw", str(tmp_path / "raw"), "--config", str(SAMPLES_CONFIG), "--quiet", *places]
+    )
+    error = capsys.readouterr().err
+    assert first.wait(timeout=120) == 0
+    assert second == 3 and f"another run is using the warehouse {tmp_path / 'w.duckdb'}" in error
+    assert (tmp_path / "reports" / SCHOOL_YEAR / "candidates.csv").exists()

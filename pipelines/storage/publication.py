@@ -12,6 +12,7 @@ old state or the whole new one. Report folders are links, so this needs a POSIX 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -41,15 +42,44 @@ def versioned_folder(reports_dir: Path, school_year: str, run_id: str) -> Path:
     return reports_dir / VERSIONS / f"{school_year}.{run_id}"
 
 
+# Runs holding a warehouse, by run id: the open lock file (one per run, however many resources ask).
+_HELD: dict[str, int] = {}
+
+
+def _hold(live: Path, run_id: str) -> None:
+    """One run at a time per warehouse: another would find its working copy taken for a stale one, and
+    two publications would share one journal. The lock goes with the process, killed or not."""
+    if run_id in _HELD:
+        return
+    lock = live.with_name(f"{live.name}.lock")
+    handle = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as error:
+        os.close(handle)
+        raise PublicationError(
+            f"another run is using the warehouse {live}: wait for it to finish, then run again"
+        ) from error
+    _HELD[run_id] = handle
+
+
+def end_run(run_id: str) -> None:
+    """Let the next run have the warehouse (a no-op for a run that holds nothing)."""
+    handle = _HELD.pop(run_id, None)
+    if handle is not None:
+        os.close(handle)
+
+
 def start_run(live: Path, run_id: str) -> Path:
     """The run's working copy of the warehouse, made once per run from the published file."""
     working = working_copy(live, run_id)
+    live.parent.mkdir(parents=True, exist_ok=True)
+    _hold(live, run_id)
     if working.exists():
         return working
     recover(live)
     for stale in live.parent.glob(f"{live.name}.run-*"):
-        stale.unlink()
-    live.parent.mkdir(parents=True, exist_ok=True)
+        stale.unlink()  # left by a run that failed or was killed: no other run holds the warehouse
     if live.exists():
         try:
             # Opening and closing folds any write-ahead log into the file, so the copy is complete.

@@ -20,7 +20,7 @@ import duckdb
 import polars as pl
 from pydantic import PrivateAttr
 
-from pipelines.storage.publication import start_run
+from pipelines.storage.publication import end_run, start_run
 
 TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -123,6 +123,10 @@ class RunWarehouse(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if context.run is not None:
             self._working = start_run(Path(self.database), context.run.run_id)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if context.run is not None:
+            end_run(context.run.run_id)
 
     @property
     def published(self) -> Warehouse:
