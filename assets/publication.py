@@ -44,7 +44,8 @@ def publication_asset(everything_else: Sequence[dg.AssetKey]) -> dg.AssetsDefini
         nothing that readers see."""
         working, live = warehouse.warehouse(), warehouse.published
         snapshot = live.path.with_name("snapshot.duckdb")
-        tables = [table for table in SNAPSHOT_TABLES if table in set(working.tables())]
+        present = set(working.tables())
+        tables = [table for table in SNAPSHOT_TABLES if table in present]
         new_snapshot = write_snapshot(
             working, snapshot.with_name(f".{snapshot.name}.{context.run.run_id}"), tables
         )

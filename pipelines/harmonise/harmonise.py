@@ -270,13 +270,7 @@ def _quarantined_targets(quarantined: pl.DataFrame, level: _AreaLevel) -> pl.Dat
     linked = resolve_structure(rows.rename({"unit_code": code}), code, level.links).join(
         _links_by_code(level), on=["structure", code], how="inner"
     )
-    return linked.group_by(pl.col("target_code").alias("unit_code"), *QUARANTINE_MATCH).agg(
-        pl.format("{}:{} ({})", "source_file", "source_line", "reason")
-        .unique()
-        .sort()
-        .str.join("; ")
-        .alias("_quarantined")
-    )
+    return _by_target(linked)
 
 
 def _quarantined_school_targets(
@@ -310,6 +304,11 @@ def _quarantined_school_targets(
             for frame in (known, unknown)
         ]
     )
+    return _by_target(linked)
+
+
+def _by_target(linked: pl.DataFrame) -> pl.DataFrame:
+    """One row per target figure, naming every quarantined row (file:line and reason) that fed it."""
     return linked.group_by(pl.col("target_code").alias("unit_code"), *QUARANTINE_MATCH).agg(
         pl.format("{}:{} ({})", "source_file", "source_line", "reason")
         .unique()
