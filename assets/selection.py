@@ -25,7 +25,8 @@ HOLISTIC = [
     table_spec(
         "rank_uncertainty",
         GROUP,
-        "Composite score, P(among the N weakest), 90 % rank interval, tier, persistence.",
+        "Composite score, P(among the N weakest), 90 % rank interval containing the point rank, the "
+        "joint 90 % statements about the set, tier.",
         may_be_empty=True,
     ),
 ]
@@ -57,11 +58,16 @@ def holistic(
         value=scores,
         metadata={"preview": markdown_table(scores.sort("score", descending=True))},
     )
-    preview = ["unit_code", "holistic_rank", "p_top_n", "rank_low", "rank_high", "tier", "persistence"]
+    preview = ["unit_code", "holistic_rank", "p_top_n", "rank_low", "rank_high", "sure_candidate", "tier"]
     yield dg.MaterializeResult(
         asset_key="rank_uncertainty",
         value=result.scores,
-        metadata={"preview": markdown_table(result.scores.select(preview))},
+        metadata={
+            "preview": markdown_table(result.scores.select(preview)),
+            "model": markdown_table(result.model),
+            "intervals_widened_to_point_rank": result.intervals_widened,
+            "sure_candidates": int(result.scores["sure_candidate"].sum()),
+        },
     )
 
 

@@ -62,6 +62,9 @@ class Holistic:
     candidate_probability: float
     not_candidate_probability: float
     area_weights: dict[str, float] = field(default_factory=dict)
+    # Re-estimates of the model's parameters on data simulated from it (the parametric bootstrap that
+    # carries their uncertainty into the draws).
+    bootstraps: int = 40
 
 
 @dataclass(frozen=True)
@@ -223,8 +226,10 @@ def parse_config(data: dict[str, Any], file: str) -> Config:
         candidate_probability=_typed(section, "candidate_probability", float, where),
         not_candidate_probability=_typed(section, "not_candidate_probability", float, where),
         area_weights={area: float(weights.get(area, 1.0)) for area in AREAS},
+        bootstraps=_typed(section, "bootstraps", int, where, 40),
     )
     _at_least(holistic.top_n, 1, "top_n", where)
+    _at_least(holistic.bootstraps, 1, "bootstraps", where)
     _at_least(holistic.fylkeskommune_top_n, 1, "fylkeskommune_top_n", where)
     _at_least(holistic.seed, 0, "seed", where)  # a random generator's seed is not negative
     if holistic.draws < 1000:

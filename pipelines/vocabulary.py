@@ -34,6 +34,18 @@ CLEARLY_NOT = "klart ikke"
 TIERS = (CLEAR_CANDIDATE, BORDERLINE, CLEARLY_NOT)
 NOT_ASSESSED = "ingen vurdering"
 
+
+def joint_statement(top_n: int) -> pl.Expr:
+    """The statement about the set, from the booleans ``sure_candidate`` / ``sure_not_candidate``: the
+    kommuner that are among the N weakest jointly with 90 % probability, and those of which none is."""
+    return (
+        pl.when(pl.col("sure_candidate"))
+        .then(pl.lit(f"blant de {top_n} svakeste (samlet 90 %)"))
+        .when(pl.col("sure_not_candidate"))
+        .then(pl.lit(f"ikke blant de {top_n} svakeste (samlet 90 %)"))
+        .otherwise(None)
+    )
+
 # On the list: in one of Udir's categories, or a clear candidate or borderline case of the holistic
 # method. This is what the governors review, the dashboard lists and `utvalg select` counts.
 ON_LIST = pl.col("udir_category").is_not_null() | pl.col("tier").is_in([CLEAR_CANDIDATE, BORDERLINE])

@@ -67,22 +67,38 @@ def _holistic(config: Config) -> str:
     sources = [SOURCE_LABELS[s] for s in SOURCES if any(i.source == s for i in indicators)]
     areas = [a for a in AREAS if any(i.area == a for i in indicators)]
     if len({holistic.area_weights[a] for a in areas}) == 1:
-        weighing = "som veier likt"
+        weighing = "likt"
     else:
         weighing = "med vektene " + listing(
             [f"{AREA_LABELS[a]} {decimal(holistic.area_weights[a])}" for a in areas]
         )
     shrinkage = (
-        "Små kommuner trekkes mot landsnivået (empirisk Bayes), slik at de ikke velges ut av tilfeldigheter."
+        "En statistisk modell (flerdimensjonal Fay–Herriot) skiller hver kommunes varige nivå fra "
+        "tilfeldige utslag: elevenes målefeil (Udirs usikkerhet, regnet om fra 95 %-intervall til "
+        "standardfeil), svingninger fra år til år i kommunen og i enkeltskoler, og hvor mye "
+        "indikatorene henger sammen. Små kommuner trekkes derfor mot gjennomsnittet, slik at de ikke "
+        "velges ut av tilfeldigheter, og et tall som er skjult fylles ut fra kommunens andre tall, med "
+        "større usikkerhet. Usikkerheten i modellens egne anslag er tatt med (parametrisk bootstrap)."
         if holistic.shrinkage
-        else "Tallene trekkes ikke mot landsnivået (uten empirisk Bayes)."
+        else "Tallene trekkes ikke mot gjennomsnittet (uten modell): kommunens egne tall over årene."
     )
     return (
         f"Tallene fra {listing(sources)} gjøres om til standardiserte skårer der høyere er svakere. "
-        f"Usikkerheten i hvert tall regnes fra antall elever. {shrinkage} Skårene slås sammen over årene "
-        f"og innenfor områdene {listing([AREA_LABELS[a] for a in areas])}, {weighing}. Med "
-        f"{whole_number(holistic.draws)} simuleringer beregnes sannsynligheten for å være blant de "
-        f"{holistic.top_n} svakeste kommunene og et 90 % intervall for rangeringen."
+        f"{shrinkage} Skolenes varige forskjeller regnes som en del av kommunens nivå, fordi kommunen "
+        f"er skoleeier. Områdene {listing([AREA_LABELS[a] for a in areas])} veier "
+        f"{weighing}, målt i spredningen mellom kommunene. Med {whole_number(holistic.draws)} simuleringer "
+        f"beregnes sannsynligheten for å være blant de {holistic.top_n} svakeste kommunene, forventet "
+        "rangering (listens rekkefølge) og et 90 % intervall for rangeringen som alltid inneholder den."
+    )
+
+
+def _joint(config: Config) -> str:
+    top_n = config.holistic.top_n
+    return (
+        f"«Blant de {top_n} svakeste (samlet 90 %)»: kommunene øverst på listen som med minst 90 % "
+        f"sannsynlighet alle sammen er blant de {top_n} svakeste. «Ikke blant de {top_n} svakeste "
+        f"(samlet 90 %)»: kommunene nederst på listen der det med minst 90 % sannsynlighet ikke er én "
+        f"eneste blant de {top_n} svakeste."
     )
 
 
@@ -102,10 +118,7 @@ def method_sections(config: Config) -> list[tuple[str, str]]:
         ("Udirs regel", _udir_rule(config)),
         ("Helhetlig vurdering", _holistic(config)),
         ("Nivå", _tiers(config)),
-        (
-            "Vedvarende",
-            "Sannsynligheten for at kommunen er svakere enn landet samlet i minst to av årene.",
-        ),
+        ("Samlet utsagn", _joint(config)),
         (
             "Personvern",
             f"Tall fra færre enn {config.selection.minimum_pupils} elever vises ikke. Flere tall "

@@ -126,7 +126,7 @@ def candidates_table(listed: pl.DataFrame, municipal_means: pl.DataFrame, config
         pl.col("p_top_n").alias(_probability_column(config)),
         pl.col("holistic_rank").cast(pl.Float64).alias("Rangering"),
         pl.format("{}–{}", "rank_low", "rank_high").alias("Rangering, 90 % intervall"),
-        pl.col("persistence").alias("Vedvarende svak"),
+        pl.col("joint_statement").alias("Samlet utsagn"),
     )
     for indicator in config.for_owner("kommune"):
         means = municipal_means.filter(pl.col("indicator_id") == indicator.id).select(
@@ -165,14 +165,13 @@ def _write_candidates_sheet(
     number_formats = {
         "Andel risikopoeng": "percent",
         _probability_column(config): "percent",
-        "Vedvarende svak": "percent",
         "Udir-kategori": "int",
         "Rangering": "int",
         "Prioritet": "int",
         "Forklaring": "wrap",
         "Begrunnelse": "wrap",
     } | {c: "one" for c in table.columns if c.endswith(": kommunen") or c.endswith(": landet")}
-    widths = {"Kommune": 18, "Forklaring": 70, "Begrunnelse": 50, "Anbefaling": 16, "Helhetlig vurdering": 16}
+    widths = {"Kommune": 18, "Forklaring": 70, "Begrunnelse": 50, "Anbefaling": 16, "Helhetlig vurdering": 16, "Samlet utsagn": 30}
     sheet = _write_sheet_table(book, "Kandidater", table, formats, number_formats, widths)
     recommendation = table.columns.index("Anbefaling")
     sheet.data_validation(

@@ -10,6 +10,7 @@ import polars as pl
 from pipelines.config import Config
 from pipelines.selection.explain import drivers, sentence
 from pipelines.selection.holistic import holistic_scores
+from pipelines.vocabulary import joint_statement
 
 HOLISTIC_COLUMNS = [
     "holistic_score",
@@ -19,7 +20,7 @@ HOLISTIC_COLUMNS = [
     "rank_low",
     "rank_high",
     "tier",
-    "persistence",
+    "joint_statement",
     "areas",
 ]
 CANDIDATE_COLUMNS = [
@@ -73,11 +74,12 @@ def _explained(
     return frame.with_columns(pl.Series("explanation", explanations, dtype=pl.String)).drop("driver_texts")
 
 
-def _holistic_columns(rank_uncertainty: pl.DataFrame) -> pl.DataFrame:
+def _holistic_columns(rank_uncertainty: pl.DataFrame, top_n: int) -> pl.DataFrame:
     """The holistic method's columns as the candidate lists name them."""
     return rank_uncertainty.with_columns(
         pl.col("composite").alias("holistic_score"),
         pl.col("composite_var").sqrt().alias("holistic_score_sd"),
+        joint_statement(top_n).alias("joint_statement"),
     ).select("unit_code", *HOLISTIC_COLUMNS)
 
 
@@ -108,7 +110,7 @@ def kommune_candidates(
     )
     merged = (
         kommuner.join(udir_columns, on="unit_code", how="left")
-        .join(_holistic_columns(rank_uncertainty), on="unit_code", how="left")
+        .join(_holistic_columns(rank_uncertainty, config.holistic.top_n), on="unit_code", how="left")
         .join(holistic_sensitivity, on="unit_code", how="left")
     )
     return (
@@ -132,7 +134,9 @@ def fylkeskommune_candidates(
         .select(pl.col("county_code").alias("unit_code"), "county_name", "statsforvalter")
         .unique("unit_code")
     )
-    scored = counties.join(_holistic_columns(holistic.scores), on="unit_code", how="left")
+    scored = counties.join(
+        _holistic_columns(holistic.scores, county_config.holistic.top_n), on="unit_code", how="left"
+    )
     return (
         _explained(scored, holistic.indicator_scores, county_config, "county_name")
         .rename({"unit_code": "county_code"})

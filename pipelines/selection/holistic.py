@@ -1,184 +1,191 @@
-"""A holistic statistical assessment beside Udir's rule, using all four sources.
+"""A holistic statistical assessment beside Udir's rule, using every source the raw folder holds.
 
-1. Direction-aligned standardised scores: per indicator and school year,
-   ``z = worse_sign · (value − national) / SD of kommune values``, so higher is weaker everywhere.
-2. The uncertainty of each score: the pupils' sampling error (Udir's ``Usikkerhet``, or from the pupil
-   count) plus the part of a kommune's figure that is down to which schools it happens to have. The
-   school component is estimated per indicator and year from the school rows (variance of schools
-   around their kommune, less their own sampling error) and weighs more in a kommune with few
-   schools (it scales with Σ(nᵢ/N)² over the kommune's schools).
-3. Pooling over the window: an indicator's score is the mean of its years.
-4. A composite: indicators averaged within areas, areas weighted (equal by default) over the areas the
-   kommune has; its error variance from the parts.
-5. Empirical-Bayes shrinkage of the composite toward the national level: with error variance ``v`` and
-   the between-kommune variance ``τ²`` (method of moments over all kommuner), the posterior mean is
-   ``(1 − B)·Z`` with ``B = v / (v + τ²)`` and variance ``(1 − B)·v``. A small kommune's noisy figure
-   is pulled toward the national level instead of flagging it by chance.
-6. Persistence: the probability that the kommune's (shrunken) yearly composite is worse than the
-   national level in at least two of the window's years.
-7. Monte Carlo over the posterior (``draws`` draws): each kommune's probability of being among the N
-   weakest, and a 90 % interval for its rank. Tiers: ``klar kandidat`` / ``grensetilfelle`` /
-   ``klart ikke``.
+1. Direction-aligned standardised scores per indicator and school year,
+   ``z = worse_sign · (value − national) / SD of kommune values``, so higher is weaker everywhere, with
+   the sampling variance ``(standard error / SD)²``.
+2. A multivariate Fay–Herriot model over indicators and years (``pipelines/selection/model.py``): each
+   kommune's persistent level per indicator, borrowing strength across kommuner and across indicators, net
+   of a transient kommune-year component and the pupils' sampling error, all estimated from the data; a
+   parametric bootstrap carries the uncertainty of the estimated parameters into the draws.
+3. The estimand, the composite: each area's indicators on the scale of their between-kommune SD,
+   averaged, each area scaled to unit between-kommune SD, and the areas weighted by ``area_weights``. The
+   weights are the same for every kommune, so a suppressed indicator changes the uncertainty of the
+   composite, not what it estimates (the model fills it from the others). Areas for which the raw folder
+   has no source are left out for everyone, and said so.
+4. Draws of the composite from the posterior mixture over the bootstrap → P(among the N weakest), the
+   list order, a 90 % rank interval that contains the point rank, the sets that jointly are (or surely
+   are not) among the N weakest (``pipelines/selection/ranks.py``), and tiers from the probability.
+
+``shrinkage = False`` gives the raw composite instead (the window mean of the scores the kommune has,
+areas averaged over what it has, with its error variance and no prior): the baseline and a sensitivity
+variant.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import sqrt
-from statistics import NormalDist
 
 import numpy as np
 import polars as pl
 
 from pipelines.config import Config
+from pipelines.selection.model import Fit, Panel, bootstrap_fits, fit, posterior, window_error
+from pipelines.selection.ranks import rank_statements
 from pipelines.vocabulary import AREAS, BORDERLINE, CLEAR_CANDIDATE, CLEARLY_NOT
 
-MINIMUM_SIGNAL = 1e-3
+SCORE_SCHEMA = pl.Schema(
+    {
+        "unit_code": pl.String(),
+        "composite": pl.Float64(),
+        "composite_var": pl.Float64(),
+        "raw_composite": pl.Float64(),
+        "areas": pl.String(),
+        "holistic_rank": pl.Int64(),
+        "p_top_n": pl.Float64(),
+        "expected_rank": pl.Float64(),
+        "rank_low": pl.Int64(),
+        "rank_high": pl.Int64(),
+        "sure_candidate": pl.Boolean(),
+        "sure_not_candidate": pl.Boolean(),
+        "tier": pl.String(),
+    }
+)
+INDICATOR_SCORE_SCHEMA = pl.Schema(
+    {
+        "unit_code": pl.String(),
+        "indicator_id": pl.String(),
+        "area": pl.String(),
+        "score": pl.Float64(),
+        "score_var": pl.Float64(),
+        "years": pl.Int64(),
+        "years_worse": pl.Int64(),
+    }
+)
 
 
 @dataclass(frozen=True)
 class HolisticResult:
-    scores: pl.DataFrame  # one row per unit: composite, rank, p_top_n, rank interval, tier, persistence
-    indicator_scores: pl.DataFrame  # one row per unit × indicator: pooled score and its variance
-    yearly: pl.DataFrame  # one row per unit × indicator × year: z and its error variance
+    scores: pl.DataFrame  # one row per unit: composite, rank, p_top_n, rank interval, joint sets, tier
+    indicator_scores: pl.DataFrame  # one row per unit × indicator it has: posterior score and variance
+    model: pl.DataFrame  # one row per indicator: the fitted parameters, for the method's readers
+    intervals_widened: int  # rank intervals widened to contain their point rank
 
 
-def standardise(values: pl.DataFrame, school_values: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Standardised, direction-aligned scores per unit × indicator × year, with error variances."""
+def standardise(values: pl.DataFrame) -> pl.DataFrame:
+    """Standardised, direction-aligned scores per unit × indicator × year, with sampling variances."""
     usable = values.filter(
         pl.col("value").is_not_null() & pl.col("std_error").is_not_null() & pl.col("national").is_not_null()
     )
     group = ["indicator_id", "school_year"]
-    frame = (
+    # A fixed row order keeps every sum below identical between runs (byte-identical outputs).
+    return (
         usable.with_columns(pl.col("value").std().over(group).alias("spread"))
         .filter(pl.col("spread") > 0)
         .with_columns(
             (pl.col("worse_sign") * (pl.col("value") - pl.col("national")) / pl.col("spread")).alias("z"),
             ((pl.col("std_error") / pl.col("spread")) ** 2).alias("sampling_var"),
         )
-    )
-    school_part = _school_variance(frame, school_values) if school_values is not None else None
-    if school_part is not None and school_part.height:
-        frame = frame.join(school_part, on=["unit_code", "indicator_id", "school_year"], how="left")
-        frame = frame.with_columns(pl.col("school_var").fill_null(0.0))
-    else:
-        frame = frame.with_columns(pl.lit(0.0).alias("school_var"))
-    # A fixed row order keeps every sum below identical between runs (byte-identical outputs).
-    return (
-        frame.sort("unit_code", "indicator_id", "school_year")
-        .with_columns((pl.col("sampling_var") + pl.col("school_var")).alias("error_var"))
+        .sort("unit_code", "indicator_id", "school_year")
         .select(
-            "unit_code",
-            "indicator_id",
-            "area",
-            "school_year",
-            "value",
-            "national",
-            "n",
-            "z",
-            "sampling_var",
-            "school_var",
-            "error_var",
+            "unit_code", "indicator_id", "area", "school_year", "value", "national", "n", "z", "sampling_var"
         )
     )
 
 
-def _school_variance(kommuner: pl.DataFrame, schools: pl.DataFrame) -> pl.DataFrame:
-    """Per kommune × indicator × year: the school component's variance in the kommune's z.
-
-    σ²_school (per indicator and year) = mean squared deviation of schools from their kommune, less the
-    schools' own sampling variance; the kommune's share of it is σ²_school · Σ(nᵢ/N)², where the pupils
-    of schools without a published count form one more school.
-    """
+def school_concentration(kommuner: pl.DataFrame, schools: pl.DataFrame | None) -> pl.DataFrame:
+    """Per kommune: Σ (school's share of the kommune's pupils)², averaged over its indicator-years; the
+    pupils of schools without a published count count as one more school. 1 for a one-school kommune."""
+    if schools is None or schools.is_empty():
+        return pl.DataFrame(schema={"unit_code": pl.String, "concentration": pl.Float64})
     keys = ["indicator_id", "school_year"]
-    scale = kommuner.select(*keys, "spread").unique(keys)
-    scored = (
-        schools.filter(pl.col("value").is_not_null() & pl.col("std_error").is_not_null())
-        .join(scale, on=keys, how="inner")
-        .join(
-            kommuner.select(
-                pl.col("unit_code").alias("municipality_code"), *keys, pl.col("value").alias("kommune")
-            ),
-            on=["municipality_code", *keys],
-            how="inner",
-        )
-        .with_columns(
-            (((pl.col("value") - pl.col("kommune")) / pl.col("spread")) ** 2).alias("deviation"),
-            ((pl.col("std_error") / pl.col("spread")) ** 2).alias("own"),
-        )
-    )
-    component = (
-        scored.sort(*keys, "municipality_code", "unit_code")
-        .group_by(keys, maintain_order=True)
-        .agg((pl.col("deviation").mean() - pl.col("own").mean()).clip(lower_bound=0).alias("component"))
-    )
     known = schools.filter(pl.col("n").is_not_null() & (pl.col("n") > 0)).select(
-        "municipality_code", *keys, "n"
+        pl.col("municipality_code").alias("unit_code"), *keys, "n"
     )
-    totals = kommuner.select(
-        pl.col("unit_code").alias("municipality_code"), *keys, pl.col("n").alias("total")
-    )
-    herfindahl = (
-        known.join(totals, on=["municipality_code", *keys], how="right")
-        .sort("municipality_code", *keys, "n", nulls_last=True)
-        .group_by("municipality_code", *keys, maintain_order=True)
+    totals = kommuner.filter(pl.col("n") > 0).select("unit_code", *keys, pl.col("n").alias("total"))
+    return (
+        known.join(totals, on=["unit_code", *keys], how="right")
+        .sort("unit_code", *keys, "n", nulls_last=True)
+        .group_by("unit_code", *keys, maintain_order=True)
         .agg(
             ((pl.col("n") / pl.col("total")) ** 2).sum().alias("known_share"),
             (1 - (pl.col("n") / pl.col("total")).sum()).clip(0, 1).alias("rest"),
         )
-        .with_columns((pl.col("known_share") + pl.col("rest") ** 2).clip(0, 1).alias("herfindahl"))
-    )
-    return herfindahl.join(component, on=keys, how="inner").select(
-        pl.col("municipality_code").alias("unit_code"),
-        *keys,
-        (pl.col("component") * pl.col("herfindahl")).alias("school_var"),
+        .with_columns((pl.col("known_share") + pl.col("rest") ** 2).clip(0, 1).alias("concentration"))
+        .group_by("unit_code", maintain_order=True)
+        .agg(pl.col("concentration").mean())
+        .sort("unit_code")
     )
 
 
-def _composite(frame: pl.DataFrame, keys: list[str], weights: dict[str, float]) -> pl.DataFrame:
-    """Indicator scores → area means → weighted composite, with error variances (independent parts)."""
-    areas = (
-        frame.sort(*keys, "area", "indicator_id")
-        .group_by([*keys, "area"], maintain_order=True)
-        .agg(
-            pl.col("score").mean().alias("area_score"),
-            (pl.col("score_var").sum() / pl.len() ** 2).alias("area_var"),
-        )
-    )
-    weight = pl.col("area").replace_strict(weights, return_dtype=pl.Float64)
-    return (
-        areas.with_columns(weight.alias("_w"))
-        .filter(pl.col("_w") > 0)
-        .group_by(keys, maintain_order=True)
-        .agg(
-            ((pl.col("_w") * pl.col("area_score")).sum() / pl.col("_w").sum()).alias("raw_composite"),
-            ((pl.col("_w") ** 2 * pl.col("area_var")).sum() / pl.col("_w").sum() ** 2).alias("error_var"),
-            pl.col("area").sort().str.join(", ").alias("areas"),
-        )
-    )
+@dataclass(frozen=True)
+class _Arrays:
+    panel: Panel
+    units: list[str]
+    indicators: list[str]
+    areas: list[str]  # per indicator
+    years: list[str]
 
 
-def _shrunken(frame: pl.DataFrame, signal: float, shrink: bool) -> pl.DataFrame:
-    if not shrink:
-        return frame.with_columns(
-            pl.col("raw_composite").alias("composite"), pl.col("error_var").alias("composite_var")
-        )
-    factor = pl.col("error_var") / (pl.col("error_var") + signal)
-    return frame.with_columns(
-        ((1 - factor) * pl.col("raw_composite")).alias("composite"),
-        ((1 - factor) * pl.col("error_var")).alias("composite_var"),
-        (1 - factor).alias("reliability"),
-    )
+def _arrays(yearly: pl.DataFrame, concentration: pl.DataFrame) -> _Arrays:
+    units = sorted(yearly["unit_code"].unique().to_list())
+    catalogue = yearly.select("indicator_id", "area").unique().sort("indicator_id")
+    indicators, areas = catalogue["indicator_id"].to_list(), catalogue["area"].to_list()
+    years = sorted(yearly["school_year"].unique().to_list())
+    shape = (len(units), len(indicators), len(years))
+    z = np.full(shape, np.nan)
+    sd = np.full(shape, np.nan)
+    unit_at = {u: i for i, u in enumerate(units)}
+    indicator_at = {k: i for i, k in enumerate(indicators)}
+    year_at = {t: i for i, t in enumerate(years)}
+    for unit, indicator, year, score, variance in yearly.select(
+        "unit_code", "indicator_id", "school_year", "z", "sampling_var"
+    ).iter_rows():
+        position = unit_at[unit], indicator_at[indicator], year_at[year]
+        z[position] = score
+        sd[position] = np.sqrt(variance)
+    shares = dict(concentration.iter_rows())
+    concentrations = np.array([shares.get(u, 0.0) or 0.0 for u in units])
+    return _Arrays(Panel(z, sd, concentrations), units, indicators, areas, years)
 
 
-def _at_least_two(probabilities: list[float]) -> float:
-    """P(at least two successes) for independent events with these probabilities."""
-    distribution = np.zeros(len(probabilities) + 1)
-    distribution[0] = 1.0
-    for p in probabilities:
-        distribution[1:] = distribution[1:] * (1 - p) + distribution[:-1] * p
-        distribution[0] *= 1 - p
-    return float(distribution[2:].sum())
+def composite_weights(areas: list[str], covariance: np.ndarray, area_weights: dict[str, float]) -> np.ndarray:
+    """Weights w with composite = wᵀη: indicators on their between-kommune SD, averaged within an area,
+    each area scaled to unit between-kommune SD, areas weighted; an area without signal gets 0."""
+    indicator_sd = np.sqrt(np.clip(np.diag(covariance), 1e-12, None))
+    weights = np.zeros(len(areas))
+    total = 0.0
+    for area in AREAS:
+        members = np.array([a == area for a in areas])
+        if not members.any() or area_weights.get(area, 0.0) <= 0:
+            continue
+        within = np.where(members, 1 / (members.sum() * indicator_sd), 0.0)
+        spread = float(np.sqrt(within @ covariance @ within))
+        if spread <= 1e-9:
+            continue
+        weights += area_weights[area] * within / spread
+        total += area_weights[area]
+    return weights / total if total else weights
+
+
+def _raw_composite(
+    arrays: _Arrays, error: np.ndarray, area_weights: dict[str, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit: indicators averaged within the areas it has, areas weighted over those; error variance."""
+    has = arrays.panel.years_observed > 0
+    weights = np.zeros(has.shape)
+    for area in AREAS:
+        members = np.array([a == area for a in arrays.areas])[None, :] & has
+        count = members.sum(axis=1, keepdims=True)
+        weights += np.where(members, area_weights.get(area, 0.0) / np.maximum(count, 1), 0.0)
+    weights /= np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
+    observed_error = np.where(has[:, :, None] & has[:, None, :], error, 0.0)
+    mean = (weights * arrays.panel.window_mean).sum(axis=1)
+    variance = np.einsum("jk,jkl,jl->j", weights, observed_error, weights)
+    return mean, variance
+
+
+def _split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if b < total % parts else 0) for b in range(parts)]
 
 
 def holistic_scores(
@@ -190,93 +197,127 @@ def holistic_scores(
     """The holistic method on one owner's indicator values (kommune or fylkeskommune level)."""
     settings = config.holistic
     shrink = settings.shrinkage if shrinkage is None else shrinkage
-    weights = {area: settings.area_weights.get(area, 1.0) for area in AREAS}
-    yearly = standardise(values, school_values).with_columns(
-        pl.col("z").alias("score"), pl.col("error_var").alias("score_var")
-    )
-    pooled = yearly.group_by("unit_code", "indicator_id", "area", maintain_order=True).agg(
-        pl.col("z").mean().alias("score"),
-        (pl.col("error_var").sum() / pl.len() ** 2).alias("score_var"),
-        pl.len().alias("years"),
-        (pl.col("z") > 0).sum().alias("years_worse"),
-    )
-    composite = _composite(pooled, ["unit_code"], weights).sort("unit_code")
-    spread = composite.select(
-        pl.col("raw_composite").var().fill_null(0.0) - pl.col("error_var").mean().fill_null(0.0)
-    ).item()
-    signal = max(float(spread), MINIMUM_SIGNAL)
-    composite = _shrunken(composite, signal, shrink)
+    yearly = standardise(values)
+    if yearly.is_empty():
+        return HolisticResult(
+            pl.DataFrame(schema=SCORE_SCHEMA),
+            pl.DataFrame(schema=INDICATOR_SCORE_SCHEMA),
+            pl.DataFrame(),
+            0,
+        )
+    arrays = _arrays(yearly, school_concentration(values, school_values))
+    panel = arrays.panel
+    rng = np.random.Generator(np.random.PCG64(settings.seed))
+    fitted = fit(panel)
+    weights = composite_weights(arrays.areas, fitted.prior.covariance, settings.area_weights)
+    raw, raw_var = _raw_composite(arrays, window_error(panel, fitted.noise), settings.area_weights)
+
     if shrink:
-        pooled = pooled.join(composite.select("unit_code", "reliability"), on="unit_code").with_columns(
-            (pl.col("score") * pl.col("reliability")).alias("score")
+        fits = bootstrap_fits(panel, fitted, settings.bootstraps, rng)
+        counts = _split(settings.draws, len(fits))
+        centres, spreads, means, variances, draws = [], [], [], [], []
+        for replicate, count in zip(fits, counts, strict=True):
+            mean, covariance = posterior(
+                panel.window_mean, window_error(panel, replicate.noise), replicate.prior
+            )
+            centre = mean @ weights
+            spread = np.sqrt(np.clip(np.einsum("k,jkl,l->j", weights, covariance, weights), 0, None))
+            draws.append(centre + spread * rng.standard_normal((count, centre.size)))
+            centres.append(centre)
+            spreads.append(spread)
+            means.append(mean)
+            variances.append(np.diagonal(covariance, axis1=1, axis2=2))
+        all_draws = np.vstack(draws)
+        # The mixture's moments, exactly (not from the draws), weighted by each replicate's draws.
+        share = np.array(counts, dtype=np.float64)[:, None] / settings.draws
+        composite = (share * np.array(centres)).sum(axis=0)
+        composite_var = (share * (np.array(spreads) ** 2 + np.array(centres) ** 2)).sum(axis=0) - composite**2
+        indicator_mean = np.einsum("b,bjk->jk", share[:, 0], np.array(means))
+        indicator_var = (
+            np.einsum("b,bjk->jk", share[:, 0], np.array(variances) + np.array(means) ** 2)
+            - indicator_mean**2
         )
+    else:
+        all_draws = raw + np.sqrt(raw_var) * rng.standard_normal((settings.draws, raw.size))
+        composite, composite_var = raw, raw_var
+        indicator_mean = panel.window_mean
+        indicator_var = np.diagonal(window_error(panel, fitted.noise), axis1=1, axis2=2)
 
-    by_year = _shrunken(_composite(yearly, ["unit_code", "school_year"], weights), signal, shrink)
-    standard_normal = NormalDist()
-    p_worse = [
-        standard_normal.cdf(mean / sqrt(var)) if var > 0 else float(mean > 0)
-        for mean, var in by_year.select("composite", "composite_var").iter_rows()
-    ]
-    persistence = (
-        by_year.with_columns(pl.Series("p_worse", p_worse, dtype=pl.Float64))
-        .group_by("unit_code", maintain_order=True)
-        .agg(pl.col("p_worse"))
-        .with_columns(
-            pl.col("p_worse")
-            .map_elements(lambda p: _at_least_two(p.to_list()), return_dtype=pl.Float64)
-            .alias("persistence")
-        )
-        .drop("p_worse")
+    top_n = min(settings.top_n, len(arrays.units))
+    statements = rank_statements(all_draws, arrays.units, top_n)
+    has = panel.years_observed > 0
+    tier = np.where(
+        statements.p_top_n >= settings.candidate_probability,
+        CLEAR_CANDIDATE,
+        np.where(statements.p_top_n < settings.not_candidate_probability, CLEARLY_NOT, BORDERLINE),
     )
-
-    scores = (
-        composite.select("unit_code", "composite", "composite_var", "raw_composite", "areas")
-        .join(persistence, on="unit_code", how="left")
-        .sort("unit_code")
-    )
-    scores = _rank_uncertainty(scores, config)
+    area_names = np.array(arrays.areas)
+    scores = pl.DataFrame(
+        {
+            "unit_code": arrays.units,
+            "composite": composite,
+            "composite_var": composite_var,
+            "raw_composite": raw,
+            "areas": [", ".join(sorted(set(area_names[row]))) for row in has],
+            "holistic_rank": statements.point_rank,
+            "p_top_n": statements.p_top_n,
+            "expected_rank": statements.expected_rank,
+            "rank_low": statements.rank_low,
+            "rank_high": statements.rank_high,
+            "sure_candidate": statements.sure_candidate,
+            "sure_not_candidate": statements.sure_not_candidate,
+            "tier": tier.astype(str),
+        },
+        schema=SCORE_SCHEMA,
+    ).sort("holistic_rank")
     return HolisticResult(
         scores=scores,
-        indicator_scores=pooled.select(
-            "unit_code", "indicator_id", "area", "score", "score_var", "years", "years_worse"
-        ).sort("unit_code", "indicator_id"),
-        yearly=yearly,
+        indicator_scores=_indicator_scores(arrays, yearly, indicator_mean, indicator_var),
+        model=_model_table(arrays, fitted, weights),
+        intervals_widened=statements.widened,
     )
 
 
-def _rank_uncertainty(scores: pl.DataFrame, config: Config) -> pl.DataFrame:
-    settings = config.holistic
-    top_n = min(settings.top_n, scores.height)
-    if scores.is_empty():
-        return scores.with_columns(
-            pl.lit(None, pl.Int64).alias("holistic_rank"),
-            pl.lit(None, pl.Float64).alias("p_top_n"),
-            pl.lit(None, pl.Int64).alias("rank_low"),
-            pl.lit(None, pl.Int64).alias("rank_high"),
-            pl.lit(None, pl.String).alias("tier"),
-        )
-    rng = np.random.Generator(np.random.PCG64(settings.seed))
-    mean = scores["composite"].to_numpy()
-    sd = np.sqrt(scores["composite_var"].to_numpy())
-    draws = rng.standard_normal((settings.draws, mean.size)) * sd + mean
-    # Rank 1 is the weakest (highest composite) in each draw.
-    order = np.argsort(-draws, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    rows = np.arange(settings.draws)[:, None]
-    ranks[rows, order] = np.arange(1, mean.size + 1)
-    p_top = (ranks <= top_n).mean(axis=0)
-    low, high = np.percentile(ranks, [5, 95], axis=0, method="lower")
-    point_rank = np.empty(mean.size, dtype=np.int64)
-    point_rank[np.lexsort((scores["unit_code"].to_numpy(), -mean))] = np.arange(1, mean.size + 1)
-    tier = np.where(
-        p_top >= settings.candidate_probability,
-        CLEAR_CANDIDATE,
-        np.where(p_top < settings.not_candidate_probability, CLEARLY_NOT, BORDERLINE),
+def _indicator_scores(
+    arrays: _Arrays, yearly: pl.DataFrame, mean: np.ndarray, variance: np.ndarray
+) -> pl.DataFrame:
+    """Per unit and indicator it has figures for: the posterior score (its own shrinkage) and the years."""
+    counts = yearly.group_by("unit_code", "indicator_id").agg(
+        pl.len().cast(pl.Int64).alias("years"), (pl.col("z") > 0).sum().cast(pl.Int64).alias("years_worse")
     )
-    return scores.with_columns(
-        pl.Series("holistic_rank", point_rank),
-        pl.Series("p_top_n", p_top),
-        pl.Series("rank_low", low.astype(np.int64)),
-        pl.Series("rank_high", high.astype(np.int64)),
-        pl.Series("tier", tier.astype(str)),
-    ).sort("holistic_rank")
+    units, indicators = np.nonzero(arrays.panel.years_observed > 0)
+    frame = pl.DataFrame(
+        {
+            "unit_code": [arrays.units[u] for u in units],
+            "indicator_id": [arrays.indicators[k] for k in indicators],
+            "area": [arrays.areas[k] for k in indicators],
+            "score": mean[units, indicators],
+            "score_var": variance[units, indicators],
+        }
+    )
+    return (
+        frame.join(counts, on=["unit_code", "indicator_id"], how="left")
+        .select(list(INDICATOR_SCORE_SCHEMA))
+        .cast(INDICATOR_SCORE_SCHEMA)
+        .sort("unit_code", "indicator_id")
+    )
+
+
+def _model_table(arrays: _Arrays, fitted: Fit, weights: np.ndarray) -> pl.DataFrame:
+    """The fitted parameters per indicator, in score units (SD of kommune values)."""
+    noise, prior = fitted.noise, fitted.prior
+    between = np.diag(prior.covariance)
+    transient = np.diag(noise.transient)
+    return pl.DataFrame(
+        {
+            "indicator_id": arrays.indicators,
+            "area": arrays.areas,
+            "prior_mean": prior.mean,
+            "between_sd": np.sqrt(between),
+            "transient_sd": np.sqrt(transient),
+            "school_year_sd": np.sqrt(np.diag(noise.school_year)),
+            # The share of one year's between-kommune variance that is persistent (before sampling error).
+            "persistent_share": between / np.maximum(between + transient, 1e-12),
+            "composite_weight": weights,
+        }
+    )
