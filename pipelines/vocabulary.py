@@ -46,6 +46,7 @@ def joint_statement(top_n: int) -> pl.Expr:
         .otherwise(None)
     )
 
+
 # On the list: in one of Udir's categories, or a clear candidate or borderline case of the holistic
 # method. This is what the governors review, the dashboard lists and `utvalg select` counts.
 ON_LIST = pl.col("udir_category").is_not_null() | pl.col("tier").is_in([CLEAR_CANDIDATE, BORDERLINE])

@@ -208,7 +208,7 @@ def test_method_text_renders_weights_shrinkage_and_norwegian_percentages():
         "med vektene læringsresultater 2, læringsmiljø 1 og gjennomføring 1"
         in sections["Helhetlig vurdering"]
     )
-    assert "trekkes ikke mot landsnivået" in sections["Helhetlig vurdering"]
+    assert "trekkes ikke mot gjennomsnittet" in sections["Helhetlig vurdering"]
     assert "minst 87,5 %; «grensetilfelle»: 20–87,5 %" in sections["Nivå"]
     assert "Risikopoeng for «Grunnskolepoeng» teller tre ganger" in sections["Udirs regel"]
     assert percent(0.25) == "25 %"

@@ -265,11 +265,12 @@ def profile_page(
             f"<td>{'–' if school['hidden'] else school['n']}</td></tr>"
         )
     tier = str(row["tier"] or NOT_ASSESSED)
+    joint = f" ({html.escape(str(row['joint_statement']))})" if row["joint_statement"] else ""
     udir = f"kategori {row['udir_category']}" if row["udir_category"] else "ikke på listen"
     share = "–" if row["udir_risk_share"] is None else f"{round(float(row['udir_risk_share']) * 100)} %"  # type: ignore[arg-type]
     body = f"""
 <h1>{html.escape(name)} ({code})</h1>
-<p><span class="tier">{tier}</span> · Udirs regel: {udir} (andel risikopoeng {share}) · {html.escape(str(row["statsforvalter"] or ""))}</p>
+<p><span class="tier">{tier}</span>{joint} · Udirs regel: {udir} (andel risikopoeng {share}) · {html.escape(str(row["statsforvalter"] or ""))}</p>
 <p>{html.escape(str(row["explanation"]))}</p>
 <div id="position" class="chart"></div>
 <h2>Indikatorer over tid</h2>

@@ -171,7 +171,14 @@ def _write_candidates_sheet(
         "Forklaring": "wrap",
         "Begrunnelse": "wrap",
     } | {c: "one" for c in table.columns if c.endswith(": kommunen") or c.endswith(": landet")}
-    widths = {"Kommune": 18, "Forklaring": 70, "Begrunnelse": 50, "Anbefaling": 16, "Helhetlig vurdering": 16, "Samlet utsagn": 30}
+    widths = {
+        "Kommune": 18,
+        "Forklaring": 70,
+        "Begrunnelse": 50,
+        "Anbefaling": 16,
+        "Helhetlig vurdering": 16,
+        "Samlet utsagn": 30,
+    }
     sheet = _write_sheet_table(book, "Kandidater", table, formats, number_formats, widths)
     recommendation = table.columns.index("Anbefaling")
     sheet.data_validation(
