@@ -69,7 +69,7 @@ def carry_over_by_pair(observations: pl.DataFrame) -> pl.DataFrame:
                     on="unit_code",
                 )
             )
-            if pair.height < 3:
+            if pair.height < 2:
                 continue
             if pair["std_error"].null_count():
                 raise ValueError(
