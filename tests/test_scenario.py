@@ -215,10 +215,10 @@ def test_the_default_scenario_persists_as_the_real_national_tests_do(national_sa
     parsed = parse_folder(national_sample / "nasjonale_prover", registers).observations
     observations = observations_with_standard_errors(parsed)
     assert carry_over_by_pair(observations).height == 12  # 4 tests × 3 pairs of years
-    assert carry_over(observations) == pytest.approx(0.54, abs=0.05)
+    assert carry_over(observations) == pytest.approx(0.54, abs=0.04)
     bands = dict(size_band_correlations(observations).select("band", "correlation").iter_rows())
-    assert bands["under 30"] == pytest.approx(0.45, abs=0.2)
-    assert bands["150 or more"] == pytest.approx(0.79, abs=0.1)
+    assert bands["under 30"] == pytest.approx(0.45, abs=0.15)
+    assert bands["150 or more"] == pytest.approx(0.79, abs=0.08)
     assert bands["under 30"] < bands["30-149"] < bands["150 or more"]
     assert SAMPLE_SEED == 2026
 
