@@ -272,8 +272,14 @@ def command_select(args: argparse.Namespace) -> int:
 
 def command_sample(args: argparse.Namespace) -> int:
     from pipelines.sample.generate import generate_sample
+    from pipelines.sample.scenario import ScenarioError, load_scenario
 
-    summary = generate_sample(args.seed, Path(args.out), settings.REFERENCE_DIR)
+    try:
+        scenario = load_scenario(Path(args.scenario)) if args.scenario else None
+    except ScenarioError as error:
+        print(f"utvalg: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    summary = generate_sample(args.seed, Path(args.out), settings.REFERENCE_DIR, scenario)
     print(json.dumps(summary, indent=2, default=str))
     return EXIT_OK
 
@@ -364,6 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
     sample = commands.add_parser("sample", help="generate the synthetic national sample")
     sample.add_argument("--seed", type=int, default=2026, help="random seed (default: %(default)s)")
     sample.add_argument("--out", required=True, help="folder to write the exports and truth.csv to")
+    sample.add_argument(
+        "--scenario",
+        metavar="FILE.toml",
+        help="the generator's knobs, e.g. data/scenarios/tunge_haler.toml (default: the standard scenario)",
+    )
     sample.set_defaults(handler=command_sample)
     return parser
 

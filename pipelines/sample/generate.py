@@ -1,9 +1,20 @@
 """``utvalg sample``: a deterministic synthetic national dataset in Udir's real export formats.
 
-Files go to ``DIR/<source>/``; ``DIR/truth.csv`` holds each kommune's latent qualities and ``true_risk``
-(higher = weaker), which the pipeline never reads. School years 2015-16 to 2025-26, each written in the
-kommune structure Udir used that year (old codes, and names suffixed "(2020 - 2023)" for 2020–2023 codes
-that no longer exist).
+Files go to ``DIR/<source>/``. School years 2015-16 to 2025-26, each written in the kommune structure
+Udir used that year (old codes, and names suffixed "(2020 - 2023)" for 2020–2023 codes that no longer
+exist). The knobs are a ``Scenario`` (``pipelines/sample/scenario.py``); the one used is written to
+``DIR/scenario.toml``. The pipeline reads neither that file nor the answer key ``DIR/truth.csv``, one row
+per kommune (Svalbard left out):
+
+- ``latent_learning``, ``latent_environment``, ``latent_completion``: the kommune's own quality per
+  area, unit variance across kommuner, in 2024-25 (a trend moves it before and after).
+- ``quality_laeringsresultater``, ``quality_laeringsmiljo``, ``quality_gjennomforing``: per area, the
+  persistent quality averaged over the truth window (the last three school years, 2023-24 to 2025-26):
+  ``kommune_sd`` × latent + trend, plus, when the estimand includes schools, ``school_sd`` × the mean
+  persistent school effect of the kommune's public grunnskoler weighted by their 5th- and 8th-grade
+  cohorts; then standardised to mean 0 and SD 1 (ddof 0) across kommuner. Higher is better.
+- ``true_risk``: minus the ``truth_area_weights``-weighted mean of the three quality columns (higher =
+  weaker).
 """
 
 from __future__ import annotations
@@ -21,11 +32,9 @@ from pipelines.reference.mapping import load_changes, municipality_mapping
 from pipelines.reference.registers import NEWEST_STRUCTURE, Registers, load_registers, nominal_structure
 from pipelines.sample.exports import UNIT_HEADER, portal_csv, portal_number, portal_xlsx
 from pipelines.sample.population import Population, build_population
+from pipelines.sample.scenario import AREAS, SCENARIO_FILE, Scenario, scenario_toml
 from pipelines.sample.simulate import (
-    KOMMUNE_SD,
-    PUPIL_SD,
-    SCHOOL_SD,
-    YEAR_SD,
+    SOURCE_UNITS,
     Cohort,
     bernoulli,
     cohort,
@@ -37,7 +46,8 @@ from pipelines.storage.files import write_atomically
 
 SCHOOL_YEARS = [f"{year}-{(year + 1) % 100:02d}" for year in range(2015, 2026)]
 NATIONAL_TEST_YEARS = SCHOOL_YEARS[SCHOOL_YEARS.index("2022-23") :]
-MINIMUM = 10  # Udir suppresses units with fewer pupils than this
+TRUTH_YEARS = SCHOOL_YEARS[-3:]
+TREND_CENTRE = SCHOOL_YEARS.index("2024-25")  # the latents are the kommuner's quality this year
 LEFT_OUT_BELOW = 5  # and leaves some of the smallest schools out of a file entirely
 GRUNNSKOLEPOENG_MEAN = dict(
     zip(SCHOOL_YEARS, [41.2, 41.4, 41.8, 42.0, 43.2, 43.3, 42.7, 42.4, 42.3, 42.4, 42.5], strict=True)
@@ -164,15 +174,16 @@ class Block:
         columns.append(f"{year}.{self.dims}.{self.count_name}")
         return columns
 
-    def cells(self, level: str, index: int) -> list[str]:
+    def cells(self, level: str, index: int, minimum: int) -> list[str]:
+        """One unit's cells; fewer than ``minimum`` pupils are suppressed ("*")."""
         count = int(self.counts[level][index])
         note = [self.break_note] if self.break_note else []
         out: list[str] = []
         for _, decimals, values in self.measures:
             value = values[level][index]
-            shown = "" if count == 0 else "*" if count < MINIMUM else portal_number(float(value), decimals)
+            shown = "" if count == 0 else "*" if count < minimum else portal_number(float(value), decimals)
             out += [*note, shown]
-        out += [*note, "" if count == 0 else "*" if count < MINIMUM else portal_number(count, 0)]
+        out += [*note, "" if count == 0 else "*" if count < minimum else portal_number(count, 0)]
         return out
 
 
@@ -181,6 +192,7 @@ def unit_rows(
     population: Population,
     blocks: list[Block],
     included: np.ndarray,
+    minimum: int,
     with_kommune_level: bool = True,
     with_schools: bool = True,
 ) -> list[list[str]]:
@@ -189,13 +201,13 @@ def unit_rows(
         rows = [["1", "I", "00", "0000", "I", "Hele landet", "Alle fylker", "Alle kommuner", "Alle skoler"]]
     else:
         rows = [["1", "I", "", "I", "Hele landet", "Alle fylker", "Hele landet"]]
-    rows[0] += [cell for block in blocks for cell in block.cells("national", 0)]
+    rows[0] += [cell for block in blocks for cell in block.cells("national", 0, minimum)]
     for c, (code, name) in enumerate(zip(layout.county_codes, layout.county_names, strict=True)):
         if with_kommune_level:
             ids = ["2", "I", code, "0000", code, "Hele landet", name, "Alle kommuner", "Alle skoler"]
         else:
             ids = ["2", "I", code, code, "Hele landet", name, name]
-        rows.append(ids + [cell for block in blocks for cell in block.cells("county", c)])
+        rows.append(ids + [cell for block in blocks for cell in block.cells("county", c, minimum)])
     orgnr = population.schools["orgnr"].to_list()
     names = population.schools["name"].to_list()
     by_kommune: dict[int, list[int]] = {}
@@ -206,7 +218,7 @@ def unit_rows(
         county_name = layout.county_names[layout.kommune_county[k]]
         if with_kommune_level:
             ids = ["3", "I", county, code, code, "Hele landet", county_name, name, "Alle skoler"]
-            rows.append(ids + [cell for block in blocks for cell in block.cells("kommune", k)])
+            rows.append(ids + [cell for block in blocks for cell in block.cells("kommune", k, minimum)])
         if not with_schools:
             continue
         for school in by_kommune.get(k, []):
@@ -214,7 +226,7 @@ def unit_rows(
                 ids = ["4", "I", county, code, orgnr[school], "Hele landet", county_name, name, names[school]]
             else:  # upper-secondary reports have no kommune level: schools are level 3
                 ids = ["3", "I", county, orgnr[school], "Hele landet", county_name, names[school]]
-            rows.append(ids + [cell for block in blocks for cell in block.cells("school", school)])
+            rows.append(ids + [cell for block in blocks for cell in block.cells("school", school, minimum)])
     return rows
 
 
@@ -271,32 +283,55 @@ def _mean(groups: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     return totals(groups, values, size).mean
 
 
-def _std_error(groups: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    return totals(groups, values, size).std_error
+def _half_width(groups: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    return totals(groups, values, size).half_width
 
 
 class NationalSample:
     """The simulated population of one seed, and the exports Udir would publish from it, year by year."""
 
-    def __init__(self, seed: int, reference_dir: Path) -> None:
+    def __init__(self, seed: int, reference_dir: Path, scenario: Scenario) -> None:
+        self.scenario = scenario
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.registers = load_registers(reference_dir)
         self.links = municipality_mapping(self.registers, load_changes(reference_dir), NEWEST_STRUCTURE)
-        self.population = build_population(self.rng, self.registers, reference_dir)
+        self.population = build_population(self.rng, self.registers, reference_dir, scenario.school_effects)
         schools = self.population.schools
         kommune_index = {c: i for i, c in enumerate(self.population.kommuner["code"].to_list())}
         self.school_kommune = np.array([kommune_index[c] for c in schools["code"].to_list()])
-        self.latent = {
-            domain: self.population.kommuner[f"latent_{domain}"].to_numpy()[self.school_kommune]
-            for domain in ("learning", "environment", "completion")
-        }
-        self.effect = {
-            d: schools[f"effect_{d}"].to_numpy() for d in ("learning", "environment", "completion")
-        }
+        self.latent = {d: self.population.kommuner[f"latent_{d}"].to_numpy() for d in AREAS.values()}
+        self.effect = {d: schools[f"effect_{d}"].to_numpy() for d in AREAS.values()}
         self.is_vgs = (schools["kind"] == "vgs").to_numpy()
         self.base = {"5": schools["size_5"].to_numpy(), "8": schools["size_8"].to_numpy()}
-        # Some of the smallest schools are missing from each file, as in Udir's exports.
+        kommuner, years = self.population.kommuner.height, len(SCHOOL_YEARS)
+        self.trend = {d: self.rng.normal(0, scenario.kommune_trend_sd, kommuner) for d in AREAS.values()}
+        self.kommune_year = {
+            d: self.rng.normal(0, scenario.kommune_year_sd, (years, kommuner)) for d in AREAS.values()
+        }
+        self.school_year = {
+            d: self.rng.normal(0, scenario.school_year_sd, (years, schools.height)) for d in AREAS.values()
+        }
         self.layouts: dict[int, Layout] = {}
+
+    def kommune_quality(self, domain: str, year: str) -> np.ndarray:
+        """A kommune's persistent quality in ``year`` (scale points): its own effect and its trend."""
+        offset = SCHOOL_YEARS.index(year) - TREND_CENTRE
+        return self.scenario.kommune_sd * self.latent[domain] + offset * self.trend[domain]
+
+    def school_level(self, domain: str, year: str) -> np.ndarray:
+        """Each school's level in ``year`` (scale points around the national level): its kommune's
+        persistent quality and kommune-year effect, its own persistent and school-year effects."""
+        t = SCHOOL_YEARS.index(year)
+        kommune = self.kommune_quality(domain, year) + self.kommune_year[domain][t]
+        return (
+            kommune[self.school_kommune]
+            + self.scenario.school_sd * self.effect[domain]
+            + self.school_year[domain][t]
+        )
+
+    def test_noise(self, size: int) -> np.ndarray:
+        """A transient effect per school and national test (grade and subject)."""
+        return self.rng.normal(0, self.scenario.school_test_sd, size)
 
     def layout(self, school_year: str) -> Layout:
         structure = nominal_structure(school_year)
@@ -327,14 +362,24 @@ class NationalSample:
                 pupils = cohort(sizes)
                 levels = levels_of(pupils, layout)
                 counts = levels.aggregate(np.zeros(pupils.size), _count)
+                ability = self.rng.normal(0, 1, pupils.size)  # what a pupil's subjects have in common
                 for subject in ("Engelsk", "Lesing", "Regning"):
                     if grade == "9" and subject == "Engelsk":
                         continue
-                    centre = (
-                        50 + (3.0 if grade == "9" else 0.0) + drift + KOMMUNE_SD * self.latent["learning"]
+                    level = (
+                        50
+                        + (3.0 if grade == "9" else 0.0)
+                        + drift
+                        + self.school_level("learning", year)
+                        + self.test_noise(pupils.schools)
                     )
                     scores = normal_scores(
-                        self.rng, pupils, centre, SCHOOL_SD, YEAR_SD, PUPIL_SD, self.effect["learning"]
+                        self.rng,
+                        pupils,
+                        level,
+                        self.scenario.pupil_sd,
+                        ability,
+                        self.scenario.pupil_subject_correlation,
                     )
                     dims = f"{subject}.{GRADE_TEXT[grade]}.Alle eierformer.Alle kjønn"
                     main_blocks.append(
@@ -344,7 +389,7 @@ class NationalSample:
                             counts,
                             [
                                 ("Skalapoeng", 0, levels.aggregate(scores, _mean)),
-                                ("Usikkerhet", 1, levels.aggregate(scores, _std_error)),
+                                ("Usikkerhet", 1, levels.aggregate(scores, _half_width)),
                             ],
                         )
                     )
@@ -365,7 +410,8 @@ class NationalSample:
             ):
                 name = f"{year}_20260224-1157_{stem}_{group}.csv"
                 files[name] = portal_csv(
-                    header_for(blocks, year), unit_rows(layout, self.population, blocks, included)
+                    header_for(blocks, year),
+                    unit_rows(layout, self.population, blocks, included, self.scenario.suppression_minimum),
                 )
         return files
 
@@ -381,13 +427,10 @@ class NationalSample:
                 pupils = cohort(sizes)
                 levels = levels_of(pupils, layout)
                 counts = levels.aggregate(np.zeros(pupils.size), _count)
-                environment = self.latent["environment"]
+                environment = self.school_level("environment", year)
+                bullied_logit = np.log(BULLIED[grade] / (1 - BULLIED[grade]))
                 bullied = bernoulli(
-                    self.rng,
-                    pupils,
-                    np.log(BULLIED[grade] / (1 - BULLIED[grade])) - 0.22 * environment,
-                    0.2,
-                    self.effect["environment"],
+                    self.rng, pupils, bullied_logit + SOURCE_UNITS["bullying_logit"] * environment
                 )
                 dims = f"Mobbing på skolen.{SURVEY_GRADE_TEXT[grade]}.Alle eierformer.Begge kjønn"
                 blocks.append(
@@ -400,13 +443,7 @@ class NationalSample:
                 )
                 for indicator, national in SURVEY.items():
                     index = normal_scores(
-                        self.rng,
-                        pupils,
-                        national[grade] + 0.10 * environment,
-                        0.07,
-                        0.03,
-                        0.8,
-                        self.effect["environment"],
+                        self.rng, pupils, national[grade] + SOURCE_UNITS["survey_index"] * environment, 0.8
                     ).clip(1, 5)
                     dims = f"{indicator}.{SURVEY_GRADE_TEXT[grade]}.Alle eierformer.Begge kjønn"
                     blocks.append(
@@ -416,7 +453,14 @@ class NationalSample:
             name = f"{year}_20260301-0900_Elevundersoekelsen_{stem}.csv"
             files[name] = portal_csv(
                 header_for(blocks, year, with_kommune),
-                unit_rows(layout, self.population, blocks, included, with_kommune_level=with_kommune),
+                unit_rows(
+                    layout,
+                    self.population,
+                    blocks,
+                    included,
+                    self.scenario.suppression_minimum,
+                    with_kommune_level=with_kommune,
+                ),
             )
         return files
 
@@ -429,15 +473,9 @@ class NationalSample:
 
     def grunnskolepoeng(self, year: str) -> dict[str, bytes]:
         layout, sizes, pupils, levels = self.tenth_graders(year)
-        quality = 0.6 * self.latent["learning"] + 0.4 * self.latent["completion"]
+        quality = 0.6 * self.school_level("learning", year) + 0.4 * self.school_level("completion", year)
         points = normal_scores(
-            self.rng,
-            pupils,
-            GRUNNSKOLEPOENG_MEAN[year] + 1.6 * quality,
-            1.2,
-            0.5,
-            8.3,
-            self.effect["learning"],
+            self.rng, pupils, GRUNNSKOLEPOENG_MEAN[year] + SOURCE_UNITS["grunnskolepoeng"] * quality, 8.3
         ).clip(10, 60)
         note = EXAMS_CANCELLED if year in ("2019-20", "2020-21") else None
         block = Block(
@@ -447,7 +485,9 @@ class NationalSample:
             [("Grunnskolepoeng", 1, levels.aggregate(points, _mean))],
             break_note=note,
         )
-        rows = unit_rows(layout, self.population, [block], self.included(sizes))
+        rows = unit_rows(
+            layout, self.population, [block], self.included(sizes), self.scenario.suppression_minimum
+        )
         rows += self.back_filled(layout, block)
         name = f"{year}_20260224-1200_Grunnskolepoeng.xlsx"
         return {name: portal_xlsx(header_for([block], year), rows, f"{year}_Grunnskolepoeng")}
@@ -478,13 +518,17 @@ class NationalSample:
                 "3", "I", newer.county_codes[county], newer.kommune_codes[new], newer.kommune_codes[new],
                 "Hele landet", newer.county_names[county], newer.kommune_names[new], "Alle skoler",
             ]  # fmt: skip
-            rows.append(ids + block.cells("kommune", old))
+            rows.append(ids + block.cells("kommune", old, self.scenario.suppression_minimum))
         return rows
 
     def completion(self, year: str) -> dict[str, bytes]:
         layout, sizes, pupils, levels = self.tenth_graders(year)
-        logit = np.log(0.80 / 0.20) + 0.30 * self.latent["completion"] + self.rng.normal(0, 0.05)
-        completed = bernoulli(self.rng, pupils, logit, 0.05, self.effect["completion"])
+        logit = (
+            np.log(0.80 / 0.20)
+            + SOURCE_UNITS["completion_logit"] * self.school_level("completion", year)
+            + self.rng.normal(0, 0.05)  # the nation's year
+        )
+        completed = bernoulli(self.rng, pupils, logit)
         block = Block(
             "Alle eierformer.Alle utdanningsprogram.Begge kjønn",
             "Antall elever",
@@ -492,31 +536,61 @@ class NationalSample:
             [("Andel fullført og bestått", 1, levels.aggregate(completed * 100, _mean))],
         )
         rows = unit_rows(
-            layout, self.population, [block], np.zeros(sizes.size, dtype=bool), with_schools=False
+            layout,
+            self.population,
+            [block],
+            np.zeros(sizes.size, dtype=bool),
+            self.scenario.suppression_minimum,
+            with_schools=False,
         )
         return {f"{year}_20260401-0800_Gjennomfoering.csv": portal_csv(header_for([block], year), rows)}
 
-    def truth(self) -> bytes:
+    def truth(self) -> pl.DataFrame:
+        """The answer key (see the module docstring)."""
+        kommuner = self.population.kommuner
+        schools = self.population.schools
+        # The schools a kommune owns, weighted by their cohorts (private schools are not the kommune's).
+        owned = ((schools["kind"] == "grunnskole") & ~schools["private"]).to_numpy()
+        weight = np.where(owned, self.base["5"] + self.base["8"], 0).astype(np.float64)
+        pupils = np.bincount(self.school_kommune, weights=weight, minlength=kommuner.height)
+        keep = (kommuner["code"] != "2100").to_numpy()
+        columns, risk = {}, np.zeros(int(keep.sum()))
+        weights = self.scenario.truth_area_weights
+        for area, domain in AREAS.items():
+            quality = np.mean([self.kommune_quality(domain, year) for year in TRUTH_YEARS], axis=0)
+            if self.scenario.estimand == "kommune_and_schools":
+                effect = self.scenario.school_sd * self.effect[domain] * weight
+                total = np.bincount(self.school_kommune, weights=effect, minlength=kommuner.height)
+                quality = quality + np.divide(total, pupils, out=np.zeros_like(total), where=pupils > 0)
+            quality = quality[keep]
+            standardised = (quality - quality.mean()) / quality.std()
+            columns[f"quality_{area}"] = standardised.round(4)
+            risk -= weights[area] * standardised
         return (
-            self.population.kommuner.filter(pl.col("code") != "2100")
+            kommuner.filter(pl.Series(keep))
             .select(
                 pl.col("code").alias("municipality_code"),
                 pl.col("name").alias("municipality_name"),
                 "latent_learning",
                 "latent_environment",
                 "latent_completion",
-                "true_risk",
+            )
+            .with_columns(
+                *(pl.Series(name, values) for name, values in columns.items()),
+                pl.Series("true_risk", (risk / sum(weights.values())).round(4)),
             )
             .sort("municipality_code")
-            .write_csv()
-            .encode("utf-8")
         )
 
 
-def generate_sample(seed: int, out_dir: Path, reference_dir: Path) -> dict[str, object]:
-    """Write the national sample for ``seed`` to ``out_dir``; returns a summary."""
+def generate_sample(
+    seed: int, out_dir: Path, reference_dir: Path, scenario: Scenario | None = None
+) -> dict[str, object]:
+    """Write the national sample for ``seed`` and ``scenario`` (None: the standard one) to ``out_dir``;
+    returns a summary."""
     started = time.perf_counter()
-    sample = NationalSample(seed, reference_dir)
+    scenario = scenario or Scenario()
+    sample = NationalSample(seed, reference_dir, scenario)
     written: dict[str, bytes] = {}
     for year in SCHOOL_YEARS:
         for source, files in (
@@ -527,11 +601,13 @@ def generate_sample(seed: int, out_dir: Path, reference_dir: Path) -> dict[str, 
         ):
             for name, data in files.items():
                 written[f"{source}/{name}"] = data
-    written[TRUTH_FILE] = sample.truth()
+    written[TRUTH_FILE] = sample.truth().write_csv().encode("utf-8")
+    written[SCENARIO_FILE] = scenario_toml(scenario, seed).encode("utf-8")
     for name, data in written.items():
         write_atomically(out_dir / name, data)
     return {
         "seed": seed,
+        "scenario": scenario.name,
         "folder": str(out_dir),
         "files": len(written),
         "bytes": sum(len(d) for d in written.values()),

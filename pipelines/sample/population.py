@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.reference.registers import Registers, municipality_register
+from pipelines.sample.scenario import SchoolEffects
 from pipelines.validate.schemas import check_digit
 
 # Correlations between the latent domains (learning results, learning environment, completion).
@@ -58,8 +59,8 @@ NAME_SUFFIXES = {
 
 @dataclass(frozen=True)
 class Population:
-    kommuner: pl.DataFrame  # code, name, county, latents, true_risk
-    schools: pl.DataFrame  # orgnr, name, code (2024), kind, private, size_5, size_8, effects
+    kommuner: pl.DataFrame  # code, name, county, latents (unit variance)
+    schools: pl.DataFrame  # orgnr, name, code (2024), kind, private, size_5, size_8, effects (unit variance)
 
 
 def organisation_numbers(rng: np.random.Generator, count: int) -> list[str]:
@@ -85,7 +86,19 @@ def _school_sizes(rng: np.random.Generator, sizes: list[int | None]) -> list[int
     return [int(s) if s is not None else int(rng.integers(2, 10)) for s in sizes if s != 0]
 
 
-def build_population(rng: np.random.Generator, registers: Registers, reference_dir: Path) -> Population:
+def school_effects(rng: np.random.Generator, count: int, distribution: SchoolEffects) -> np.ndarray:
+    """Unit-variance school effects: normal, or Student t with 3 df scaled to unit variance."""
+    if distribution == "heavy_tailed":
+        return rng.standard_t(3, count) / np.sqrt(3)
+    return rng.normal(0, 1, count)
+
+
+def build_population(
+    rng: np.random.Generator,
+    registers: Registers,
+    reference_dir: Path,
+    distribution: SchoolEffects = "normal",
+) -> Population:
     register = municipality_register(registers, 2024).filter(
         ~pl.col("is_pseudo") | (pl.col("municipality_code") == "2100")
     )
@@ -95,22 +108,14 @@ def build_population(rng: np.random.Generator, registers: Registers, reference_d
     ).filter(pl.col("unit") == "skole")
     codes = register["municipality_code"].to_list()
     latents = rng.multivariate_normal(np.zeros(3), LATENT_CORRELATION, size=len(codes))
-    kommuner = (
-        register.select(
-            pl.col("municipality_code").alias("code"),
-            pl.col("municipality_name").alias("name"),
-            pl.col("county_code").alias("county"),
-        )
-        .with_columns(
-            pl.Series("latent_learning", latents[:, 0].round(4)),
-            pl.Series("latent_environment", latents[:, 1].round(4)),
-            pl.Series("latent_completion", latents[:, 2].round(4)),
-        )
-        .with_columns(
-            (-(pl.col("latent_learning") + pl.col("latent_environment") + pl.col("latent_completion")) / 3)
-            .round(4)
-            .alias("true_risk")
-        )
+    kommuner = register.select(
+        pl.col("municipality_code").alias("code"),
+        pl.col("municipality_name").alias("name"),
+        pl.col("county_code").alias("county"),
+    ).with_columns(
+        pl.Series("latent_learning", latents[:, 0].round(4)),
+        pl.Series("latent_environment", latents[:, 1].round(4)),
+        pl.Series("latent_completion", latents[:, 2].round(4)),
     )
 
     rows: list[dict[str, object]] = []
@@ -172,8 +177,8 @@ def build_population(rng: np.random.Generator, registers: Registers, reference_d
         pl.Series("orgnr", numbers),
         pl.Series("name", names),
         pl.Series("private", private),
-        pl.Series("effect_learning", rng.normal(0, 1, count)),
-        pl.Series("effect_environment", rng.normal(0, 1, count)),
-        pl.Series("effect_completion", rng.normal(0, 1, count)),
+        pl.Series("effect_learning", school_effects(rng, count, distribution)),
+        pl.Series("effect_environment", school_effects(rng, count, distribution)),
+        pl.Series("effect_completion", school_effects(rng, count, distribution)),
     )
     return Population(kommuner=kommuner, schools=schools)

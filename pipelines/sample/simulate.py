@@ -1,8 +1,12 @@
 """Pupil-level simulation: every figure is an aggregate of simulated pupils.
 
-A pupil's result = national level + kommune effect (from the kommune's latent quality) + school effect +
-the school's year effect + the pupil's own noise. Kommune, fylke and national rows are aggregates of the
-same pupils as the school rows, so cohort size drives both the noise of a mean and its suppression.
+A school's level in an area and school year, in national-test scale points (SD 10 among pupils):
+the kommune's persistent effect (``kommune_sd`` × its latent quality) + its trend + its kommune-year
+effect + the school's persistent effect + its school-year effect. Each source reads that level through
+its own unit per scale point (``SOURCE_UNITS``) around its national level; a test adds a transient
+effect per school and test; each pupil adds their own noise. Kommune, fylke and national rows are
+aggregates of the same pupils as the school rows, so cohort size drives both the noise of a mean and
+its suppression.
 """
 
 from __future__ import annotations
@@ -11,9 +15,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# National scale-point mean 50 and pupil SD 10 in the base year (2022-23), split into its sources.
-KOMMUNE_SD, SCHOOL_SD, YEAR_SD = 1.2, 1.8, 1.0
-PUPIL_SD = float(np.sqrt(100 - KOMMUNE_SD**2 - SCHOOL_SD**2 - YEAR_SD**2))
+# How many of each source's units one national-test scale point of quality is worth (a kommune one SD
+# of 1.2 points better has 1.6 more grunnskolepoeng, 0.10 higher survey indices, 0.22 lower log-odds of
+# being bullied and 0.30 higher log-odds of completing).
+SOURCE_UNITS = {
+    "nasjonale_prover": 1.0,
+    "grunnskolepoeng": 1.6 / 1.2,
+    "survey_index": 0.10 / 1.2,
+    "bullying_logit": -0.22 / 1.2,
+    "completion_logit": 0.30 / 1.2,
+}
+# Udir's Usikkerhet is the half-width of a 95 % interval of the mean, not its standard error.
+HALF_WIDTH_Z = 1.96
 
 
 @dataclass(frozen=True)
@@ -40,22 +53,20 @@ def yearly_sizes(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
 def normal_scores(
     rng: np.random.Generator,
     pupils: Cohort,
-    centre: np.ndarray,
-    school_sd: float,
-    year_sd: float,
+    school_level: np.ndarray,
     pupil_sd: float,
-    school_effect: np.ndarray,
+    shared: np.ndarray | None = None,
+    correlation: float = 0.0,
 ) -> np.ndarray:
-    """Pupil scores around per-school centres (centre already holds the kommune effect)."""
-    school_level = centre + school_sd * school_effect + rng.normal(0, year_sd, pupils.schools)
-    return school_level[pupils.school] + rng.normal(0, pupil_sd, pupils.size)
+    """Pupil scores around per-school levels; ``shared`` (one standard normal per pupil) is the part of a
+    pupil's noise common to several measures, with ``correlation`` its share of the variance."""
+    own = rng.normal(0, 1, pupils.size)
+    noise = own if shared is None else np.sqrt(correlation) * shared + np.sqrt(1 - correlation) * own
+    return school_level[pupils.school] + pupil_sd * noise
 
 
-def bernoulli(
-    rng: np.random.Generator, pupils: Cohort, logit: np.ndarray, school_sd: float, school_effect: np.ndarray
-) -> np.ndarray:
-    """0/1 outcomes per pupil (e.g. bullied), school probability from a logit."""
-    school_logit = logit + school_sd * school_effect + rng.normal(0, 0.1, pupils.schools)
+def bernoulli(rng: np.random.Generator, pupils: Cohort, school_logit: np.ndarray) -> np.ndarray:
+    """0/1 outcomes per pupil (e.g. bullied), from each school's log-odds."""
     probability = 1 / (1 + np.exp(-school_logit))
     return (rng.random(pupils.size) < probability[pupils.school]).astype(np.float64)
 
@@ -82,6 +93,11 @@ class Totals:
                 / np.maximum(self.count - 1, 1)
             )
             return np.sqrt(variance / self.count)
+
+    @property
+    def half_width(self) -> np.ndarray:
+        """What Udir publishes as ``Usikkerhet``."""
+        return HALF_WIDTH_Z * self.std_error
 
 
 def totals(groups: np.ndarray, values: np.ndarray, size: int) -> Totals:
