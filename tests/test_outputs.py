@@ -15,7 +15,13 @@ from pipelines.config import load_config
 from pipelines.flow import materialise
 from pipelines.outputs.method_text import method_sections, percent
 from pipelines.settings import PROJECT_ROOT
-from pipelines.vocabulary import CLEAR_CANDIDATE, ON_LIST, UDIR_STATUSES, UDIR_TOO_LITTLE_DATA
+from pipelines.vocabulary import (
+    CLEAR_CANDIDATE,
+    ON_LIST,
+    UDIR_STATUSES,
+    UDIR_TIED_AT_CUTOFF,
+    UDIR_TOO_LITTLE_DATA,
+)
 from tests.conftest import SCHOOL_YEAR
 
 MINIMUM = 10
@@ -66,6 +72,13 @@ def test_candidate_files_have_every_kommune_and_the_promised_columns(
     ranked = candidates.filter(~too_little)
     assert ranked["udir_rank"].null_count() == 0 and ranked["udir_tied_count"].min() >= 1
     assert sorted(ranked["udir_rank"]) == list(range(1, ranked.height + 1))
+    # The profile pages say it too, and name the kommuner sharing the last category 1 share (the
+    # national sample has such a tie; another sample may not).
+    tied = candidates.filter(pl.col("udir_status") == UDIR_TIED_AT_CUTOFF)
+    shown = [(candidates.filter(too_little)["municipality_code"][0], f"Udirs regel: {UDIR_TOO_LITTLE_DATA} ")]
+    shown += [(code, f"{UDIR_TIED_AT_CUTOFF}: {tied.height} kommuner") for code in tied["municipality_code"]]
+    for code, text in shown:
+        assert text in (published["dashboard"] / "kommuner" / f"{code:04d}.html").read_text(encoding="utf-8")
     assert pl.read_parquet(published["root"] / "candidates.parquet").height == 357
     counties = pl.read_csv(published["root"] / "fylkeskommuner.csv")
     assert counties.height == 15 and counties["holistic_rank"].drop_nulls().len() == 15

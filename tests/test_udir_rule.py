@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from pipelines.config import ConfigError, load_config, parse_config
 from pipelines.indicators.values import INDICATOR_VALUES_SCHEMA
+from pipelines.outputs.method_text import method_sections
 from pipelines.selection.udir_rule import among_worst, full_possible_points, udir_selection
 from pipelines.settings import PROJECT_ROOT
 from pipelines.vocabulary import UDIR_RANKED, UDIR_TIED_AT_CUTOFF, UDIR_TOO_LITTLE_DATA
@@ -325,3 +326,13 @@ def test_bad_configuration_gives_a_clear_error(change, message):
     change(data)
     with pytest.raises(ConfigError, match=message):
         parse_config(data, "test.toml")
+
+
+def test_the_method_text_says_how_the_open_points_are_settled():
+    config = load_config(PROJECT_ROOT / "utvalg.toml")
+    text = dict(method_sections(config))["Udirs regel"]
+    assert "færre mulige poeng enn 50 % av poengene" in text and f"«{UDIR_TOO_LITTLE_DATA}»" in text
+    assert f"«{UDIR_TIED_AT_CUTOFF}»" in text and "etter kommunenummer" in text
+    assert "aldri flere enn 25 %" in text
+    published = replace(config, selection=replace(config.selection, minimum_possible_share=0.0))
+    assert UDIR_TOO_LITTLE_DATA not in dict(method_sections(published))["Udirs regel"]
