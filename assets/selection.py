@@ -12,7 +12,7 @@ from pipelines.selection.candidates import kommune_candidates
 from pipelines.selection.holistic import holistic_scores as holistic_method
 from pipelines.selection.sensitivity import sensitivity_table
 from pipelines.selection.udir_rule import udir_selection
-from pipelines.vocabulary import BORDERLINE, CLEAR_CANDIDATE, ON_LIST
+from pipelines.vocabulary import BORDERLINE, CLEAR_CANDIDATE, ON_LIST, UDIR_TOO_LITTLE_DATA
 
 GROUP = "selection"
 HOLISTIC = [
@@ -41,9 +41,16 @@ CHECKED = ["data_coverage"]
 def udir_risk_points(
     utvalg: UtvalgSettings, indicator_values: pl.DataFrame, school_indicator_values: pl.DataFrame
 ) -> dg.MaterializeResult:
-    """Udir's rule: risk points, share of possible points, rank, category 1 and 2."""
+    """Udir's rule: risk points, share of possible points, status, rank, category 1 and 2."""
     frame = udir_selection(indicator_values, school_indicator_values, utvalg.config)
-    return table(frame, preview=frame.select("unit_code", "risk_share", "udir_rank", "udir_category"))
+    return table(
+        frame,
+        preview=frame.select("unit_code", "risk_share", "udir_status", "udir_rank", "udir_category"),
+        for_lite_data=int((frame["udir_status"] == UDIR_TOO_LITTLE_DATA).sum()),
+        tied_at_cutoff=int(frame["tied_at_cutoff"].sum()),
+        schools_scored=int(frame["schools_scored"].sum()),
+        schools_among_worst=int(frame["worst_quartile_schools"].sum()),
+    )
 
 
 @dg.multi_asset(outs=outs(HOLISTIC), deps=CHECKED)

@@ -46,6 +46,9 @@ class Selection:
     category_2_spread: float
     category_2_worst_school_share: float
     minimum_pupils: int
+    # Udir's rule ranks a kommune only when its possible risk points are at least this share of those
+    # possible with every rule indicator-year the country has figures for; below it: "for lite data".
+    minimum_possible_share: float = 0.5
     # Run on the data there is when a source has no figures for a year of the window (the outputs then
     # say what is missing); by default such a run stops and names the source and years.
     allow_missing_data: bool = False
@@ -189,6 +192,9 @@ def parse_config(data: dict[str, Any], file: str) -> Config:
         category_2_spread=_typed(section, "category_2_spread", float, where),
         category_2_worst_school_share=_typed(section, "category_2_worst_school_share", float, where),
         minimum_pupils=_typed(section, "minimum_pupils", int, where),
+        minimum_possible_share=_typed(
+            section, "minimum_possible_share", float, where, Selection.minimum_possible_share
+        ),
         allow_missing_data=_typed(section, "allow_missing_data", bool, where, False),
         minimum_pupils_override_reason=_typed(section, "minimum_pupils_override_reason", str, where, None),
     )
@@ -205,6 +211,11 @@ def parse_config(data: dict[str, Any], file: str) -> Config:
     _check_minimum_pupils(section, selection.minimum_pupils, where)
     if not 0 < selection.category_2_worst_school_share < 1:
         raise ConfigError(f"{where}: 'category_2_worst_school_share' must be between 0 and 1")
+    if not 0 <= selection.minimum_possible_share <= 1:
+        raise ConfigError(
+            f"{where}: 'minimum_possible_share' is a share of possible risk points and must be between "
+            f"0 and 1, found {selection.minimum_possible_share}"
+        )
 
     section = data.get("holistic")
     if not isinstance(section, dict):

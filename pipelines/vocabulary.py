@@ -47,6 +47,14 @@ def joint_statement(top_n: int) -> pl.Expr:
     )
 
 
+# A kommune's place in Udir's rule: ranked; ranked with the same share of risk points as the last of
+# category 1 (the order among them is by kommune code, not by the rule); or not ranked, because its
+# possible risk points are below ``minimum_possible_share``.
+UDIR_RANKED = "rangert"
+UDIR_TIED_AT_CUTOFF = "lik andel ved grensen"
+UDIR_TOO_LITTLE_DATA = "for lite data"
+UDIR_STATUSES = (UDIR_RANKED, UDIR_TIED_AT_CUTOFF, UDIR_TOO_LITTLE_DATA)
+
 # On the list: in one of Udir's categories, or a clear candidate or borderline case of the holistic
 # method. This is what the governors review, the dashboard lists and `utvalg select` counts.
 ON_LIST = pl.col("udir_category").is_not_null() | pl.col("tier").is_in([CLEAR_CANDIDATE, BORDERLINE])

@@ -188,7 +188,8 @@ def test_merge_is_pupil_weighted_and_leaves_suppressed_parts_out(tmp_path, regis
     tonsberg = one(kommuner, unit_code="3905")
     assert tonsberg["value"] == pytest.approx((48 * 400 + 54 * 100) / 500)
     assert tonsberg["n"] == 500 and tonsberg["lineage"] == "merge"
-    assert tonsberg["std_error"] == pytest.approx(math.sqrt((0.8 * 1.0) ** 2 + (0.2 * 2.0) ** 2))
+    # Usikkerhet 1,0 and 2,0 are 95 % half-widths: standard errors 1/1.96 and 2/1.96.
+    assert tonsberg["std_error"] == pytest.approx(math.sqrt((0.8 * 1.0) ** 2 + (0.2 * 2.0) ** 2) / 1.96)
     kristiansand = one(kommuner, unit_code="4204")
     assert kristiansand["value"] == pytest.approx((50 * 900 + 44 * 100) / 1000)
     assert "suppressed parts left out: 1017" in kristiansand["lineage_note"]

@@ -15,7 +15,13 @@ from pipelines.config import load_config
 from pipelines.flow import materialise
 from pipelines.outputs.method_text import method_sections, percent
 from pipelines.settings import PROJECT_ROOT
-from pipelines.vocabulary import CLEAR_CANDIDATE, ON_LIST
+from pipelines.vocabulary import (
+    CLEAR_CANDIDATE,
+    ON_LIST,
+    UDIR_STATUSES,
+    UDIR_TIED_AT_CUTOFF,
+    UDIR_TOO_LITTLE_DATA,
+)
 from tests.conftest import SCHOOL_YEAR
 
 MINIMUM = 10
@@ -47,6 +53,32 @@ def test_candidate_files_have_every_kommune_and_the_promised_columns(
     selection = national_config.selection
     assert (candidates["udir_category"] == 1).sum() == selection.category_1_count
     assert (candidates["udir_category"] == 2).sum() <= selection.category_2_max
+    # "for lite data": neither rank nor category; every other kommune has a rank, and the number of
+    # ranked kommuner sharing its share of risk points.
+    too_little = pl.col("udir_status") == UDIR_TOO_LITTLE_DATA
+    assert set(candidates["udir_status"]) <= set(UDIR_STATUSES)
+    assert candidates.filter(too_little).height > 0
+    assert (
+        candidates.filter(too_little)
+        .select("udir_rank", "udir_tied_count", "udir_category")
+        .null_count()
+        .row(0)
+        == (candidates.filter(too_little).height,) * 3
+    )
+    assert (
+        candidates.filter(too_little)["udir_possible_points"].fill_null(0)
+        < selection.minimum_possible_share * candidates["udir_possible_points"].max()
+    ).all()
+    ranked = candidates.filter(~too_little)
+    assert ranked["udir_rank"].null_count() == 0 and ranked["udir_tied_count"].min() >= 1
+    assert sorted(ranked["udir_rank"]) == list(range(1, ranked.height + 1))
+    # The profile pages say it too, and name the kommuner sharing the last category 1 share (the
+    # national sample has such a tie; another sample may not).
+    tied = candidates.filter(pl.col("udir_status") == UDIR_TIED_AT_CUTOFF)
+    shown = [(candidates.filter(too_little)["municipality_code"][0], f"Udirs regel: {UDIR_TOO_LITTLE_DATA} ")]
+    shown += [(code, f"{UDIR_TIED_AT_CUTOFF}: {tied.height} kommuner") for code in tied["municipality_code"]]
+    for code, text in shown:
+        assert text in (published["dashboard"] / "kommuner" / f"{code:04d}.html").read_text(encoding="utf-8")
     assert pl.read_parquet(published["root"] / "candidates.parquet").height == 357
     counties = pl.read_csv(published["root"] / "fylkeskommuner.csv")
     assert counties.height == 15 and counties["holistic_rank"].drop_nulls().len() == 15
@@ -69,7 +101,11 @@ def test_one_workbook_per_statsforvalter_read_back(published, national_run):
         sheet = book["Kandidater"]
         header = [cell.value for cell in sheet[1]]
         assert header[:3] == ["Prioritet", "Kommunenr", "Kommune"]
-        assert {"Anbefaling", "Begrunnelse", "Forklaring", "Helhetlig vurdering"} <= set(header)
+        assert {"Anbefaling", "Begrunnelse", "Forklaring", "Helhetlig vurdering", "Udir-status"} <= set(
+            header
+        )
+        statuses = {row[header.index("Udir-status")] for row in sheet.iter_rows(min_row=2, values_only=True)}
+        assert statuses <= set(UDIR_STATUSES)
         assert sheet.freeze_panes == "C2" and sheet.auto_filter.ref
         validations = sheet.data_validations.dataValidation
         assert validations and validations[0].formula1 == '"anbefales,anbefales ikke,usikker"'

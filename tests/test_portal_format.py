@@ -21,18 +21,23 @@ def test_nasjonale_prover_5_trinn_arendal_by_hand(registers):
     assert parsed.source == "nasjonale_prover" and parsed.encoding == "utf-16-le"
     assert parsed.quarantine.is_empty()
     arendal = observation(parsed.observations, level="municipality", unit_code="4203", subject="lesing")
-    assert (arendal["value"], arendal["std_error"], arendal["n"]) == (48.0, 0.8, 473)
+    # Usikkerhet 0,8 is the half-width of a 95 % interval: the standard error is 0,8 / 1,96.
+    assert (arendal["value"], arendal["std_error"], arendal["n"]) == (48.0, pytest.approx(0.8 / 1.96), 473)
     assert arendal["school_year"] == "2024-25" and arendal["grade"] == "5"
     assert arendal["indicator"] == "skalapoeng" and arendal["measure"] == "scale_points"
     assert arendal["county_code"] == "42" and arendal["source_line"] == 5
     national = observation(parsed.observations, level="national", subject="engelsk")
-    assert (national["value"], national["std_error"], national["n"]) == (51.0, 0.1, 56833)
+    assert (national["value"], national["std_error"], national["n"]) == (
+        51.0,
+        pytest.approx(0.1 / 1.96),
+        56833,
+    )
     # Sira skole: Engelsk and Lesing suppressed, Regning published (51; 4,4; 10 pupils).
     sira = parsed.observations.filter(pl.col("unit_code") == "975271463").sort("subject")
     assert sira["suppressed"].to_list() == [True, True, False]
     assert sira.filter(pl.col("subject") == "regning").select("value", "std_error", "n").row(0) == (
         51.0,
-        4.4,
+        pytest.approx(4.4 / 1.96),
         10,
     )
 
@@ -54,12 +59,27 @@ def test_ungdomstrinn_arendal_by_hand(registers):
     arendal = observation(parsed.observations, level="municipality", unit_code="4203", subject="engelsk")
     assert (arendal["value"], arendal["std_error"], arendal["n"], arendal["grade"]) == (
         51.0,
-        0.9,
+        pytest.approx(0.9 / 1.96),
         527,
         "8",
     )
     svalbard = observation(parsed.observations, level="municipality", unit_code="2100", subject="lesing")
     assert (svalbard["value"], svalbard["n"], svalbard["county_code"]) == (49.0, 21, "55")
+
+
+@pytest.mark.parametrize("path", [NP5, NP8], ids=["5. trinn", "ungdomstrinn"])
+@pytest.mark.parametrize("level", ["municipality", "school"])
+def test_usikkerhet_becomes_a_standard_error_on_the_real_files(registers, path, level):
+    """std_error × √n is the pupil SD within a unit. Read as a standard error, Usikkerhet would give
+    about 17.7: more than the national pupil SD of 10, the spread of all pupils together, which a
+    kommune's or a school's own pupils cannot exceed on the whole. As the half-width of a 95 % interval
+    (÷ 1.96) it gives about 9, below 10 as it must be."""
+    figures = parse_raw_file(path.read_bytes(), path.name, registers).observations.filter(
+        (pl.col("level") == level) & pl.col("std_error").is_not_null() & (pl.col("n") > 0)
+    )
+    assert figures.height > 900
+    within_unit_sd = (figures["std_error"] * figures["n"].cast(pl.Float64).sqrt()).median()
+    assert 8.5 < within_unit_sd < 9.5  # type: ignore[operator]
 
 
 def test_grunnskolepoeng_xlsx_restores_code_padding_and_break_notes(registers):

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipelines.config import ConfigError, load_config, parse_config
 from pipelines.indicators.values import INDICATOR_VALUES_SCHEMA
-from pipelines.selection.udir_rule import udir_selection
+from pipelines.outputs.method_text import method_sections
+from pipelines.selection.udir_rule import among_worst, full_possible_points, udir_selection
 from pipelines.settings import PROJECT_ROOT
+from pipelines.vocabulary import UDIR_RANKED, UDIR_TIED_AT_CUTOFF, UDIR_TOO_LITTLE_DATA
 
 CONFIG_TEXT = """
 [selection]
@@ -20,6 +25,8 @@ category_1_count = 2
 category_2_max = 10
 category_2_spread = 0.30
 category_2_worst_school_share = 0.25
+# 3333 below has 6 of the 24 points possible: exactly this share, so it is ranked.
+minimum_possible_share = 0.25
 minimum_pupils = 10
 
 [holistic]
@@ -125,6 +132,80 @@ def test_risk_shares_and_categories_by_hand():
     assert rows["2222"]["school_spread"] == pytest.approx(1.0)
     assert rows["2222"]["has_worst_quartile_school"] is True
     assert rows["2222"]["udir_category"] == 2
+    assert {row["udir_status"] for row in rows.values()} == {UDIR_RANKED}
+    assert rows["3333"]["possible_share"] == pytest.approx(6 / 24)
+
+
+def with_minimum(share: float):
+    return replace(CONFIG, selection=replace(CONFIG.selection, minimum_possible_share=share))
+
+
+def test_a_kommune_below_the_minimum_share_of_possible_points_is_not_ranked():
+    # Every indicator-year has a national figure: 2 × 3 (a) + 2 × 9 (g) = 24 points possible.
+    assert full_possible_points(KOMMUNER, CONFIG) == 24
+    extra = values(
+        [
+            ("4444", "4444", "g", "2025-26", 30.0),  # 9 of 9: the highest share, but 9/24 < 0.5
+            ("5555", "5555", "a", "2024-25", 15.0),  # 1 + 1 of 3 + 9 = 12/24, exactly half: ranked
+            ("5555", "5555", "g", "2024-25", 41.0),  # worse: 3
+        ]
+    )
+    result = udir_selection(pl.concat([KOMMUNER, extra]), SCHOOLS, with_minimum(0.5))
+    rows = {row["unit_code"]: row for row in result.iter_rows(named=True)}
+    for code in ("3333", "4444"):  # 6/24 and 9/24 of the possible points
+        assert rows[code]["udir_status"] == UDIR_TOO_LITTLE_DATA
+        assert rows[code]["udir_rank"] is None and rows[code]["udir_category"] is None
+        assert rows[code]["tied_count"] is None and rows[code]["tied_at_cutoff"] is False
+    assert rows["4444"]["risk_share"] == 1.0 and rows["4444"]["possible_share"] == pytest.approx(9 / 24)
+    # Ranked: 1111 16/24, 5555 4/12 (share 1/3), 2222 3/21; category 1 is the two highest of them.
+    assert rows["5555"]["possible_share"] == 0.5 and rows["5555"]["risk_share"] == pytest.approx(1 / 3)
+    ranked = result.filter(pl.col("udir_rank").is_not_null())
+    assert ranked["unit_code"].to_list() == ["1111", "5555", "2222"]
+    assert ranked["udir_rank"].to_list() == [1, 2, 3]
+    assert result.filter(pl.col("udir_category") == 1)["unit_code"].to_list() == ["1111", "5555"]
+    # Those not ranked come last, by code.
+    assert result["unit_code"].to_list()[-2:] == ["3333", "4444"]
+    # With the minimum at 0 (Udir's published rule) 4444 leads category 1 on one figure.
+    published = udir_selection(pl.concat([KOMMUNER, extra]), SCHOOLS, with_minimum(0.0))
+    assert published.filter(pl.col("udir_category") == 1)["unit_code"].to_list() == ["4444", "1111"]
+    assert (published["udir_status"] != UDIR_TOO_LITTLE_DATA).all()
+
+
+def test_a_kommune_with_too_little_data_is_not_in_category_2_either():
+    # 2222 meets category 2's conditions (see above); with 21/24 possible points below a 0.9 minimum it
+    # is not ranked, so not in category 2; 1111 (24/24) is ranked and takes the first place.
+    result = udir_selection(KOMMUNER, SCHOOLS, with_minimum(0.9))
+    rows = {row["unit_code"]: row for row in result.iter_rows(named=True)}
+    assert rows["2222"]["has_worst_quartile_school"] is True
+    assert rows["2222"]["udir_status"] == UDIR_TOO_LITTLE_DATA and rows["2222"]["udir_category"] is None
+    assert rows["1111"]["udir_rank"] == 1 and rows["1111"]["udir_category"] == 1
+
+
+def test_points_possible_count_only_indicator_years_the_country_has():
+    # The country has no figure for g in 2025-26: 2 × 3 (a) + 1 × 9 (g) = 15 points possible.
+    partial = KOMMUNER.with_columns(
+        pl.when((pl.col("indicator_id") == "g") & (pl.col("school_year") == "2025-26"))
+        .then(None)
+        .otherwise(pl.col("national"))
+        .alias("national")
+    )
+    assert full_possible_points(partial, CONFIG) == 15
+    assert full_possible_points(KOMMUNER.clear(), CONFIG) == 0
+    assert udir_selection(KOMMUNER.clear(), SCHOOLS.clear(), CONFIG).is_empty()
+
+
+def test_minimum_possible_share_defaults_to_half_and_is_checked():
+    data = tomllib.loads(CONFIG_TEXT)
+    del data["selection"]["minimum_possible_share"]
+    assert parse_config(data, "test.toml").selection.minimum_possible_share == 0.5
+    assert load_config(PROJECT_ROOT / "utvalg.toml").selection.minimum_possible_share == 0.5
+    for wrong in (-0.1, 1.5):
+        data["selection"]["minimum_possible_share"] = wrong
+        with pytest.raises(ConfigError, match=r"'minimum_possible_share' .* between 0 and 1"):
+            parse_config(data, "test.toml")
+    data["selection"]["minimum_possible_share"] = "half"
+    with pytest.raises(ConfigError, match="'minimum_possible_share' must be float"):
+        parse_config(data, "test.toml")
 
 
 def test_category_2_needs_spread_and_a_worst_quartile_school():
@@ -147,6 +228,58 @@ def test_ties_at_the_cutoff_are_reported_and_broken_by_code():
     assert result["udir_category"].to_list() == [1, 1, None]
     assert result["unit_code"].to_list() == ["4444", "5555", "6666"]
     assert result["tied_at_cutoff"].all()
+    assert result["tied_count"].to_list() == [3, 3, 3]
+    assert set(result["udir_status"]) == {UDIR_TIED_AT_CUTOFF}
+
+
+def test_a_kommune_alone_at_the_cutoff_is_not_tied_and_ties_elsewhere_are_counted():
+    kommuner = values(
+        [
+            ("4444", "4444", "a", "2024-25", 25.0),  # 3/3
+            ("5555", "5555", "a", "2024-25", 15.0),  # 1/3: alone at the cutoff (rank 2)
+            ("6666", "6666", "a", "2024-25", 5.0),  # 0/3
+            ("7777", "7777", "a", "2024-25", 5.0),  # 0/3
+        ]
+    )
+    result = udir_selection(kommuner, kommuner.clear(), CONFIG)
+    assert result["unit_code"].to_list() == ["4444", "5555", "6666", "7777"]
+    assert result["tied_count"].to_list() == [1, 1, 2, 2]
+    assert not result["tied_at_cutoff"].any()
+    assert set(result["udir_status"]) == {UDIR_RANKED}
+
+
+def flagged(shares: list[float], worst_share: float) -> list[bool]:
+    frame = pl.DataFrame({"share": shares}, schema={"share": pl.Float64})
+    return frame.select(among_worst(pl.col("share"), worst_share))["share"].to_list()
+
+
+def test_the_worst_quarter_of_schools_takes_whole_tie_groups_by_hand():
+    shares = [1.0, 0.9, 0.9, 0.5, 0.5, 0.5, 0.1, 0.0]
+    # 8 schools, 25 % → at most 2. Shares at or above 1.0: 1 school; at or above 0.9: 3, too many.
+    assert flagged(shares, 0.25) == [True, False, False, False, False, False, False, False]
+    # The 0.75 quantile (linear) is 0.9, and `>=` on it flagged 3 of 8 (37.5 %).
+    assert pl.Series(shares).quantile(0.75, "linear") == 0.9
+    assert flagged(shares, 0.375) == [True, True, True, False, False, False, False, False]
+    # 0.57 × 100 is 56.99… in floating point: still 57 schools.
+    assert sum(flagged([float(i) for i in range(100)], 0.57)) == 57
+    assert flagged([0.4, 0.4, 0.4, 0.4], 0.25) == [False] * 4
+
+
+@given(
+    st.lists(st.sampled_from([0.0, 1 / 9, 1 / 3, 0.5, 2 / 3, 1.0]), min_size=1, max_size=60),
+    st.floats(min_value=0.01, max_value=0.99),
+)
+def test_the_worst_schools_never_exceed_the_share_and_follow_the_order(shares, worst_share):
+    marks = flagged(shares, worst_share)
+    assert sum(marks) <= worst_share * len(shares) + 1e-9
+    flagged_shares = [s for s, m in zip(shares, marks, strict=True) if m]
+    unflagged = [s for s, m in zip(shares, marks, strict=True) if not m]
+    if flagged_shares and unflagged:
+        # No school is flagged while one with a higher (or the same) share is not.
+        assert min(flagged_shares) > max(unflagged)
+    if unflagged:
+        # Whole tie groups, as many as fit: the next tie group would pass the share.
+        assert sum(s >= max(unflagged) for s in shares) > worst_share * len(shares)
 
 
 def test_shipped_configuration_is_valid_and_has_udirs_indicators():
@@ -185,6 +318,7 @@ def test_shipped_configuration_is_valid_and_has_udirs_indicators():
         (lambda d: d["selection"].update(category_2_spread=1.5), "'category_2_spread' .* below 1"),
         (lambda d: d["selection"].update(allow_missing_data="yes"), "'allow_missing_data' must be bool"),
         (lambda d: d["indicator"][1].update(pupil_sd=0.0), "'pupil_sd' must be positive"),
+        (lambda d: d["selection"].update(minimum_possible_share=2), "'minimum_possible_share' is a share"),
     ],
 )
 def test_bad_configuration_gives_a_clear_error(change, message):
@@ -192,3 +326,13 @@ def test_bad_configuration_gives_a_clear_error(change, message):
     change(data)
     with pytest.raises(ConfigError, match=message):
         parse_config(data, "test.toml")
+
+
+def test_the_method_text_says_how_the_open_points_are_settled():
+    config = load_config(PROJECT_ROOT / "utvalg.toml")
+    text = dict(method_sections(config))["Udirs regel"]
+    assert "færre mulige poeng enn 50 % av poengene" in text and f"«{UDIR_TOO_LITTLE_DATA}»" in text
+    assert f"«{UDIR_TIED_AT_CUTOFF}»" in text and "etter kommunenummer" in text
+    assert "aldri flere enn 25 %" in text
+    published = replace(config, selection=replace(config.selection, minimum_possible_share=0.0))
+    assert UDIR_TOO_LITTLE_DATA not in dict(method_sections(published))["Udirs regel"]

@@ -2,7 +2,8 @@
 
 A figure from fewer pupils than ``minimum_pupils``, or suppressed, counts as missing: the rule and the
 holistic method score a unit on what it has. The standard error of each figure is Udir's
-``Usikkerhet`` where published, else ``pupil_sd / √n``, else the binomial one for shares.
+``Usikkerhet`` (as a standard error) where published, else ``pupil_sd / √n``, else the binomial one
+for shares at the national share.
 """
 
 from __future__ import annotations
@@ -54,13 +55,15 @@ def indicator_measure(indicator: Indicator) -> str:
     return "index" if indicator.pupil_sd is not None else "percent"
 
 
-def sampling_error(indicator: Indicator, value: pl.Expr, measure: pl.Expr, n: pl.Expr) -> pl.Expr:
+def sampling_error(indicator: Indicator, national: pl.Expr, measure: pl.Expr, n: pl.Expr) -> pl.Expr:
     """The standard error of a figure from ``n`` pupils without Udir's ``Usikkerhet``: the configured
-    ``pupil_sd`` over √n, else the binomial one of a percent share (clipped to 0.5–99.5 so that 0 % and
-    100 % keep some uncertainty), else null."""
+    ``pupil_sd`` over √n, else the binomial one of a percent share at the ``national`` share of the
+    same indicator and school year (clipped to 0.5–99.5), else null."""
     if indicator.pupil_sd is not None:
         return pl.lit(indicator.pupil_sd) / n.sqrt()
-    share = value.clip(0.5, 99.5)
+    # At the observed share a small unit's 0 % (or 100 %) would count as exact and escape shrinkage;
+    # the national share is what the unit's share would be without a difference of its own.
+    share = national.clip(0.5, 99.5)
     return pl.when(measure == "percent").then((share * (100 - share) / n).sqrt())
 
 
@@ -76,7 +79,9 @@ def pupil_sd(indicator: Indicator, national_value: float) -> float | None:
 
 def _standard_error(indicator: Indicator) -> pl.Expr:
     n = pl.col("n").cast(pl.Float64)
-    return pl.coalesce(pl.col("std_error"), sampling_error(indicator, pl.col("value"), pl.col("measure"), n))
+    return pl.coalesce(
+        pl.col("std_error"), sampling_error(indicator, pl.col("national"), pl.col("measure"), n)
+    )
 
 
 def indicator_values(

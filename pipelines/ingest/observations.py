@@ -144,6 +144,7 @@ def _assign_roles(cells: pl.DataFrame, mapping: SourceMapping) -> pl.DataFrame:
                 "measure_indicator": measure.indicator if measure else None,
                 "unit": measure.unit if measure else None,
                 "applies_to": measure.applies_to if measure else None,
+                "standard_errors": measure.standard_errors if measure else None,
             }
         )
     roles = pl.DataFrame(
@@ -154,6 +155,7 @@ def _assign_roles(cells: pl.DataFrame, mapping: SourceMapping) -> pl.DataFrame:
             "measure_indicator": pl.String,
             "unit": pl.String,
             "applies_to": pl.String,
+            "standard_errors": pl.Float64,
         },
     )
     return cells.join(roles, on="measure", how="left")
@@ -206,7 +208,11 @@ def _attach_errors_and_counts(cells: pl.DataFrame) -> pl.DataFrame:
     """One row per value, beside its uncertainty and pupil count: they are published as columns of
     their own."""
     std_errors = _companion_cells(
-        cells, "std_error", "se", pl.col("applies_to").alias("indicator"), pl.col("value").alias("std_error")
+        cells,
+        "std_error",
+        "se",
+        pl.col("applies_to").alias("indicator"),
+        (pl.col("value") / pl.col("standard_errors")).alias("std_error"),
     )
     counts = _companion_cells(cells, "count", "n", pl.col("value").alias("n_value"))
     return (

@@ -25,7 +25,14 @@ from pipelines.outputs.method_text import method_sections
 from pipelines.outputs.privacy import figures_at, school_figures, with_national
 from pipelines.storage.files import write_atomically
 from pipelines.tables import MEASURE_RANGES
-from pipelines.vocabulary import AREA_LABELS, NOT_ASSESSED, ON_LIST, SOURCE_LABELS
+from pipelines.vocabulary import (
+    AREA_LABELS,
+    NOT_ASSESSED,
+    ON_LIST,
+    SOURCE_LABELS,
+    UDIR_TIED_AT_CUTOFF,
+    UDIR_TOO_LITTLE_DATA,
+)
 
 STATIC = Path(__file__).parent / "static"
 # The map's categories, strongest first: the holistic tiers and the kommuner without an assessment.
@@ -85,6 +92,17 @@ def _clean(value: float | None, digits: int = 2) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(value, digits)
 
 
+def _udir(row: dict[str, object]) -> str:
+    """Udir's rule for one kommune: its category, or "for lite data", and a tie at the category 1 cutoff
+    with the number of kommuner sharing the share (their order is by kommune code, not by the rule)."""
+    if row["udir_status"] == UDIR_TOO_LITTLE_DATA:
+        return UDIR_TOO_LITTLE_DATA
+    text = f"kategori {row['udir_category']}" if row["udir_category"] else "ikke på listen"
+    if row["udir_status"] == UDIR_TIED_AT_CUTOFF:
+        text += f", {UDIR_TIED_AT_CUTOFF}: {row['udir_tied_count']} kommuner"
+    return text
+
+
 def overview_page(candidates: pl.DataFrame, config: Config) -> str:
     kommuner = []
     rows = []
@@ -110,7 +128,7 @@ def overview_page(candidates: pl.DataFrame, config: Config) -> str:
                 f"<td>{row['holistic_rank'] or '–'}</td>"
                 f'<td><a href="kommuner/{row["municipality_code"]}.html">{html.escape(row["municipality_name"])}</a></td>'
                 f"<td>{html.escape(row['statsforvalter'] or '')}</td>"
-                f"<td>{row['udir_category'] or '–'}</td><td class='tier'>{tier}</td>"
+                f"<td>{_udir(row)}</td><td class='tier'>{tier}</td>"
                 f"<td>{'–' if row['p_top_n'] is None else round(row['p_top_n'] * 100)} %</td>"
                 f"<td>{row['rank_low'] or '–'}–{row['rank_high'] or '–'}</td></tr>"
             )
@@ -127,7 +145,7 @@ def overview_page(candidates: pl.DataFrame, config: Config) -> str:
 <div id="map" class="chart"></div>
 <div id="ranks" class="chart"></div>
 <h2>Kandidater og grensetilfeller</h2>
-<table id="list"><thead><tr><th>Rangering</th><th>Kommune</th><th>Statsforvalter</th><th>Udir-kategori</th>
+<table id="list"><thead><tr><th>Rangering</th><th>Kommune</th><th>Statsforvalter</th><th>Udirs regel</th>
 <th>Vurdering</th><th>Sannsynlighet</th><th>90 % intervall</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
 """
     data = {"kommuner": kommuner, "tiers": TIERS, "colours": TIER_COLOURS, "colorscale": colorscale}
@@ -266,7 +284,7 @@ def profile_page(
         )
     tier = str(row["tier"] or NOT_ASSESSED)
     joint = f" ({html.escape(str(row['joint_statement']))})" if row["joint_statement"] else ""
-    udir = f"kategori {row['udir_category']}" if row["udir_category"] else "ikke på listen"
+    udir = _udir(row)
     share = "–" if row["udir_risk_share"] is None else f"{round(float(row['udir_risk_share']) * 100)} %"  # type: ignore[arg-type]
     body = f"""
 <h1>{html.escape(name)} ({code})</h1>

@@ -15,6 +15,8 @@ from pipelines.vocabulary import (
     NOT_ASSESSED,
     SOURCE_LABELS,
     SOURCES,
+    UDIR_TIED_AT_CUTOFF,
+    UDIR_TOO_LITTLE_DATA,
 )
 
 # Norwegian writes small counts in words in running text ("teller tre ganger").
@@ -58,6 +60,27 @@ def _udir_rule(config: Config) -> str:
         f"{selection.category_2_max} kommuner til der andelen risikopoeng spriker med mer enn "
         f"{decimal(selection.category_2_spread * 100)} prosentpoeng mellom kommunens egne skoler, og der "
         f"minst én skole er blant de {percent(selection.category_2_worst_school_share)} svakeste i landet."
+        f"{_udir_clarifications(config)}"
+    )
+
+
+def _udir_clarifications(config: Config) -> str:
+    """What the published rule leaves open, as this project settles it (pipelines/selection/udir_rule)."""
+    selection = config.selection
+    worst = percent(selection.category_2_worst_school_share)
+    minimum = (
+        f" En kommune som har færre mulige poeng enn {percent(selection.minimum_possible_share)} av "
+        "poengene som er mulige med tall for alle indikatorene og årene, rangeres ikke, men står som "
+        f"«{UDIR_TOO_LITTLE_DATA}» (denne grensen er prosjektets, ikke Udirs)."
+        if selection.minimum_possible_share > 0
+        else ""
+    )
+    return (
+        f"{minimum} Kommuner med lik andel står etter kommunenummer, for regelen skiller ikke mellom dem; "
+        f"der flere har samme andel som den siste i kategori 1, står det «{UDIR_TIED_AT_CUTOFF}» og hvor "
+        f"mange kommuner som deler andelen. En skole er blant de {worst} svakeste når skolene med like "
+        f"høy eller høyere andel risikopoeng er høyst {worst} av skolene: skoler med lik andel regnes "
+        f"med alle sammen eller ingen av dem, så aldri flere enn {worst}."
     )
 
 

@@ -10,7 +10,7 @@ import polars as pl
 from pipelines.config import Config
 from pipelines.selection.explain import drivers, sentence
 from pipelines.selection.holistic import holistic_scores
-from pipelines.vocabulary import joint_statement
+from pipelines.vocabulary import UDIR_TOO_LITTLE_DATA, joint_statement
 
 HOLISTIC_COLUMNS = [
     "holistic_score",
@@ -32,6 +32,8 @@ CANDIDATE_COLUMNS = [
     "udir_risk_points",
     "udir_possible_points",
     "udir_rank",
+    "udir_tied_count",
+    "udir_status",
     "udir_category",
     *HOLISTIC_COLUMNS,
     "sensitivity_selected_share",
@@ -101,6 +103,8 @@ def kommune_candidates(
         pl.col("risk_points").alias("udir_risk_points"),
         pl.col("possible_points").alias("udir_possible_points"),
         "udir_rank",
+        pl.col("tied_count").alias("udir_tied_count"),
+        "udir_status",
         "udir_category",
     )
     holistic_sensitivity = sensitivity.filter(pl.col("method") == "holistisk").select(
@@ -110,6 +114,8 @@ def kommune_candidates(
     )
     merged = (
         kommuner.join(udir_columns, on="unit_code", how="left")
+        # A kommune without any figure of the rule is not ranked either.
+        .with_columns(pl.col("udir_status").fill_null(UDIR_TOO_LITTLE_DATA))
         .join(_holistic_columns(rank_uncertainty, config.holistic.top_n), on="unit_code", how="left")
         .join(holistic_sensitivity, on="unit_code", how="left")
     )

@@ -46,7 +46,7 @@ def evaluate(
     raw = holistic_scores(municipal_values, config, shrinkage=False, school_values=school_values).scores
     selections = {
         "raw": raw.filter(pl.col("holistic_rank") <= top_n)["unit_code"],
-        "udir": udir.sort(["risk_share", "unit_code"], descending=[True, False]).head(top_n)["unit_code"],
+        "udir": udir.filter(pl.col("udir_rank") <= top_n)["unit_code"],
         "holistic": rank_uncertainty.filter(pl.col("holistic_rank") <= top_n)["unit_code"],
     }
     weak = set(truth.filter(pl.col("truly_weak"))["unit_code"].to_list())

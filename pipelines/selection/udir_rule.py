@@ -1,13 +1,28 @@
-"""Udir's published selection rule for Oppfølgingsordningen (from 2020), reproduced exactly.
+"""Udir's published selection rule for Oppfølgingsordningen (from 2020), reproduced exactly, with three
+things the published rule leaves open made explicit.
 
 Per indicator and school year of the window: 1 risk point when the kommune is worse than the national
 level, 3 points when it is worse than the absolute lower limit; points of indicators with
 ``risk_point_weight`` 3 (grunnskolepoeng) count three times. The score is the share of possible points
 (3 × weight per indicator-year with a figure), so a kommune with suppressed figures is scored on what it
-has. Category 1: the ``category_1_count`` highest shares (ties broken by kommune code, and reported).
-Category 2: among the rest, up to ``category_2_max`` kommuner whose own schools' shares of risk points
-differ by more than ``category_2_spread`` and that have a school among the worst
-``category_2_worst_school_share`` of schools nationally; highest kommune share first.
+has. Category 1: the ``category_1_count`` highest shares. Category 2: among the rest, up to
+``category_2_max`` kommuner whose own schools' shares of risk points differ by more than
+``category_2_spread`` and that have a school among the worst ``category_2_worst_school_share`` of schools
+nationally; highest kommune share first.
+
+What the published rule leaves open:
+
+- **Too little data.** A kommune whose possible points are below ``minimum_possible_share`` of the points
+  possible with every rule indicator-year the country has figures for is not ranked: it is listed as
+  *for lite data*, without rank or category (0 turns this off).
+- **Ties.** Kommuner with the same share are ordered by kommune code; the rule itself gives them no
+  order. ``tied_count`` says how many ranked kommuner share each one's share, and ``tied_at_cutoff``
+  marks those sharing the last category 1 kommune's share when more than one does: which of them are
+  in category 1 was decided by the code, not by the rule.
+- **The worst schools.** A school is among the worst ``category_2_worst_school_share`` when the schools
+  with a share of risk points at or above its own are at most that share of the scored schools. Tied
+  schools are flagged together or not at all, so never more than that share is flagged (a quantile with
+  ``>=`` flags every school tied at it, and so more).
 """
 
 from __future__ import annotations
@@ -15,6 +30,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.config import Config
+from pipelines.vocabulary import UDIR_RANKED, UDIR_TIED_AT_CUTOFF, UDIR_TOO_LITTLE_DATA
 
 RISK_SCHEMA = pl.Schema(
     {
@@ -27,11 +43,16 @@ RISK_SCHEMA = pl.Schema(
 )
 
 
+def _rule(config: Config) -> dict[str, int]:
+    """The rule's indicators and their risk point weights."""
+    return {i.id: i.risk_point_weight for i in config.indicators if i.udir_rule}
+
+
 def risk_points(values: pl.DataFrame, config: Config, limits: dict[str, float] | None = None) -> pl.DataFrame:
     """Risk points per unit × indicator × school year for the indicators in Udir's rule."""
     rule = {i.id: i for i in config.indicators if i.udir_rule}
     limit_of = {key: i.absolute_limit for key, i in rule.items()} | (limits or {})
-    weight_of = {key: i.risk_point_weight for key, i in rule.items()}
+    weight_of = _rule(config)
     frame = values.filter(
         pl.col("indicator_id").is_in(list(rule))
         & pl.col("value").is_not_null()
@@ -50,6 +71,18 @@ def risk_points(values: pl.DataFrame, config: Config, limits: dict[str, float] |
     )
 
 
+def full_possible_points(values: pl.DataFrame, config: Config) -> int:
+    """The points a unit could have with a figure for every rule indicator and school year of
+    ``values`` (the window's) that the country has a figure for."""
+    weight_of = _rule(config)
+    present = (
+        values.filter(pl.col("indicator_id").is_in(list(weight_of)) & pl.col("national").is_not_null())
+        .select("indicator_id", "school_year")
+        .unique()
+    )
+    return sum(3 * weight_of[indicator] for indicator in present["indicator_id"].to_list())
+
+
 def risk_shares(points: pl.DataFrame) -> pl.DataFrame:
     """Share of possible risk points per unit."""
     return (
@@ -66,56 +99,91 @@ def risk_shares(points: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def among_worst(share: pl.Expr, worst_share: float) -> pl.Expr:
+    """True for the units among the worst ``worst_share`` by ``share`` (higher is worse), whole tie groups
+    only: a unit is among them when the units with a share at or above its own are at most
+    ``worst_share`` of all units (nulls are not counted)."""
+    at_or_above = share.rank("max", descending=True)
+    # The small tolerance keeps 0.57 × 100 = 56.999… from losing a unit to floating point.
+    allowed = (share.count() * worst_share + 1e-9).floor()
+    return at_or_above <= allowed
+
+
 def udir_selection(
     municipal_values: pl.DataFrame,
     school_values: pl.DataFrame,
     config: Config,
     limits: dict[str, float] | None = None,
 ) -> pl.DataFrame:
-    """Risk shares, categories and the category 2 evidence, one row per kommune with any figure."""
+    """Risk shares, status, rank, categories and the category 2 evidence, one row per kommune with any
+    figure: ranked kommuner by rank, then those with too little data by code."""
     selection = config.selection
-    kommuner = risk_shares(risk_points(municipal_values, config, limits))
-    ranked = kommuner.sort(["risk_share", "unit_code"], descending=[True, False]).with_row_index(
-        "udir_rank", offset=1
+    full = full_possible_points(municipal_values, config)
+    kommuner = risk_shares(risk_points(municipal_values, config, limits)).with_columns(
+        (pl.col("possible_points") / full if full else pl.lit(0.0)).alias("possible_share")
+    )
+    enough = pl.col("possible_share") >= selection.minimum_possible_share
+    ranked = (
+        kommuner.filter(enough)
+        .sort(["risk_share", "unit_code"], descending=[True, False])
+        .with_row_index("udir_rank", offset=1)
+        .with_columns(pl.len().over("risk_share").alias("tied_count"))
     )
     cutoff_share = (
         ranked.filter(pl.col("udir_rank") == selection.category_1_count)["risk_share"].to_list() or [None]
     )[0]
     ranked = ranked.with_columns(
         (pl.col("udir_rank") <= selection.category_1_count).alias("category_1"),
-        ((pl.col("risk_share") == cutoff_share) if cutoff_share is not None else pl.lit(False)).alias(
-            "tied_at_cutoff"
-        ),
+        (
+            (pl.col("risk_share") == cutoff_share) & (pl.col("tied_count") > 1)
+            if cutoff_share is not None
+            else pl.lit(False)
+        ).alias("tied_at_cutoff"),
+    )
+    too_little = kommuner.filter(~enough).with_columns(
+        pl.lit(None, pl.UInt32).alias("udir_rank"),
+        pl.lit(None, pl.UInt32).alias("tied_count"),
+        pl.lit(False).alias("category_1"),
+        pl.lit(False).alias("tied_at_cutoff"),
+    )
+    ranked = pl.concat([ranked, too_little.select(ranked.columns)]).with_columns(
+        pl.when(pl.col("udir_rank").is_null())
+        .then(pl.lit(UDIR_TOO_LITTLE_DATA))
+        .when(pl.col("tied_at_cutoff"))
+        .then(pl.lit(UDIR_TIED_AT_CUTOFF))
+        .otherwise(pl.lit(UDIR_RANKED))
+        .alias("udir_status")
     )
 
-    school_points = risk_points(school_values, config, limits)
-    schools = risk_shares(school_points).join(
-        school_values.select("unit_code", "municipality_code").unique("unit_code"), on="unit_code", how="left"
-    )
-    if schools.height:
-        worst_threshold = schools["risk_share"].quantile(
-            1 - selection.category_2_worst_school_share, "linear"
+    schools = (
+        risk_shares(risk_points(school_values, config, limits))
+        .join(
+            school_values.select("unit_code", "municipality_code").unique("unit_code"),
+            on="unit_code",
+            how="left",
         )
-    else:
-        worst_threshold = None
+        .with_columns(
+            among_worst(pl.col("risk_share"), selection.category_2_worst_school_share).alias("worst")
+        )
+    )
     spread = (
         schools.filter(pl.col("municipality_code").is_not_null())
         .group_by("municipality_code")
         .agg(
             pl.len().alias("schools_scored"),
             (pl.col("risk_share").max() - pl.col("risk_share").min()).alias("school_spread"),
-            (pl.col("risk_share") >= worst_threshold).any().alias("has_worst_quartile_school")
-            if worst_threshold is not None
-            else pl.lit(False).alias("has_worst_quartile_school"),
+            pl.col("worst").sum().alias("worst_quartile_schools"),
         )
         .rename({"municipality_code": "unit_code"})
     )
     ranked = ranked.join(spread, on="unit_code", how="left").with_columns(
         pl.col("schools_scored").fill_null(0),
-        pl.col("has_worst_quartile_school").fill_null(False),
+        pl.col("worst_quartile_schools").fill_null(0),
+        (pl.col("worst_quartile_schools").fill_null(0) > 0).alias("has_worst_quartile_school"),
     )
     eligible = ranked.filter(
-        ~pl.col("category_1")
+        pl.col("udir_rank").is_not_null()
+        & ~pl.col("category_1")
         & (pl.col("schools_scored") >= 2)
         & (pl.col("school_spread") > selection.category_2_spread)
         & pl.col("has_worst_quartile_school")
@@ -129,4 +197,4 @@ def udir_selection(
         .otherwise(None)
         .cast(pl.Int8)
         .alias("udir_category")
-    ).sort("udir_rank")
+    ).sort(["udir_rank", "unit_code"], nulls_last=True)

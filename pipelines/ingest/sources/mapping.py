@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pipelines.ingest.portal_format import PortalExport
 
@@ -30,6 +30,7 @@ class Measure:
     indicator: str | None = None  # value: the indicator (None: taken from the dimensions)
     unit: str | None = None  # value: the unit, e.g. "percent"
     applies_to: str | None = None  # std_error: the indicator it belongs to
+    standard_errors: float = 1.0  # std_error: how many standard errors the published figure is
 
 
 COUNT = Measure("count")
@@ -61,7 +62,7 @@ class SourceMapping:
             match = pattern.match(name)
             if match:
                 indicator = measure.indicator.format(*match.groups()) if measure.indicator else None
-                return Measure(measure.role, indicator, measure.unit, measure.applies_to)
+                return replace(measure, indicator=indicator)
         return None
 
 

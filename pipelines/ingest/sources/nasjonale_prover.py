@@ -40,7 +40,9 @@ MAPPING = SourceMapping(
     recognises,
     {
         "Skalapoeng": Measure("value", "skalapoeng", "scale_points"),
-        "Usikkerhet": Measure("std_error", applies_to="skalapoeng"),
+        # Usikkerhet is the half-width of a 95 % interval, not a standard error: in the real exports
+        # Usikkerhet × √(pupils) ≈ 17.7 ≈ 1.96 × the pupil SD (about 9), for kommuner and schools alike.
+        "Usikkerhet": Measure("std_error", applies_to="skalapoeng", standard_errors=1.96),
         "Antall elever deltatt": COUNT,
     },
     measure_patterns=(
