@@ -236,8 +236,8 @@ def rule_note(gaps: DataGaps, config: Config) -> str:
     if whole:
         return f"Udirs regel kan ikke regnes: {why}."
     return (
-        f"Udirs kategorier bygger ikke på Udirs fulle regel: de er uten {_and(named)} ({why}), og "
-        "andelen risikopoeng er regnet av de tallene som finnes."
+        f"Udirs kategorier bygger ikke på Udirs fulle regel: de er uten {_and(named)}, fordi {why}. "
+        "Andelen risikopoeng er regnet av de tallene som finnes."
     )
 
 
