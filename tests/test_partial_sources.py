@@ -223,3 +223,27 @@ def test_the_gaps_name_areas_sources_and_udirs_indicators():
     assert missing_data_text(_coverage(ALL, empty={("grunnskolepoeng", WINDOW[0])})) == (
         f"uten tall for grunnskolepoeng {WINDOW[0]}; utvalget bygger på tallene som finnes"
     )
+
+
+def test_a_source_short_of_a_year_of_the_window_still_stops_the_run(national_sample, tmp_path):
+    """The national tests, and the pupil survey without one school year of the window: that looks like a
+    truncated delivery, not a missing source, and stops the run; the sources without files are not
+    named as problems."""
+    raw = tmp_path / "raw"
+    shutil.copytree(national_sample / "nasjonale_prover", raw / "nasjonale_prover")
+    year = "2024-25"
+    survey = sorted((national_sample / "elevundersokelsen").iterdir())
+    kept = [path for path in survey if not path.name.startswith(year)]
+    assert 0 < len(kept) < len(survey)
+    (raw / "elevundersokelsen").mkdir()
+    for path in kept:
+        shutil.copy(path, raw / "elevundersokelsen" / path.name)
+    run = materialise(
+        tmp_path / "warehouse.duckdb", ["data_coverage"], raw_dir=str(raw), school_year=SCHOOL_YEAR
+    )
+    assert not run.success
+    (failure,) = run.failures()
+    assert failure.error == "ConfigError"
+    assert f"no figures from elevundersokelsen for {year} (indicators mobbing_10" in failure.message
+    assert "--allow-missing" in failure.message
+    assert "grunnskolepoeng" not in failure.message and "gjennomforing" not in failure.message
