@@ -74,28 +74,33 @@ def fylke_indicator_values(
 @dg.asset(group_name=GROUP, kinds=TABLE_KINDS)
 def data_coverage(
     utvalg: UtvalgSettings,
+    raw_files: pl.DataFrame,
     harmonised_observations: pl.DataFrame,
     indicator_values: pl.DataFrame,
     fylke_indicator_values: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """The configuration checked against the data before the selection: per indicator and school year
-    of the window, how many figures there are. Stops the run, naming what to fix, when an indicator
-    matches no figure, a source lacks a year of the window (unless missing data are allowed), or a count
-    exceeds the units scored. The outputs say what is missing from this table."""
+    of the window, how many figures there are, and how many files of its source the raw folder holds.
+    A source without any file is selected without (its areas missing); otherwise stops the run, naming
+    what to fix, when an indicator matches no figure, a source lacks a year of the window (unless
+    missing data are allowed), or a count exceeds the units scored. The outputs say what is missing
+    from this table."""
     config = utvalg.config
     file = Path(utvalg.config_file).name
-    frame = coverage.data_coverage(harmonised_observations, config)
+    frame = coverage.data_coverage(harmonised_observations, config, raw_files)
+    absent = coverage.absent_sources(frame)
     # The counts are checked once the data fit the indicators and the window: before, they say little.
     problems = coverage.coverage_problems(harmonised_observations, frame, config, file) or (
-        coverage.count_problems(indicator_values, fylke_indicator_values, config, file)
+        coverage.count_problems(indicator_values, fylke_indicator_values, config, file, absent)
     )
     if problems:
         raise ConfigError(coverage.problems_message(problems, file))
-    missing = coverage.missing_data(frame)
+    short = coverage.data_gaps(frame).short_sources
     return table(
         frame,
         preview=frame.filter(pl.col("missing")),
         window=", ".join(config.window()),
-        missing="; ".join(f"{source} {', '.join(years)}" for source, years, _ in missing),
+        no_files=", ".join(absent),
+        missing="; ".join(f"{source} {', '.join(years)}" for source, years in short),
         allow_missing_data=config.selection.allow_missing_data,
     )

@@ -9,7 +9,13 @@ import polars as pl
 
 from assets.metadata import MAY_BE_EMPTY, TABLE_KINDS, files, markdown_table
 from pipelines import settings
-from pipelines.indicators.coverage import missing_data, missing_data_text
+from pipelines.indicators.coverage import (
+    absent_sources,
+    data_gaps,
+    list_note,
+    missing_data,
+    missing_data_text,
+)
 from pipelines.outputs.candidate_files import write_candidate_files
 from pipelines.outputs.dashboard import build_dashboard
 from pipelines.outputs.privacy import hidden_shares
@@ -66,11 +72,22 @@ def candidate_files(
     published_figures.csv (the privacy-protected figures), with provenance.json (which also names the
     sources and years the selection had no figures for)."""
     out = utvalg.year_folder
+    config = utvalg.config
     missing = missing_data(data_coverage)
     provenance = provenance_document(
-        raw_files, {"settings": utvalg.recorded(), "selection": utvalg.config.as_dict()}, missing
+        raw_files,
+        {"settings": utvalg.recorded(), "selection": config.as_dict()},
+        missing,
+        absent_sources(data_coverage),
     )
-    written = write_candidate_files(candidates, fylkeskommune_candidates, published_figures, out, provenance)
+    gaps = data_gaps(data_coverage)
+    notes = {
+        "candidates": list_note(gaps, config, "kommune"),
+        "fylkeskommuner": list_note(gaps, config, "fylkeskommune"),
+    }
+    written = write_candidate_files(
+        candidates, fylkeskommune_candidates, published_figures, out, provenance, notes
+    )
     return files(
         written, out, missing_data="; ".join(f"{source} {', '.join(years)}" for source, years, _ in missing)
     )
@@ -94,6 +111,7 @@ def statsforvalter_workbooks(
         utvalg.config,
         out,
         provenance_line(raw_files, missing_data_text(data_coverage)),
+        data_gaps(data_coverage),
     )
     return files(written, out)
 
@@ -119,5 +137,6 @@ def dashboard(
         settings.REFERENCE_DIR / "geo" / "kommuner_2024.geojson",
         out,
         provenance_line(raw_files, missing_data_text(data_coverage)),
+        data_gaps(data_coverage),
     )
     return files(written, out, index_bytes=dg.MetadataValue.int((out / "index.html").stat().st_size))

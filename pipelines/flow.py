@@ -110,8 +110,11 @@ def stage_line(stage: str, metadata: Mapping[str, Mapping[str, Any]]) -> str:
         )
     if stage == "indicators" and get("data_coverage", "missing") is not None:
         missing = get("data_coverage", "missing")
+        absent = get("data_coverage", "no_files")
+        said = [f"no files from {absent}"] if absent else []
+        said += [f"missing data: {missing}"] if missing else []
         return f"indicators: window {get('data_coverage', 'window')}; " + (
-            f"missing data: {missing}" if missing else "every source has data for every year"
+            "; ".join(said) or "every source has data for every year"
         )
     if stage == "selection" and get("candidates", "udir_category_1") is not None:
         return (

@@ -37,11 +37,13 @@ def provenance_document(
     raw_files: pl.DataFrame,
     configuration: dict[str, object],
     missing_data: Sequence[tuple[str, list[str], list[str]]] | None = None,
+    sources_without_files: Sequence[str] = (),
 ) -> str:
     """A JSON sidecar for files written outside the warehouse (CSV, parquet, reports).
 
     ``missing_data``: for a selection, the (source, school years, indicators) it had no figures for;
-    empty when it had them all.
+    empty when it had them all. ``sources_without_files``: of those, the sources the raw folder had no
+    file of at all.
     """
     document: dict[str, object] = {
         "inputs": raw_files.select("source_file", "sha256").sort("source_file").to_dicts(),
@@ -53,6 +55,7 @@ def provenance_document(
             {"source": source, "school_years": years, "indicators": ids}
             for source, years, ids in missing_data
         ]
+        document["sources_without_files"] = list(sources_without_files)
     return json.dumps(
         document,
         indent=2,

@@ -218,6 +218,7 @@ def samples_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
         run.table("harmonised_observations"),
         run.table("indicator_values"),
         run.table("fylke_indicator_values"),
+        run.table("raw_files"),
     )
 
 
@@ -241,9 +242,9 @@ def samples_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
     ],
 )
 def test_counts_and_window_are_checked_against_the_data(samples_run, change, message):
-    harmonised, kommune_values, county_values = samples_run
+    harmonised, kommune_values, county_values, raw_files = samples_run
     config = _with(change)
-    coverage = data_coverage(harmonised, config)
+    coverage = data_coverage(harmonised, config, raw_files)
     problems = coverage_problems(harmonised, coverage, config, "test.toml") or count_problems(
         kommune_values, county_values, config, "test.toml"
     )
@@ -252,11 +253,12 @@ def test_counts_and_window_are_checked_against_the_data(samples_run, change, mes
 
 
 def test_a_misspelt_indicator_is_named(samples_run):
-    harmonised, _, _ = samples_run
+    harmonised, _, _, raw_files = samples_run
     data = tomllib.loads(SAMPLES_CONFIG.read_text(encoding="utf-8"))
     data["indicator"][0]["indicator"] = "grunnskolepoen"
     config = parse_config(data, "test.toml")
-    (problem,) = coverage_problems(harmonised, data_coverage(harmonised, config), config, "test.toml")
+    coverage = data_coverage(harmonised, config, raw_files)
+    (problem,) = coverage_problems(harmonised, coverage, config, "test.toml")
     assert problem.startswith("test.toml [[indicator]] 'grunnskolepoeng': no figure in the data matches it")
     assert "grunnskolepoeng has grunnskolepoeng 10" in problem
 

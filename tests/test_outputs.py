@@ -118,6 +118,7 @@ def test_one_workbook_per_statsforvalter_read_back(published, national_run):
 
 
 def test_workbooks_are_byte_identical_between_runs(published, national_run, national_config, tmp_path):
+    from pipelines.indicators.coverage import data_gaps
     from pipelines.outputs.workbooks import write_workbooks
     from pipelines.provenance import provenance_line
 
@@ -128,6 +129,7 @@ def test_workbooks_are_byte_identical_between_runs(published, national_run, nati
         national_config,
         tmp_path,
         provenance_line(national_run.table("raw_files")),
+        data_gaps(national_run.table("data_coverage")),
     )
     for path in again:
         assert path.read_bytes() == (published["workbooks"] / path.name).read_bytes()

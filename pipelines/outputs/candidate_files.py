@@ -31,17 +31,23 @@ def write_candidate_files(
     published: pl.DataFrame,
     out_dir: Path,
     provenance_json: str,
+    notes: dict[str, str],
 ) -> list[Path]:
     """``candidates.csv``/``.parquet`` (kommuner), ``fylkeskommuner.csv``/``.parquet``,
     ``published_figures.csv`` (every figure with a pupil count the outputs show, as protected),
     provenance. The candidate lists are selection results on the full data, not figures with pupil
-    counts: they do not go through privacy protection."""
+    counts: they do not go through privacy protection.
+
+    ``notes`` (``candidates``, ``fylkeskommuner``): what the list's data lacked, in bokmål, written on
+    every row of its ``data_note`` column (empty when the data were complete), so that a list read on its
+    own says it."""
     written = []
     path = out_dir / "published_figures.csv"
     write_atomically(path, _rounded(published).write_csv().encode("utf-8"))
     written.append(path)
     for stem, frame in (("candidates", candidates), ("fylkeskommuner", county_candidates)):
-        rounded = _rounded(frame)
+        note = notes.get(stem) or None
+        rounded = _rounded(frame).with_columns(pl.lit(note, pl.String).alias("data_note"))
         for suffix, data in (
             (".csv", rounded.write_csv().encode("utf-8")),
             (".parquet", _parquet_bytes(rounded)),

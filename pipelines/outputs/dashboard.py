@@ -20,8 +20,9 @@ from plotly.offline import get_plotlyjs
 
 from pipelines import vocabulary
 from pipelines.config import Config, Indicator
+from pipelines.indicators.coverage import DataGaps, gap_notes, list_note
 from pipelines.indicators.values import indicator_measure, pupil_sd
-from pipelines.outputs.method_text import method_sections
+from pipelines.outputs.method_text import method_sections, partial_rule_mark
 from pipelines.outputs.privacy import figures_at, school_figures, with_national
 from pipelines.storage.files import write_atomically
 from pipelines.tables import MEASURE_RANGES
@@ -49,6 +50,7 @@ th { background: #eef2f7; position: sticky; top: 0; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); gap: 0.5rem; }
 .tier { font-weight: 700; }
 .note { color: #555; font-size: 0.9rem; }
+.warning { background: #fff3cd; border-left: 4px solid #b2182b; padding: 0.5rem 0.8rem; }
 """
 
 
@@ -103,7 +105,12 @@ def _udir(row: dict[str, object]) -> str:
     return text
 
 
-def overview_page(candidates: pl.DataFrame, config: Config) -> str:
+def _warnings(notes: list[str]) -> str:
+    """What the selection's data lacked, above everything else on a page."""
+    return "".join(f'<p class="warning">{html.escape(note)}</p>\n' for note in notes)
+
+
+def overview_page(candidates: pl.DataFrame, config: Config, gaps: DataGaps) -> str:
     kommuner = []
     rows = []
     for row in candidates.with_columns(ON_LIST.fill_null(False).alias("listed")).iter_rows(named=True):
@@ -139,13 +146,13 @@ def overview_page(candidates: pl.DataFrame, config: Config) -> str:
         colorscale += [[index / len(TIERS), colour], [(index + 1) / len(TIERS), colour]]
     body = f"""
 <h1>Kandidater til oppfølgingsordningen {config.selection.school_year}</h1>
-<p class="note">Perioden {", ".join(config.window())}. Helhetlig vurdering: sannsynligheten for å være blant de
+{_warnings(gap_notes(gaps, config))}<p class="note">Perioden {", ".join(config.window())}. Helhetlig vurdering: sannsynligheten for å være blant de
 {config.holistic.top_n} svakeste kommunene, med Udirs regel ved siden av.</p>
 <label>Statsforvalter: <select id="office"><option value="">Alle</option>{options}</select></label>
 <div id="map" class="chart"></div>
 <div id="ranks" class="chart"></div>
 <h2>Kandidater og grensetilfeller</h2>
-<table id="list"><thead><tr><th>Rangering</th><th>Kommune</th><th>Statsforvalter</th><th>Udirs regel</th>
+<table id="list"><thead><tr><th>Rangering</th><th>Kommune</th><th>Statsforvalter</th><th>Udirs regel{partial_rule_mark(gaps)}</th>
 <th>Vurdering</th><th>Sannsynlighet</th><th>90 % intervall</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
 """
     data = {"kommuner": kommuner, "tiers": TIERS, "colours": TIER_COLOURS, "colorscale": colorscale}
@@ -232,6 +239,7 @@ def profile_page(
     schools: pl.DataFrame,
     config: Config,
     scored: int,
+    gaps: DataGaps,
 ) -> str:
     code = str(row["municipality_code"])
     name = str(row["municipality_name"])
@@ -288,7 +296,7 @@ def profile_page(
     share = "–" if row["udir_risk_share"] is None else f"{round(float(row['udir_risk_share']) * 100)} %"  # type: ignore[arg-type]
     body = f"""
 <h1>{html.escape(name)} ({code})</h1>
-<p><span class="tier">{tier}</span>{joint} · Udirs regel: {udir} (andel risikopoeng {share}) · {html.escape(str(row["statsforvalter"] or ""))}</p>
+{_warnings([n for n in [list_note(gaps, config, "kommune")] if n])}<p><span class="tier">{tier}</span>{joint} · Udirs regel{partial_rule_mark(gaps)}: {udir} (andel risikopoeng {share}) · {html.escape(str(row["statsforvalter"] or ""))}</p>
 <p>{html.escape(str(row["explanation"]))}</p>
 <div id="position" class="chart"></div>
 <h2>Indikatorer over tid</h2>
@@ -314,7 +322,7 @@ et skjult tall, eller de skjulte skolene samlet, ellers kunne regnes ut fra dem 
     return _page(f"{name} – profil", body, data, "profile", depth=1)
 
 
-def method_page(config: Config, break_notes: pl.DataFrame, produced_by: str) -> str:
+def method_page(config: Config, break_notes: pl.DataFrame, produced_by: str, gaps: DataGaps) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(SOURCE_LABELS.get(s, s))}</td><td>{html.escape(y)}</td><td>{html.escape(n)}</td></tr>"
         for s, y, n in break_notes.iter_rows()
@@ -327,7 +335,7 @@ def method_page(config: Config, break_notes: pl.DataFrame, produced_by: str) -> 
     )
     sections = "".join(
         f"<h2>{html.escape(title)}</h2>\n<p>{html.escape(text)}</p>\n"
-        for title, text in method_sections(config)
+        for title, text in method_sections(config, gaps)
     )
     body = f"""
 <h1>Metode og data</h1>
@@ -400,8 +408,10 @@ def build_dashboard(
     geojson_path: Path,
     out_dir: Path,
     produced_by: str,
+    gaps: DataGaps,
 ) -> list[Path]:
-    """Write every page and the shared files from ``published_figures``; returns the paths written."""
+    """Write every page and the shared files from ``published_figures``; returns the paths written.
+    ``gaps``: what the run's data lacked, said at the top of the overview, the profiles and the method."""
     shown = with_national(published, "municipality")
     schools = school_figures(published, school_names, config).sort("unit_name", "indicator_id", "school_year")
     fylker = figures_at(published, "county")
@@ -411,9 +421,9 @@ def build_dashboard(
         "dashboard.js": (STATIC / "dashboard.js").read_bytes(),
         "style.css": STYLE.encode("utf-8"),
         "kommuner.geojson.js": _geojson_script(geojson_path).encode("utf-8"),
-        "index.html": overview_page(candidates, config).encode("utf-8"),
+        "index.html": overview_page(candidates, config, gaps).encode("utf-8"),
         "traktplott.html": funnel_page(shown, names, config).encode("utf-8"),
-        "metode.html": method_page(config, break_notes, produced_by).encode("utf-8"),
+        "metode.html": method_page(config, break_notes, produced_by, gaps).encode("utf-8"),
     }
     scored = candidates["holistic_rank"].drop_nulls().len()
     values_by_kommune = shown.partition_by("unit_code", as_dict=True)
@@ -429,6 +439,7 @@ def build_dashboard(
             schools_by_kommune.get((code,), empty_schools),
             config,
             scored,
+            gaps,
         )
         files[f"kommuner/{code}.html"] = page.encode("utf-8")
     written = []

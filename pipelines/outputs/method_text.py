@@ -6,6 +6,7 @@ other or with the run.
 from __future__ import annotations
 
 from pipelines.config import Config
+from pipelines.indicators.coverage import DataGaps, gap_notes, rule_note
 from pipelines.vocabulary import (
     AREA_LABELS,
     AREAS,
@@ -43,7 +44,13 @@ def listing(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " og " + items[-1] if len(items) > 1 else "".join(items)
 
 
-def _udir_rule(config: Config) -> str:
+def partial_rule_mark(gaps: DataGaps) -> str:
+    """What follows "Udirs regel" or "Udir-kategori" wherever a category is shown that was computed
+    without some of the rule's figures (empty when the rule had them all)."""
+    return " (ufullstendig: tall mangler)" if gaps.missing_rule_years else ""
+
+
+def _udir_rule(config: Config, gaps: DataGaps | None) -> str:
     selection = config.selection
     rule = [i for i in config.for_owner("kommune") if i.udir_rule]
     weighted = sorted({i.risk_point_weight for i in rule if i.risk_point_weight > 1})
@@ -61,6 +68,7 @@ def _udir_rule(config: Config) -> str:
         f"{decimal(selection.category_2_spread * 100)} prosentpoeng mellom kommunens egne skoler, og der "
         f"minst én skole er blant de {percent(selection.category_2_worst_school_share)} svakeste i landet."
         f"{_udir_clarifications(config)}"
+        + (f" {rule_note(gaps, config)}".rstrip() if gaps is not None else "")
     )
 
 
@@ -84,15 +92,18 @@ def _udir_clarifications(config: Config) -> str:
     )
 
 
-def _holistic(config: Config) -> str:
+def _holistic(config: Config, gaps: DataGaps | None) -> str:
     holistic = config.holistic
-    indicators = config.for_owner("kommune")
+    lost = set(gaps.missing_indicators["kommune"]) if gaps is not None else set()
+    indicators = [i for i in config.for_owner("kommune") if i.id not in lost]
     sources = [SOURCE_LABELS[s] for s in SOURCES if any(i.source == s for i in indicators)]
     areas = [a for a in AREAS if any(i.area == a for i in indicators)]
-    if len({holistic.area_weights[a] for a in areas}) == 1:
-        weighing = "likt"
+    if len(areas) == 1:
+        weighing = ""
+    elif len({holistic.area_weights[a] for a in areas}) == 1:
+        weighing = ", som veier likt"
     else:
-        weighing = "med vektene " + listing(
+        weighing = ", med vektene " + listing(
             [f"{AREA_LABELS[a]} {decimal(holistic.area_weights[a])}" for a in areas]
         )
     shrinkage = (
@@ -108,8 +119,9 @@ def _holistic(config: Config) -> str:
     return (
         f"Tallene fra {listing(sources)} gjøres om til standardiserte skårer der høyere er svakere. "
         f"{shrinkage} Skolenes varige forskjeller regnes som en del av kommunens nivå, fordi kommunen "
-        f"er skoleeier. Områdene {listing([AREA_LABELS[a] for a in areas])} veier "
-        f"{weighing}, målt i spredningen mellom kommunene. Med {whole_number(holistic.draws)} simuleringer "
+        f"er skoleeier. {'Området' if len(areas) == 1 else 'Områdene'} "
+        f"{listing([AREA_LABELS[a] for a in areas])}{weighing}, målt i spredningen mellom kommunene. "
+        f"Med {whole_number(holistic.draws)} simuleringer "
         f"beregnes sannsynligheten for å være blant de {holistic.top_n} svakeste kommunene, forventet "
         "rangering (listens rekkefølge) og et 90 % intervall for rangeringen som alltid inneholder den."
     )
@@ -135,11 +147,14 @@ def _tiers(config: Config) -> str:
     )
 
 
-def method_sections(config: Config) -> list[tuple[str, str]]:
-    """The method in (title, text) pairs, in reading order."""
+def method_sections(config: Config, gaps: DataGaps | None = None) -> list[tuple[str, str]]:
+    """The method in (title, text) pairs, in reading order; with ``gaps`` (what the run's data lacked),
+    first what the selection is without, and the method as it ran on the data there were."""
+    notes = gap_notes(gaps, config) if gaps is not None else []
     return [
-        ("Udirs regel", _udir_rule(config)),
-        ("Helhetlig vurdering", _holistic(config)),
+        *([("Datagrunnlag", " ".join(notes))] if notes else []),
+        ("Udirs regel", _udir_rule(config, gaps)),
+        ("Helhetlig vurdering", _holistic(config, gaps)),
         ("Nivå", _tiers(config)),
         ("Samlet utsagn", _joint(config)),
         (

@@ -16,7 +16,8 @@ import polars as pl
 import xlsxwriter
 
 from pipelines.config import Config
-from pipelines.outputs.method_text import method_sections
+from pipelines.indicators.coverage import DataGaps
+from pipelines.outputs.method_text import method_sections, partial_rule_mark
 from pipelines.outputs.privacy import school_figures, with_national
 from pipelines.storage.files import write_atomically
 from pipelines.vocabulary import ON_LIST, PRIORITY, slug
@@ -58,16 +59,16 @@ def _minimum_text(config: Config) -> str:
     return minimum if reason is None else f"{minimum} (begrunnelse: {reason})"
 
 
-def method_rows(config: Config, produced_by: str) -> list[tuple[str, str]]:
-    """The ``Metode`` sheet: the workbook's purpose, the method, how to answer, the run and the
-    indicators."""
+def method_rows(config: Config, produced_by: str, gaps: DataGaps) -> list[tuple[str, str]]:
+    """The ``Metode`` sheet: the workbook's purpose, what the data lacked (when they did), the method,
+    how to answer, the run and the indicators."""
     return [
         (
             "Formål",
             "Arbeidsboken viser kommunene i embetets område som er kandidater til "
             "oppfølgingsordningen, og grensetilfellene, til statsforvalterens vurdering.",
         ),
-        *method_sections(config),
+        *method_sections(config, gaps),
         (
             "Anbefaling",
             f"Velg {' / '.join(RECOMMENDATIONS)}, og begrunn vurderingen i kolonnen Begrunnelse.",
@@ -113,14 +114,16 @@ def _write_sheet_table(
     return sheet
 
 
-def candidates_table(listed: pl.DataFrame, municipal_means: pl.DataFrame, config: Config) -> pl.DataFrame:
+def candidates_table(
+    listed: pl.DataFrame, municipal_means: pl.DataFrame, config: Config, gaps: DataGaps
+) -> pl.DataFrame:
     """The ``Kandidater`` sheet's rows: the assessment, each indicator beside the national level, and
     empty columns for the governor's answer."""
     table = listed.select(
         pl.col("prioritet").alias("Prioritet"),
         pl.col("municipality_code").alias("Kommunenr"),
         pl.col("municipality_name").alias("Kommune"),
-        pl.col("udir_category").cast(pl.Float64).alias("Udir-kategori"),
+        pl.col("udir_category").cast(pl.Float64).alias(f"Udir-kategori{partial_rule_mark(gaps)}"),
         pl.col("udir_status").alias("Udir-status"),
         pl.col("udir_rank").cast(pl.Float64).alias("Udir-rangering"),
         pl.col("udir_tied_count").cast(pl.Float64).alias("Kommuner med lik andel"),
@@ -168,7 +171,7 @@ def _write_candidates_sheet(
     number_formats = {
         "Andel risikopoeng": "percent",
         _probability_column(config): "percent",
-        "Udir-kategori": "int",
+        **{c: "int" for c in table.columns if c.startswith("Udir-kategori")},
         "Udir-rangering": "int",
         "Kommuner med lik andel": "int",
         "Rangering": "int",
@@ -242,8 +245,10 @@ def workbook_bytes(
     schools: pl.DataFrame,
     config: Config,
     produced_by: str,
+    gaps: DataGaps,
 ) -> bytes:
-    """The workbook of one statsforvalter as bytes; ``produced_by`` names the code and inputs."""
+    """The workbook of one statsforvalter as bytes; ``produced_by`` names the code and inputs, ``gaps``
+    what the data lacked."""
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True})
     book.set_properties(
@@ -254,9 +259,9 @@ def workbook_bytes(
         }
     )
     formats = _formats(book)
-    _write_candidates_sheet(book, candidates_table(listed, municipal_means, config), formats, config)
+    _write_candidates_sheet(book, candidates_table(listed, municipal_means, config, gaps), formats, config)
     _write_schools_sheet(book, schools, formats)
-    _write_method_sheet(book, method_rows(config, produced_by), formats)
+    _write_method_sheet(book, method_rows(config, produced_by, gaps), formats)
     book.close()
     return buffer.getvalue()
 
@@ -268,6 +273,7 @@ def write_workbooks(
     config: Config,
     out_dir: Path,
     produced_by: str,
+    gaps: DataGaps,
 ) -> list[Path]:
     """Write one workbook per statsforvalter office from ``published_figures``; returns the paths."""
     listed = listed_kommuner(candidates)
@@ -280,7 +286,13 @@ def write_workbooks(
         mine = listed.filter(pl.col("statsforvalter") == office)
         codes = mine["municipality_code"].to_list()
         data = workbook_bytes(
-            office, mine, means, schools.filter(pl.col("municipality_code").is_in(codes)), config, produced_by
+            office,
+            mine,
+            means,
+            schools.filter(pl.col("municipality_code").is_in(codes)),
+            config,
+            produced_by,
+            gaps,
         )
         path = out_dir / file_name(office)
         write_atomically(path, data)
