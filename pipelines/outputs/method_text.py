@@ -119,7 +119,7 @@ def _holistic(config: Config, gaps: DataGaps | None) -> str:
     return (
         f"Tallene fra {listing(sources)} gjøres om til standardiserte skårer der høyere er svakere. "
         f"{shrinkage} Skolenes varige forskjeller regnes som en del av kommunens nivå, fordi kommunen "
-        f"er skoleeier. {'Området' if len(areas) == 1 else 'Områdene'} "
+        f"er skoleeier. Den samlede skåren bygger på {'området' if len(areas) == 1 else 'områdene'} "
         f"{listing([AREA_LABELS[a] for a in areas])}{weighing}, målt i spredningen mellom kommunene. "
         f"Med {whole_number(holistic.draws)} simuleringer "
         f"beregnes sannsynligheten for å være blant de {holistic.top_n} svakeste kommunene, forventet "
