@@ -394,7 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="scenario files (.toml); default: the built-in generator, named 'standard'",
     )
-    evaluation.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="default: 1 2 3 4 5")
+    evaluation.add_argument(
+        "--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="default: 1 2 3 4 5"
+    )
     evaluation.add_argument(
         "--year", help="newest school year of the window, e.g. 2025-26 (default: the configuration's)"
     )
@@ -402,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", default=str(DEFAULT_CONFIG), help="selection configuration (default: %(default)s)"
     )
     evaluation.add_argument(
-        "--out", default=str(settings.PROJECT_ROOT / "docs"), help="folder for the report (default: %(default)s)"
+        "--out", default=str(settings.VALIDATION_DIR), help="folder for the report (default: %(default)s)"
     )
     evaluation.set_defaults(handler=command_evaluate)
     return parser

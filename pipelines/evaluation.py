@@ -4,7 +4,8 @@ For each scenario and seed: a synthetic sample generated into a temporary folder
 materialised up to the selection tables (as `utvalg run` computes them), every method scored
 (:func:`pipelines.selection.evaluate.evaluate`). The result is written as the one source of truth,
 ``validation.csv`` (per seed) with ``validation_reliability.csv`` and a provenance sidecar, and rendered
-to ``validation.md``; written to the project's ``docs/``, the README's block is rewritten too.
+to ``validation.md``; written to the project's ``docs/`` (``settings.VALIDATION_DIR``), the README's
+block is rewritten too.
 """
 
 from __future__ import annotations
@@ -38,10 +39,9 @@ from pipelines.selection.validation import (
     report_markdown,
     with_readme_block,
 )
-from pipelines.settings import PROJECT_ROOT, REFERENCE_DIR
+from pipelines.settings import PROJECT_ROOT, REFERENCE_DIR, VALIDATION_DIR
 from pipelines.storage.files import write_atomically
 
-DOCS_DIR = PROJECT_ROOT / "docs"
 README = PROJECT_ROOT / "README.md"
 STANDARD = "standard"  # the built-in generator's name, when no scenario file is given
 
@@ -124,7 +124,9 @@ def evaluate_seed(
 def _relative(path: Path) -> str:
     """A scenario file named without the machine's folders: relative to the project when inside it."""
     resolved = path.resolve()
-    return resolved.relative_to(PROJECT_ROOT).as_posix() if resolved.is_relative_to(PROJECT_ROOT) else path.name
+    return (
+        resolved.relative_to(PROJECT_ROOT).as_posix() if resolved.is_relative_to(PROJECT_ROOT) else path.name
+    )
 
 
 def run_validation(
@@ -173,10 +175,11 @@ def write_validation(result: ValidationResult, out: Path) -> list[Path]:
     files = {
         out / METRICS_FILE: result.metrics.write_csv(),
         out / RELIABILITY_FILE: result.reliability.write_csv(),
-        out / PROVENANCE_FILE: json.dumps(result.provenance, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+        out / PROVENANCE_FILE: json.dumps(result.provenance, indent=2, sort_keys=True, ensure_ascii=False)
+        + "\n",
         out / MARKDOWN_FILE: report_markdown(result),
     }
-    if out.resolve() == DOCS_DIR.resolve():
+    if out.resolve() == VALIDATION_DIR.resolve():
         files[README] = with_readme_block(README.read_text(encoding="utf-8"), readme_block(result))
     for path, text in files.items():
         write_atomically(path, text.encode("utf-8"))

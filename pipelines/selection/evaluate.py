@@ -12,7 +12,9 @@ weakest N (N = ``holistic.top_n``) are what every method tries to find. The meth
 Every method is brought to one frame (:data:`PREDICTION_SCHEMA`), joined to the truth, and scored by
 the plain functions below: recall of the truly weakest N, Brier score of P(among the N weakest), a
 reliability table, the observed rate of truly weakest per tier, coverage of the true rank by the rank
-interval, the share of small kommuner among false positives, and whether the joint set statements hold.
+interval (over the kommuner the method gives one), the share of small kommuner among false positives,
+whether the joint set statements hold, and how many of the truly weakest the method does not assess at
+all (no figures: they count as missed in the recall).
 """
 
 from __future__ import annotations
@@ -173,6 +175,7 @@ def method_metrics(scored: pl.DataFrame, small: set[str], top_n: int) -> dict[st
     selected = scored.filter(pl.col("rank") <= top_n)
     row: dict[str, object] = {
         "selected": selected.height,
+        "unassessed_weakest": scored.filter(pl.col("truly_weak") & pl.col("rank").is_null()).height,
         "recall": recall(scored, top_n),
         "false_positives": selected.filter(~pl.col("truly_weak")).height,
         "small_share_of_false_positives": small_share_of_false_positives(scored, small, top_n),
@@ -186,7 +189,9 @@ def method_metrics(scored: pl.DataFrame, small: set[str], top_n: int) -> dict[st
         row[f"{name}_rate"] = share
     row["sure_candidate_count"] = scored["sure_candidate"].sum() if all_sure is not None else None
     row["sure_candidates_all_weak"] = all_sure
-    row["sure_not_candidate_count"] = scored["sure_not_candidate"].sum() if none_sure_not is not None else None
+    row["sure_not_candidate_count"] = (
+        scored["sure_not_candidate"].sum() if none_sure_not is not None else None
+    )
     row["sure_not_candidates_none_weak"] = none_sure_not
     return row
 
@@ -194,6 +199,7 @@ def method_metrics(scored: pl.DataFrame, small: set[str], top_n: int) -> dict[st
 METRIC_SCHEMA = {
     "method": pl.String(),
     "selected": pl.Int64(),
+    "unassessed_weakest": pl.Int64(),  # truly among the N weakest, but without a rank from the method
     "recall": pl.Float64(),
     "false_positives": pl.Int64(),
     "small_share_of_false_positives": pl.Float64(),
@@ -275,7 +281,9 @@ def draw_ranks(
     return (ranks <= top_n).mean(axis=0), low.astype(np.int64), high.astype(np.int64)
 
 
-def oracle_predictions(raw_scores: pl.DataFrame, truth: pl.DataFrame, config: Config, top_n: int) -> pl.DataFrame:
+def oracle_predictions(
+    raw_scores: pl.DataFrame, truth: pl.DataFrame, config: Config, top_n: int
+) -> pl.DataFrame:
     """A composite-level oracle: normal posterior with hyperparameters from the truth.
 
     On the unshrunk composite x_j (the raw method's ``composite``) and its error variance v_j
@@ -339,7 +347,9 @@ def evaluate(
         "holistic": predictions(holistic, top_n),
         "raw": predictions(raw.select("unit_code", pl.col("holistic_rank").alias("rank")), top_n),
         "udir": predictions(
-            udir.filter(pl.col("udir_rank").is_not_null()).select("unit_code", pl.col("udir_rank").alias("rank")),
+            udir.filter(pl.col("udir_rank").is_not_null()).select(
+                "unit_code", pl.col("udir_rank").alias("rank")
+            ),
             top_n,
         ),
         "oracle": oracle_predictions(raw, truth, config, top_n),

@@ -10,7 +10,6 @@ The one source of truth is the CSV `utvalg evaluate` writes (``validation.csv``,
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +61,9 @@ class Metric:
 def metrics_shown(top_n: int) -> tuple[Metric, ...]:
     """The metrics of the report, in reading order."""
     return (
-        Metric("recall", f"recall of the truly weakest {top_n}", f"andel av de {top_n} reelt svakeste funnet"),
+        Metric(
+            "recall", f"recall of the truly weakest {top_n}", f"andel av de {top_n} reelt svakeste funnet"
+        ),
         Metric("brier", "Brier score (lower is better)", "Brier-skår (lavere er bedre)"),
         Metric(
             "coverage_all",
@@ -79,15 +80,35 @@ def metrics_shown(top_n: int) -> tuple[Metric, ...]:
             f"*{CLEAR_CANDIDATE}* truly among the weakest {top_n} (precision)",
             f"«{CLEAR_CANDIDATE}» som reelt er blant de {top_n} svakeste",
         ),
-        Metric("clear_candidate_count", f"kommuner in *{CLEAR_CANDIDATE}*", f"kommuner i «{CLEAR_CANDIDATE}»", False),
-        Metric("borderline_rate", "*grensetilfelle*: share truly weakest", "«grensetilfelle»: andel reelt svakeste"),
+        Metric(
+            "clear_candidate_count",
+            f"kommuner in *{CLEAR_CANDIDATE}*",
+            f"kommuner i «{CLEAR_CANDIDATE}»",
+            False,
+        ),
+        Metric(
+            "borderline_rate",
+            "*grensetilfelle*: share truly weakest",
+            "«grensetilfelle»: andel reelt svakeste",
+        ),
         Metric("clearly_not_rate", "*klart ikke*: share truly weakest", "«klart ikke»: andel reelt svakeste"),
         Metric(
             "small_share_of_false_positives",
             "small kommuner among false positives",
             "små kommuner blant feilaktig valgte",
         ),
-        Metric("false_positives", f"false positives among the {top_n} selected", f"feilaktig valgte av {top_n}", False),
+        Metric(
+            "unassessed_weakest",
+            f"truly weakest {top_n} without an assessment (no figures)",
+            f"reelt svakeste {top_n} uten vurdering (ingen tall)",
+            False,
+        ),
+        Metric(
+            "false_positives",
+            f"false positives among the {top_n} selected",
+            f"feilaktig valgte av {top_n}",
+            False,
+        ),
         Metric(
             "sure_candidates_all_weak",
             "every *sure candidate* truly among the weakest (share of seeds)",
@@ -140,9 +161,9 @@ def summary(metrics: pl.DataFrame) -> pl.DataFrame:
     """Per scenario × method × metric: mean, min and max over seeds (booleans as the share of seeds in
     which the statement held); metrics a method does not have are left out."""
     columns = [c for c in METRIC_SCHEMA if c != "method"]
-    long = metrics.select(
-        "scenario", "method", *(pl.col(c).cast(pl.Float64) for c in columns)
-    ).unpivot(index=["scenario", "method"], variable_name="metric")
+    long = metrics.select("scenario", "method", *(pl.col(c).cast(pl.Float64) for c in columns)).unpivot(
+        index=["scenario", "method"], variable_name="metric"
+    )
     return (
         long.drop_nulls("value")
         .group_by("scenario", "method", "metric", maintain_order=True)
@@ -174,12 +195,16 @@ class Goal:
     label_nb: str
     target: str
     target_nb: str
-    measured: str  # the figures behind the verdict (means over seeds)
+    figures: tuple[tuple[str, float | None], ...]  # (method, mean over seeds), the holistic method first
     met: bool | None  # None: not measurable (the method gives no such figure)
 
-
-def _mean(means: dict[tuple[str, str], float], method: str, metric: str) -> float | None:
-    return means.get((method, metric))
+    def measured(self, labels: dict[str, str], decimal_comma: bool = False) -> str:
+        """``0.049 (holistic) vs 0.073 (raw composite)``; ``–`` for a figure not measured."""
+        shown = []
+        for method, value in self.figures:
+            figure = "–" if value is None else f"{value:.3f}"
+            shown.append((figure.replace(".", ",") if decimal_comma else figure) + f" ({labels[method]})")
+        return shown[0] + ("" if len(shown) == 1 else " vs " + ", ".join(shown[1:]))
 
 
 def goals(summary_frame: pl.DataFrame, scenario: str, top_n: int) -> list[Goal]:
@@ -188,15 +213,17 @@ def goals(summary_frame: pl.DataFrame, scenario: str, top_n: int) -> list[Goal]:
     means = {(m, k): v for m, k, v in rows.select("method", "metric", "mean").iter_rows()}
 
     def get(method: str, metric: str) -> float | None:
-        return _mean(means, method, metric)
-
-    def fmt(value: float | None) -> str:
-        return "–" if value is None else f"{value:.3f}"
+        return means.get((method, metric))
 
     low, high = COVERAGE_GOAL
+    span = f"{low:.2f}–{high:.2f}"
     found: list[Goal] = []
     for metric, label, label_nb in (
-        ("coverage_all", "coverage of the true rank, all kommuner", "dekning av reell rangering, alle"),
+        (
+            "coverage_all",
+            "coverage of the true rank, all kommuner",
+            "dekning av reell rangering, alle kommuner",
+        ),
         (
             "coverage_weakest",
             f"coverage of the true rank, truly weakest {top_n}",
@@ -204,16 +231,8 @@ def goals(summary_frame: pl.DataFrame, scenario: str, top_n: int) -> list[Goal]:
         ),
     ):
         value = get("holistic", metric)
-        found.append(
-            Goal(
-                label,
-                label_nb,
-                f"{low:.2f}–{high:.2f}",
-                f"{low:.2f}–{high:.2f}".replace(".", ","),
-                fmt(value),
-                None if value is None else low <= value <= high,
-            )
-        )
+        met = None if value is None else low <= value <= high
+        found.append(Goal(label, label_nb, span, span.replace(".", ","), (("holistic", value),), met))
     precision = get("holistic", "clear_candidate_rate")
     found.append(
         Goal(
@@ -221,25 +240,25 @@ def goals(summary_frame: pl.DataFrame, scenario: str, top_n: int) -> list[Goal]:
             f"presisjon for «{CLEAR_CANDIDATE}»",
             f"≥ {PRECISION_GOAL:.2f}",
             f"≥ {PRECISION_GOAL:.2f}".replace(".", ","),
-            fmt(precision),
+            (("holistic", precision),),
             None if precision is None else precision >= PRECISION_GOAL,
         )
     )
-    better: Callable[[float, float], bool]
-    for metric, better, label, label_nb in (
-        ("brier", lambda a, b: a < b, "Brier score below raw composite and Udir's rule", "Brier-skår lavere enn"),
-        ("recall", lambda a, b: a > b, "recall above raw composite and Udir's rule", "treffandel høyere enn"),
+    for metric, sign, label, label_nb in (
+        ("brier", -1, "Brier score below raw composite and Udir's rule", "Brier-skår lavere enn"),
+        ("recall", 1, "recall above raw composite and Udir's rule", "treffandel høyere enn"),
     ):
         ours, raw, udir = get("holistic", metric), get("raw", metric), get("udir", metric)
-        measured = f"{fmt(ours)} vs {fmt(raw)} (raw), {fmt(udir)} (Udir)"
-        met = None if None in (ours, raw, udir) else better(ours, raw) and better(ours, udir)  # type: ignore[arg-type]
+        met = None
+        if ours is not None and raw is not None and udir is not None:
+            met = sign * (ours - raw) > 0 and sign * (ours - udir) > 0
         found.append(
             Goal(
                 label,
                 f"{label_nb} sammensatt skår og Udirs regel",
                 "better than both",
                 "bedre enn begge",
-                measured,
+                (("holistic", ours), ("raw", raw), ("udir", udir)),
                 met,
             )
         )
@@ -247,10 +266,10 @@ def goals(summary_frame: pl.DataFrame, scenario: str, top_n: int) -> list[Goal]:
     found.append(
         Goal(
             f"recall within {ORACLE_MARGIN:.2f} of the oracle",
-            f"treffandel innen {ORACLE_MARGIN:.2f} av oraklet".replace(".", ","),
+            f"treffandel innen {ORACLE_MARGIN:.2f} fra oraklets".replace(".", ","),
             f"≥ oracle − {ORACLE_MARGIN:.2f}",
             f"≥ orakel − {ORACLE_MARGIN:.2f}".replace(".", ","),
-            f"{fmt(ours)} vs {fmt(oracle)} (oracle)",
+            (("holistic", ours), ("oracle", oracle)),
             None if ours is None or oracle is None else ours >= oracle - ORACLE_MARGIN,
         )
     )
@@ -304,7 +323,9 @@ def _preliminary_note(result: ValidationResult) -> str:
 def goals_markdown(result: ValidationResult, scenario: str, summary_frame: pl.DataFrame) -> list[str]:
     lines = ["| goal | target | measured (mean over seeds) | |", "|---|---|---|---|"]
     for goal in goals(summary_frame, scenario, result.top_n):
-        lines.append(f"| {goal.label} | {goal.target} | {goal.measured} | {_verdict(goal.met)} |")
+        lines.append(
+            f"| {goal.label} | {goal.target} | {goal.measured(METHOD_LABELS)} | {_verdict(goal.met)} |"
+        )
     return lines
 
 
@@ -335,7 +356,11 @@ def report_markdown(result: ValidationResult) -> str:
         for metric in metrics_shown(result.top_n):
             cells = [_cell(rows.get((m, metric.column)), metric.share) for m in METHODS]
             lines.append(f"| {metric.label} | " + " | ".join(cells) + " |")
-        lines += ["", "Reliability, pooled over seeds: predicted P(among the weakest) / observed share (kommuner):", ""]
+        lines += [
+            "",
+            "Reliability, pooled over seeds: predicted P(among the weakest) / observed share (kommuner):",
+            "",
+        ]
         with_probabilities = ("holistic", "oracle")
         lines += [
             "| bin | " + " | ".join(METHOD_LABELS[m] for m in with_probabilities) + " |",
@@ -369,7 +394,7 @@ def readme_block(result: ValidationResult) -> str:
         "",
         README_END,
     ]
-    return "\n".join(line for line in lines if line is not None)
+    return "\n".join(lines)
 
 
 def with_readme_block(readme: str, block: str) -> str:
