@@ -35,6 +35,7 @@ from pipelines.selection.validation import (
     RELIABILITY_FILE,
     RELIABILITY_SCHEMA,
     ValidationResult,
+    configuration_fingerprint,
     readme_block,
     report_markdown,
     with_readme_block,
@@ -141,7 +142,6 @@ def run_validation(
             seed_metrics, seed_reliability = evaluate_seed(scenario, seed, config, config_file)
             metrics.append(seed_metrics)
             reliability.append(seed_reliability)
-    configuration_json = json.dumps(config.as_dict(), sort_keys=True, ensure_ascii=False)
     inputs = pl.DataFrame(
         [
             {"source_file": _relative(s.path), "sha256": hashlib.sha256(s.path.read_bytes()).hexdigest()}
@@ -154,7 +154,7 @@ def run_validation(
         provenance_document(
             inputs,
             {
-                "configuration_sha256": hashlib.sha256(configuration_json.encode()).hexdigest(),
+                "configuration_sha256": configuration_fingerprint(config),
                 "school_year": config.selection.school_year,
                 "top_n": config.holistic.top_n,
                 "scenarios": [s.name for s in scenarios],

@@ -5,6 +5,7 @@ command's bad input."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import polars as pl
 import pytest
 
 from pipelines.cli import main
+from pipelines.outputs.dashboard import validation_section
 from pipelines.selection.evaluate import (
     _nonnegative_line,
     brier,
@@ -35,6 +37,7 @@ from pipelines.selection.validation import (
     README_END,
     README_START,
     ValidationResult,
+    configuration_fingerprint,
     goals,
     load_validation,
     readme_block,
@@ -307,9 +310,27 @@ def test_committed_validation_is_what_the_readme_and_report_show():
     assert (VALIDATION_DIR / "validation.md").read_text(encoding="utf-8") == report_markdown(result)
 
 
-def test_dashboard_method_page_shows_the_committed_validation(published):
+def test_method_page_shows_validation_only_for_the_configuration_it_was_measured_with(national_config):
+    recalls = {"holistic": [0.6, 0.7], "raw": [0.5, 0.6], "udir": [0.6, 0.5], "oracle": [0.66, 0.69]}
+    result = _result(recalls, coverage=[0.86, 0.88], precision=[0.9, 0.9])
+    result.provenance["configuration"]["configuration_sha256"] = configuration_fingerprint(national_config)
+    shown = validation_section(result, national_config)
+    assert "<td>0,650 (0,600–0,700)</td>" in shown and "mot 0,550 (sammensatt skår" in shown
+    assert "Foreløpige tall: 2 kjøring(er)" in shown and "ikke nådd" not in shown
+    # The school year does not matter (the samples have their own years); the method's settings do.
+    assert validation_section(result, national_config.with_year("2024-25")) == shown
+    other = replace(national_config, holistic=replace(national_config.holistic, top_n=25))
+    hidden = validation_section(result, other)
+    assert "annen konfigurasjon" in hidden and "0,650" not in hidden
+    assert "Ingen validering" in validation_section(None, national_config)
+
+
+def test_dashboard_method_page_shows_the_committed_validation(published, national_config):
     result = load_validation(VALIDATION_DIR)
     assert result is not None
+    assert result.provenance["configuration"]["configuration_sha256"] == configuration_fingerprint(
+        national_config
+    ), "docs/validation.csv was measured with another utvalg.toml: run `utvalg evaluate` again"
     page = (published["dashboard"] / "metode.html").read_text(encoding="utf-8")
     assert "Validering på simulerte data" in page
     assert f"kodeversjon {result.provenance['code_version']}" in page

@@ -24,7 +24,14 @@ from pipelines.indicators.values import indicator_measure, pupil_sd
 from pipelines.outputs.method_text import method_sections
 from pipelines.outputs.privacy import figures_at, school_figures, with_national
 from pipelines.selection.evaluate import METHODS
-from pipelines.selection.validation import METHOD_LABELS_NB, ValidationResult, goals, metrics_shown, summary
+from pipelines.selection.validation import (
+    METHOD_LABELS_NB,
+    ValidationResult,
+    configuration_fingerprint,
+    goals,
+    metrics_shown,
+    summary,
+)
 from pipelines.storage.files import write_atomically
 from pipelines.tables import MEASURE_RANGES
 from pipelines.vocabulary import AREA_LABELS, NOT_ASSESSED, ON_LIST, SOURCE_LABELS
@@ -301,11 +308,19 @@ def _nb(value: float, digits: int) -> str:
     return f"{value:.{digits}f}".replace(".", ",")
 
 
-def validation_section(validation: ValidationResult | None) -> str:
+def validation_section(validation: ValidationResult | None, config: Config) -> str:
     """The committed validation on synthetic data (``docs/validation.csv``), in bokmål: per scenario the
-    goals and every metric per method, mean over the seeds with the lowest and highest."""
+    goals and every metric per method, mean over the seeds with the lowest and highest. Shown only
+    when it was measured with this run's configuration (school year aside): figures for other
+    settings would not describe this method."""
+    heading = "<h2>Validering på simulerte data</h2>"
     if validation is None:
-        return "<h2>Validering på simulerte data</h2>\n<p>Ingen validering er registrert.</p>\n"
+        return f"{heading}\n<p>Ingen validering er registrert.</p>\n"
+    if validation.provenance["configuration"]["configuration_sha256"] != configuration_fingerprint(config):
+        return (
+            f"{heading}\n<p>Valideringen på simulerte data er målt med en annen konfigurasjon enn denne "
+            "kjøringens, og vises derfor ikke her.</p>\n"
+        )
     provenance = validation.provenance
     frame = summary(validation.metrics)
     preliminary = (
@@ -327,7 +342,7 @@ def validation_section(validation: ValidationResult | None) -> str:
     for scenario in validation.scenarios:
         goal_rows = "".join(
             f"<tr><td>{html.escape(g.label_nb)}</td><td>{html.escape(g.target_nb)}</td>"
-            f"<td>{html.escape(g.measured(METHOD_LABELS_NB, decimal_comma=True))}</td>"
+            f"<td>{html.escape(g.measured(METHOD_LABELS_NB, bokmal=True))}</td>"
             f"<td>{verdicts[g.met]}</td></tr>"
             for g in goals(frame, scenario, validation.top_n)
         )
@@ -384,7 +399,7 @@ def method_page(
     )
     body = f"""
 <h1>Metode og data</h1>
-{sections}{validation_section(validation)}<h2>Indikatorer</h2>
+{sections}{validation_section(validation, config)}<h2>Indikatorer</h2>
 <table><thead><tr><th>Indikator</th><th>I Udirs regel</th><th>Område</th><th>Retning</th><th>Absolutt grense</th></tr></thead>
 <tbody>{indicators}</tbody></table>
 <h2>Data og brudd i tidsseriene</h2>

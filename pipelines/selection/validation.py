@@ -9,6 +9,7 @@ The one source of truth is the CSV `utvalg evaluate` writes (``validation.csv``,
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from pipelines.config import Config
 from pipelines.selection.evaluate import METHODS, METRIC_SCHEMA, RELIABILITY_BINS
 from pipelines.vocabulary import CLEAR_CANDIDATE
 
@@ -48,6 +50,14 @@ RELIABILITY_SCHEMA = {
     "observed": pl.Float64(),
     "kommuner": pl.Int64(),
 }
+
+
+def configuration_fingerprint(config: Config) -> str:
+    """SHA-256 of the configuration as the method uses it, the school year left out (the synthetic
+    samples have their own years): the validation describes a run whose fingerprint is the same."""
+    settings = config.as_dict()
+    settings["selection"] = {k: v for k, v in settings["selection"].items() if k != "school_year"}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -198,13 +208,15 @@ class Goal:
     figures: tuple[tuple[str, float | None], ...]  # (method, mean over seeds), the holistic method first
     met: bool | None  # None: not measurable (the method gives no such figure)
 
-    def measured(self, labels: dict[str, str], decimal_comma: bool = False) -> str:
-        """``0.049 (holistic) vs 0.073 (raw composite)``; ``–`` for a figure not measured."""
+    def measured(self, labels: dict[str, str], bokmal: bool = False) -> str:
+        """``0.049 (holistic) vs 0.073 (raw composite)``; ``–`` for a figure not measured. In bokmål:
+        a decimal comma and ``mot``."""
         shown = []
         for method, value in self.figures:
             figure = "–" if value is None else f"{value:.3f}"
-            shown.append((figure.replace(".", ",") if decimal_comma else figure) + f" ({labels[method]})")
-        return shown[0] + ("" if len(shown) == 1 else " vs " + ", ".join(shown[1:]))
+            shown.append((figure.replace(".", ",") if bokmal else figure) + f" ({labels[method]})")
+        versus = " mot " if bokmal else " vs "
+        return shown[0] + ("" if len(shown) == 1 else versus + ", ".join(shown[1:]))
 
 
 def goals(summary_frame: pl.DataFrame, scenario: str, top_n: int) -> list[Goal]:
@@ -304,7 +316,7 @@ def _provenance_line(result: ValidationResult) -> str:
         f"{entry['source_file']} (sha256 {entry['sha256'][:12]})" for entry in provenance["inputs"]
     )
     return (
-        f"Measured with code version `{provenance['code_version']}`, configuration sha256 "
+        f"Measured with code version `{provenance['code_version']}`, configuration fingerprint "
         f"`{configuration['configuration_sha256'][:16]}` (school year {configuration['school_year']}, "
         f"N = {result.top_n}), seeds {', '.join(map(str, result.seeds))}; scenarios: "
         f"{', '.join(result.scenarios)}" + (f"; scenario files: {files}" if files else "") + "."
