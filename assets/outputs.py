@@ -23,6 +23,7 @@ from pipelines.outputs.privacy import published_figures as protected_figures
 from pipelines.outputs.workbooks import write_workbooks
 from pipelines.provenance import provenance_document, provenance_line
 from pipelines.resources import UtvalgSettings
+from pipelines.selection.validation import load_validation
 
 GROUP = "outputs"
 
@@ -138,5 +139,6 @@ def dashboard(
         out,
         provenance_line(raw_files, missing_data_text(data_coverage)),
         data_gaps(data_coverage),
+        load_validation(settings.VALIDATION_DIR),
     )
     return files(written, out, index_bytes=dg.MetadataValue.int((out / "index.html").stat().st_size))

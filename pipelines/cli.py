@@ -284,6 +284,21 @@ def command_sample(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_evaluate(args: argparse.Namespace) -> int:
+    from pipelines.evaluation import load_scenarios, run_validation, write_validation
+    from pipelines.sample.scenario import ScenarioError
+
+    try:
+        scenarios = load_scenarios([Path(path) for path in args.scenario] if args.scenario else None)
+    except ScenarioError as error:
+        print(f"utvalg evaluate: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    result = run_validation(scenarios, args.seeds, Path(args.config), args.year)
+    for path in write_validation(result, Path(args.out)):
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="utvalg",
@@ -376,6 +391,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="the generator's knobs, e.g. data/scenarios/tunge_haler.toml (default: the standard scenario)",
     )
     sample.set_defaults(handler=command_sample)
+
+    evaluation = commands.add_parser(
+        "evaluate",
+        help="score the methods against known truth on synthetic scenarios × seeds",
+        description="For each scenario and seed: generate a sample, run the selection, score the holistic "
+        "method, the raw composite, Udir's rule and an oracle against the sample's truth. Writes "
+        "validation.csv (per seed), validation_reliability.csv, their provenance and validation.md to "
+        "--out; into the project's docs/ (the default) it also rewrites the README's validation block.",
+    )
+    evaluation.add_argument(
+        "--scenario",
+        nargs="+",
+        metavar="FILE",
+        help="scenario files (.toml); default: the built-in generator, named 'standard'",
+    )
+    evaluation.add_argument(
+        "--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="default: 1 2 3 4 5"
+    )
+    evaluation.add_argument(
+        "--year", help="newest school year of the window, e.g. 2025-26 (default: the configuration's)"
+    )
+    evaluation.add_argument(
+        "--config", default=str(DEFAULT_CONFIG), help="selection configuration (default: %(default)s)"
+    )
+    evaluation.add_argument(
+        "--out", default=str(settings.VALIDATION_DIR), help="folder for the report (default: %(default)s)"
+    )
+    evaluation.set_defaults(handler=command_evaluate)
     return parser
 
 

@@ -11,6 +11,8 @@ DATA_DIR = PROJECT_ROOT / "data"
 REFERENCE_DIR = DATA_DIR / "reference"
 SAMPLE_DIR = DATA_DIR / "sample"
 REPORTS_DIR = PROJECT_ROOT / "reports"
+# The committed result of the last full `utvalg evaluate` run (validation.csv and what is rendered from it).
+VALIDATION_DIR = PROJECT_ROOT / "docs"
 
 
 def raw_dir() -> Path:

@@ -40,7 +40,7 @@ STAGES = {
 # The sample generator writes raw exports as Udir does; it may use the registers, the export format and
 # the organisation-number check (so its numbers pass validation).
 TOOLS = {"sample": 3}
-SHELL = {"cli", "definitions", "resources", "flow", "snapshot", "diagram"}
+SHELL = {"cli", "definitions", "resources", "flow", "snapshot", "diagram", "evaluation"}
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
 
 

@@ -3,7 +3,7 @@ drawn in the browser from JSON embedded in each page (``static/dashboard.js``).
 
 Pages: ``index.html`` (map by tier, ranked list with rank intervals, a filter per statsforvalter),
 ``traktplott.html`` (funnel plots per indicator), ``kommuner/<kode>.html`` (a profile per kommune),
-``metode.html`` (method, data and breaks). Every figure with a pupil count comes from
+``metode.html`` (method, the validation on synthetic data, data and breaks). Every figure with a pupil count comes from
 ``published_figures`` (:mod:`pipelines.outputs.privacy`).
 """
 
@@ -24,6 +24,15 @@ from pipelines.indicators.coverage import DataGaps, gap_notes, list_note
 from pipelines.indicators.values import indicator_measure, pupil_sd
 from pipelines.outputs.method_text import method_sections, partial_rule_mark
 from pipelines.outputs.privacy import figures_at, school_figures, with_national
+from pipelines.selection.evaluate import METHODS
+from pipelines.selection.validation import (
+    METHOD_LABELS_NB,
+    ValidationResult,
+    configuration_fingerprint,
+    goals,
+    metrics_shown,
+    summary,
+)
 from pipelines.storage.files import write_atomically
 from pipelines.tables import MEASURE_RANGES
 from pipelines.vocabulary import (
@@ -322,7 +331,89 @@ et skjult tall, eller de skjulte skolene samlet, ellers kunne regnes ut fra dem 
     return _page(f"{name} – profil", body, data, "profile", depth=1)
 
 
-def method_page(config: Config, break_notes: pl.DataFrame, produced_by: str, gaps: DataGaps) -> str:
+def _nb(value: float, digits: int) -> str:
+    return f"{value:.{digits}f}".replace(".", ",")
+
+
+def validation_section(validation: ValidationResult | None, config: Config) -> str:
+    """The committed validation on synthetic data (``docs/validation.csv``), in bokmål: per scenario the
+    goals and every metric per method, mean over the seeds with the lowest and highest. Shown only
+    when it was measured with this run's configuration (school year aside): figures for other
+    settings would not describe this method."""
+    heading = "<h2>Validering på simulerte data</h2>"
+    if validation is None:
+        return f"{heading}\n<p>Ingen validering er registrert.</p>\n"
+    if validation.provenance["configuration"]["configuration_sha256"] != configuration_fingerprint(config):
+        return (
+            f"{heading}\n<p>Valideringen på simulerte data er målt med en annen konfigurasjon enn denne "
+            "kjøringens, og vises derfor ikke her.</p>\n"
+        )
+    provenance = validation.provenance
+    frame = summary(validation.metrics)
+    preliminary = (
+        f" Foreløpige tall: {len(validation.seeds)} kjøring(er) per scenario; tallene regnes ut på nytt når "
+        "metoden er ferdig."
+        if validation.preliminary
+        else ""
+    )
+    parts = [
+        "<h2>Validering på simulerte data</h2>",
+        "<p>Metodene er prøvd på syntetiske data der den sanne svakheten til hver kommune er kjent: "
+        "helhetlig vurdering, den sammensatte skåren uten krymping, Udirs regel og et orakel som kjenner "
+        "modellens sanne parametere (taket for hva en metode kan oppnå). Scenarier: "
+        f"{html.escape(', '.join(validation.scenarios))}; kjøringer (frø): "
+        f"{', '.join(map(str, validation.seeds))}; kodeversjon {html.escape(provenance['code_version'])}."
+        f"{preliminary}</p>",
+    ]
+    verdicts = {True: "nådd", False: "ikke nådd", None: "ikke målt"}
+    for scenario in validation.scenarios:
+        goal_rows = "".join(
+            f"<tr><td>{html.escape(g.label_nb)}</td><td>{html.escape(g.target_nb)}</td>"
+            f"<td>{html.escape(g.measured(METHOD_LABELS_NB, bokmal=True))}</td>"
+            f"<td>{verdicts[g.met]}</td></tr>"
+            for g in goals(frame, scenario, validation.top_n)
+        )
+        means = {
+            (row["method"], row["metric"]): row
+            for row in frame.filter(pl.col("scenario") == scenario).iter_rows(named=True)
+        }
+        metric_rows = []
+        for metric in metrics_shown(validation.top_n):
+            cells = []
+            for method in METHODS:
+                row = means.get((method, metric.column))
+                digits = 3 if metric.share else 1
+                if row is None:
+                    cells.append("–")
+                elif row["min"] == row["max"]:
+                    cells.append(_nb(row["mean"], digits))
+                else:
+                    cells.append(
+                        f"{_nb(row['mean'], digits)} ({_nb(row['min'], digits)}–{_nb(row['max'], digits)})"
+                    )
+            metric_rows.append(
+                f"<tr><td>{html.escape(metric.label_nb)}</td>"
+                + "".join(f"<td>{c}</td>" for c in cells)
+                + "</tr>"
+            )
+        methods = "".join(f"<th>{html.escape(METHOD_LABELS_NB[m])}</th>" for m in METHODS)
+        parts += [
+            f"<h3>Scenario «{html.escape(scenario)}»</h3>",
+            "<table><thead><tr><th>Mål</th><th>Krav</th><th>Målt (snitt)</th><th></th></tr></thead>"
+            f"<tbody>{goal_rows}</tbody></table>",
+            '<p class="note">Snitt over kjøringene, laveste–høyeste i parentes.</p>',
+            f"<table><thead><tr><th>Mål</th>{methods}</tr></thead><tbody>{''.join(metric_rows)}</tbody></table>",
+        ]
+    return "\n".join(parts) + "\n"
+
+
+def method_page(
+    config: Config,
+    break_notes: pl.DataFrame,
+    produced_by: str,
+    gaps: DataGaps,
+    validation: ValidationResult | None,
+) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(SOURCE_LABELS.get(s, s))}</td><td>{html.escape(y)}</td><td>{html.escape(n)}</td></tr>"
         for s, y, n in break_notes.iter_rows()
@@ -339,7 +430,7 @@ def method_page(config: Config, break_notes: pl.DataFrame, produced_by: str, gap
     )
     body = f"""
 <h1>Metode og data</h1>
-{sections}<h2>Indikatorer</h2>
+{sections}{validation_section(validation, config)}<h2>Indikatorer</h2>
 <table><thead><tr><th>Indikator</th><th>I Udirs regel</th><th>Område</th><th>Retning</th><th>Absolutt grense</th></tr></thead>
 <tbody>{indicators}</tbody></table>
 <h2>Data og brudd i tidsseriene</h2>
@@ -409,6 +500,7 @@ def build_dashboard(
     out_dir: Path,
     produced_by: str,
     gaps: DataGaps,
+    validation: ValidationResult | None,
 ) -> list[Path]:
     """Write every page and the shared files from ``published_figures``; returns the paths written.
     ``gaps``: what the run's data lacked, said at the top of the overview, the profiles and the method."""
@@ -423,7 +515,7 @@ def build_dashboard(
         "kommuner.geojson.js": _geojson_script(geojson_path).encode("utf-8"),
         "index.html": overview_page(candidates, config, gaps).encode("utf-8"),
         "traktplott.html": funnel_page(shown, names, config).encode("utf-8"),
-        "metode.html": method_page(config, break_notes, produced_by, gaps).encode("utf-8"),
+        "metode.html": method_page(config, break_notes, produced_by, gaps, validation).encode("utf-8"),
     }
     scored = candidates["holistic_rank"].drop_nulls().len()
     values_by_kommune = shown.partition_by("unit_code", as_dict=True)
