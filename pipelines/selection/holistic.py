@@ -123,7 +123,6 @@ class _Arrays:
     units: list[str]
     indicators: list[str]
     areas: list[str]  # per indicator
-    years: list[str]
 
 
 def _arrays(yearly: pl.DataFrame, concentration: pl.DataFrame) -> _Arrays:
@@ -145,7 +144,7 @@ def _arrays(yearly: pl.DataFrame, concentration: pl.DataFrame) -> _Arrays:
         sd[position] = np.sqrt(variance)
     shares = dict(concentration.iter_rows())
     concentrations = np.array([shares.get(u, 0.0) or 0.0 for u in units])
-    return _Arrays(Panel(z, sd, concentrations), units, indicators, areas, years)
+    return _Arrays(Panel(z, sd, concentrations), units, indicators, areas)
 
 
 def composite_weights(areas: list[str], covariance: np.ndarray, area_weights: dict[str, float]) -> np.ndarray:
@@ -210,7 +209,8 @@ def holistic_scores(
     rng = np.random.Generator(np.random.PCG64(settings.seed))
     fitted = fit(panel)
     weights = composite_weights(arrays.areas, fitted.prior.covariance, settings.area_weights)
-    raw, raw_var = _raw_composite(arrays, window_error(panel, fitted.noise), settings.area_weights)
+    error = window_error(panel, fitted.noise)
+    raw, raw_var = _raw_composite(arrays, error, settings.area_weights)
 
     if shrink:
         fits = bootstrap_fits(panel, fitted, settings.bootstraps, rng)
@@ -241,7 +241,7 @@ def holistic_scores(
         all_draws = raw + np.sqrt(raw_var) * rng.standard_normal((settings.draws, raw.size))
         composite, composite_var = raw, raw_var
         indicator_mean = panel.window_mean
-        indicator_var = np.diagonal(window_error(panel, fitted.noise), axis1=1, axis2=2)
+        indicator_var = np.diagonal(error, axis1=1, axis2=2)
 
     top_n = min(settings.top_n, len(arrays.units))
     statements = rank_statements(all_draws, arrays.units, top_n)
@@ -316,7 +316,7 @@ def _model_table(arrays: _Arrays, fitted: Fit, weights: np.ndarray) -> pl.DataFr
             "between_sd": np.sqrt(between),
             "transient_sd": np.sqrt(transient),
             "school_year_sd": np.sqrt(np.diag(noise.school_year)),
-            # The share of one year's between-kommune variance that is persistent (before sampling error).
+            # Persistent against kommune-wide transient variance (school-year and sampling noise aside).
             "persistent_share": between / np.maximum(between + transient, 1e-12),
             "composite_weight": weights,
         }

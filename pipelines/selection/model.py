@@ -100,11 +100,14 @@ def _as_correlation(matrix: np.ndarray) -> np.ndarray:
     return correlation
 
 
-def _weighted_least_squares(design: np.ndarray, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Coefficients per pair: design [P, J, C], target and weight [P, J] → [P, C]."""
+def _weighted_least_squares(
+    design: np.ndarray, target: np.ndarray, weight: np.ndarray, ridge: np.ndarray | float = 0.0
+) -> np.ndarray:
+    """Coefficients per problem: design [..., J, C], target and weight [..., J] → [..., C]; ``ridge`` is
+    added to the normal matrices (to keep a column that is all zero in a problem solvable)."""
     weighted = design * weight[..., None]
-    normal = np.einsum("pjc,pjd->pcd", weighted, design) + np.eye(design.shape[2]) * 1e-12
-    right = np.einsum("pjc,pj->pc", weighted, target)
+    normal = np.einsum("...jc,...jd->...cd", weighted, design) + ridge + np.eye(design.shape[-1]) * 1e-12
+    right = np.einsum("...jc,...j->...c", weighted, target)
     return np.linalg.solve(normal, right[..., None])[..., 0]
 
 
@@ -153,15 +156,13 @@ def fit_noise(panel: Panel, full_covariance: bool) -> NoiseModel:
     ones = np.ones((units, indicators, indicators))
     columns = [ones] + ([np.broadcast_to(concentration[:, None, None], ones.shape)] if with_schools else [])
     is_diagonal = np.eye(indicators, dtype=bool)[None]
-    design = np.stack([*columns, np.where(is_diagonal, 0.0, sampling)], axis=-1)  # [J, K, K, C]
-    target = np.where(is_diagonal, within - sampling, within)
-    weighted = design * weight[..., None]
-    normal = np.einsum("jkmc,jkmd->kmcd", weighted, design)
-    normal[..., -1, -1] += np.where(np.eye(indicators, dtype=bool), 1.0, 0.0)  # C's column is 0 there
-    normal += np.eye(design.shape[-1]) * 1e-12
-    right = np.einsum("jkmc,jkm->kmc", weighted, target)
-    coefficients = np.linalg.solve(normal, right[..., None])[..., 0]  # [K, K, C]
-    fitted_any = weight.sum(axis=0) > 0
+    design = np.stack([*columns, np.where(is_diagonal, 0.0, sampling)], axis=-1).transpose(1, 2, 0, 3)
+    target = np.where(is_diagonal, within - sampling, within).transpose(1, 2, 0)  # [K, K, J]
+    weight = weight.transpose(1, 2, 0)
+    ridge = np.zeros((indicators, indicators, design.shape[-1], design.shape[-1]))
+    ridge[..., -1, -1] = np.eye(indicators)  # C's column is 0 on the diagonal
+    coefficients = _weighted_least_squares(design, target, weight, ridge)  # [K, K, C]
+    fitted_any = weight.sum(axis=2) > 0
     coefficients = np.where(fitted_any[..., None], coefficients, 0.0)
     transient = coefficients[..., 0]
     school_year = coefficients[..., 1] if with_schools else np.zeros((indicators, indicators))
@@ -172,10 +173,7 @@ def fit_noise(panel: Panel, full_covariance: bool) -> NoiseModel:
                 continue
             # A negative variance part is estimation noise: refit with that part at zero.
             keep = 1 if transient[k, k] < 0 else 0
-            w = weight[:, k, k]
-            alone = _weighted_least_squares(design[None, :, k, k, [keep]], target[None, :, k, k], w[None])[0][
-                0
-            ]
+            alone = _weighted_least_squares(design[k, k][:, [keep]], target[k, k], weight[k, k])[0]
             transient[k, k], school_year[k, k] = 0.0, 0.0
             (school_year if keep else transient)[k, k] = max(alone, 0.0)
     np.fill_diagonal(transient, np.clip(np.diag(transient), 0.0, None))
