@@ -359,8 +359,9 @@ def validation_section(validation: ValidationResult | None, config: Config) -> s
     parts = [
         "<h2>Validering på simulerte data</h2>",
         "<p>Metodene er prøvd på syntetiske data der den sanne svakheten til hver kommune er kjent: "
-        "helhetlig vurdering, den sammensatte skåren uten krymping, Udirs regel og et orakel som kjenner "
-        "modellens sanne parametere (taket for hva en metode kan oppnå). Scenarier: "
+        "helhetlig vurdering, den sammensatte skåren uten krymping, Udirs regel og et orakel: den sammensatte "
+        "skåren uten krymping, trukket mot snittet med parametere hentet fra fasiten (en referanse som "
+        "ingen virkelig metode har, men ikke et tak: den helhetlige vurderingen kan slå den). Scenarier: "
         f"{html.escape(', '.join(validation.scenarios))}; kjøringer (frø): "
         f"{', '.join(map(str, validation.seeds))}; kodeversjon {html.escape(provenance['code_version'])}."
         f"{preliminary}</p>",

@@ -7,7 +7,7 @@ weakest N (N = ``holistic.top_n``) are what every method tries to find. The meth
   and, when the model gives them, the joint set statements ``sure_candidate`` / ``sure_not_candidate``);
 - ``raw``: the composite ranked without shrinkage (a point ranking: its probabilities are 0 or 1);
 - ``udir``: Udir's rule, ranked by the share of risk points (0 or 1 as well);
-- ``oracle``: the ceiling, :func:`oracle_predictions`.
+- ``oracle``: a reference with hyperparameters from the truth (not a ceiling), :func:`oracle_predictions`.
 
 Every method is brought to one frame (:data:`PREDICTION_SCHEMA`), joined to the truth, and scored by
 the plain functions below: recall of the truly weakest N, Brier score of P(among the N weakest), a
