@@ -13,7 +13,10 @@ import polars as pl
 import pytest
 
 from pipelines.cli import main
+from pipelines.evaluation import Scenario as EvaluationScenario
+from pipelines.evaluation import policy_config
 from pipelines.outputs.dashboard import validation_section
+from pipelines.sample.scenario import load_scenario
 from pipelines.selection.evaluate import (
     _nonnegative_line,
     brier,
@@ -353,3 +356,17 @@ def test_evaluate_fails_clearly_on_a_missing_scenario_file(tmp_path: Path, capsy
     assert code == 1
     assert f"scenario file {missing} does not exist" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_scenarios_area_weights_are_the_policy_the_methods_run_with(national_config):
+    """ulik_vekt weighs the areas 2 / 0.5 / 1: the methods are told that policy (it is Udir's stated
+    choice, not something to guess); the standard scenario runs the configuration unchanged."""
+    path = PROJECT_ROOT / "data" / "scenarios" / "ulik_vekt.toml"
+    unequal = EvaluationScenario("ulik_vekt", path, load_scenario(path))
+    weights = policy_config(national_config, unequal).holistic.area_weights
+    assert weights == {"laeringsresultater": 2.0, "laeringsmiljo": 0.5, "gjennomforing": 1.0}
+    assert policy_config(national_config, EvaluationScenario("standard", None)) == national_config
+    standard = PROJECT_ROOT / "data" / "scenarios" / "standard.toml"
+    assert policy_config(national_config, EvaluationScenario("s", standard, load_scenario(standard))) == (
+        national_config
+    )

@@ -10,14 +10,17 @@ from dataclasses import replace
 
 import openpyxl
 import polars as pl
+import pytest
 
 from pipelines.config import load_config
 from pipelines.flow import materialise
 from pipelines.outputs.method_text import method_sections, percent
+from pipelines.selection.explain import sentence
 from pipelines.settings import PROJECT_ROOT
 from pipelines.vocabulary import (
     CLEAR_CANDIDATE,
     ON_LIST,
+    UDIR_RANKED,
     UDIR_STATUSES,
     UDIR_TIED_AT_CUTOFF,
     UDIR_TOO_LITTLE_DATA,
@@ -250,3 +253,23 @@ def test_method_text_renders_weights_shrinkage_and_norwegian_percentages():
     assert "minst 87,5 %; «grensetilfelle»: 20–87,5 %" in sections["Nivå"]
     assert "Risikopoeng for «Grunnskolepoeng» teller tre ganger" in sections["Udirs regel"]
     assert percent(0.25) == "25 %"
+
+
+@pytest.mark.parametrize(
+    ("category", "status", "ending"),
+    [
+        (1, UDIR_RANKED, "; Udirs regel: kategori 1."),
+        (None, UDIR_RANKED, "; ikke på Udirs liste."),
+        (None, UDIR_TOO_LITTLE_DATA, "; Udirs regel: for lite data til å rangeres."),
+        (None, None, "(rangering 2–9 med 90 % sikkerhet)."),
+    ],
+)
+def test_sentence_says_what_udirs_rule_did(category: int | None, status: str | None, ending: str) -> None:
+    """A kommune Udir's rule could not rank is not "off Udir's list", and a fylkeskommune (no Udir rule)
+    gets no clause about it."""
+    text = sentence(
+        "Eksempel", "grensetilfelle", 0.5, 2, 9, 30, ["Mobbing, 7. trinn (%) (3 av 3 år)"], category, status
+    )
+    assert text.endswith(ending)
+    assert text.startswith("Eksempel er grensetilfelle: svakest på Mobbing")
+    assert "50 %" in text

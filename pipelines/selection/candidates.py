@@ -68,6 +68,7 @@ def _explained(
             top_n,
             row["driver_texts"],
             row.get("udir_category"),
+            row.get("udir_status"),
         )
         if row["tier"] is not None
         else f"{row[name_column]} har for få tall i perioden til å bli vurdert."

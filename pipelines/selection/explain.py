@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.config import Config
+from pipelines.vocabulary import UDIR_TOO_LITTLE_DATA
 
 
 def drivers(indicator_scores: pl.DataFrame, config: Config, top: int = 3) -> pl.DataFrame:
@@ -48,8 +49,10 @@ def sentence(
     top_n: int,
     driver_texts: list[str] | None,
     udir_category: int | None,
+    udir_status: str | None,
 ) -> str:
-    """One sentence in bokmål for a governor."""
+    """One sentence in bokmål for a governor. ``udir_status`` None: Udir's rule does not apply (the
+    fylkeskommuner), and the sentence says nothing of it."""
     if driver_texts:
         if len(driver_texts) > 1:
             listed = ", ".join(driver_texts[:-1]) + " og " + driver_texts[-1]
@@ -58,7 +61,14 @@ def sentence(
         why = f"svakest på {listed}"
     else:
         why = "ikke svakere enn landet på noen indikator samlet over perioden"
-    udir = f"; Udirs regel: kategori {udir_category}" if udir_category else "; ikke på Udirs liste"
+    if udir_status is None:
+        udir = ""
+    elif udir_category:
+        udir = f"; Udirs regel: kategori {udir_category}"
+    elif udir_status == UDIR_TOO_LITTLE_DATA:
+        udir = "; Udirs regel: for lite data til å rangeres"
+    else:
+        udir = "; ikke på Udirs liste"
     return (
         f"{name} er {tier}: {why}. Sannsynligheten for å være blant de {top_n} svakeste er "
         f"{_percent(p_top_n)} (rangering {rank_low}–{rank_high} med 90 % sikkerhet){udir}."

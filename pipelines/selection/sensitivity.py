@@ -10,7 +10,7 @@ import polars as pl
 
 from pipelines.config import Config
 from pipelines.indicators.values import kommune_and_school_values
-from pipelines.selection.holistic import holistic_scores
+from pipelines.selection.holistic import FittedPosterior, fit_posterior, scores_from
 from pipelines.selection.udir_rule import udir_selection
 from pipelines.vocabulary import AREAS
 
@@ -79,16 +79,25 @@ def sensitivity(
 ) -> pl.DataFrame:
     """One row per unit × variant × method: selected or not.
 
-    ``values_for(config)`` returns (kommune values, school values) for a configuration: the window
-    changes which school years are read.
+    ``values_for(config)`` returns (kommune values, school values) for a configuration whose window
+    differs from the baseline's (it changes which school years are read).
     """
     rows: list[pl.DataFrame] = []
     top_n = config.holistic.top_n
+    # The model is fitted once per window: area weights and shrinkage only change how a fitted posterior
+    # is scored, so those variants reuse the baseline's fit (and its draws).
+    fits: dict[int, tuple[pl.DataFrame, pl.DataFrame, FittedPosterior | None]] = {}
     for variant in variants(config):
-        municipal, schools = values_for(variant.config)
-        result = holistic_scores(
-            municipal, variant.config, shrinkage=variant.shrinkage, school_values=schools
-        )
+        window = variant.config.selection.window_years
+        if window not in fits:
+            municipal, schools = (
+                (municipal_values, school_values)
+                if window == config.selection.window_years
+                else values_for(variant.config)
+            )
+            fits[window] = municipal, schools, fit_posterior(municipal, variant.config, schools)
+        municipal, schools, fitted = fits[window]
+        result = scores_from(fitted, variant.config, variant.shrinkage)
         rows.append(
             result.scores.select(
                 "unit_code",

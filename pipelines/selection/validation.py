@@ -55,8 +55,13 @@ RELIABILITY_SCHEMA = {
 def configuration_fingerprint(config: Config) -> str:
     """SHA-256 of the configuration as the method uses it, the school year left out (the synthetic
     samples have their own years): the validation describes a run whose fingerprint is the same."""
-    settings = config.as_dict()
-    settings["selection"] = {k: v for k, v in settings["selection"].items() if k != "school_year"}
+    everything = config.as_dict()
+    # Only what the selection uses: a section added for other work (reviews, the scheme) is not the method.
+    settings = {
+        "selection": {k: v for k, v in everything["selection"].items() if k != "school_year"},
+        "holistic": everything["holistic"],
+        "indicators": everything["indicators"],
+    }
     return hashlib.sha256(json.dumps(settings, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
