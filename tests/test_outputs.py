@@ -154,7 +154,7 @@ def test_no_published_figure_rests_on_too_few_pupils(published):
             ).group(1)
         )
         for indicator in data["indicators"]:
-            for value, n in zip(indicator["kommune"], indicator["n"], strict=True):
+            for value, n in zip(indicator["unit"], indicator["n"], strict=True):
                 if value is not None:
                     assert n is not None and n >= MINIMUM, path.name
                     checked += 1

@@ -297,11 +297,14 @@ def _trend(
     rows = {r["school_year"]: r for r in own.iter_rows(named=True)}
     shown = {y: r for y, r in rows.items() if not r["hidden"] and r["value"] is not None}
 
+    lowest, highest = MEASURE_RANGES[indicator_measure(indicator)]
+
     def band(year: str, sign: float) -> float | None:
+        """One edge of the 90 % band, within the values the measure can take."""
         row = shown.get(year)
         if row is None or row["std_error"] is None:
             return None
-        return _clean(row["value"] + sign * Z90 * row["std_error"])
+        return _clean(min(max(row["value"] + sign * Z90 * row["std_error"], lowest), highest))
 
     def text(year: str) -> str | None:
         row = shown.get(year)
@@ -333,7 +336,7 @@ def _trend(
         "hidden": [_clean(national.get(y)) if h else None for y, h in zip(window, hidden, strict=True)],
     }
     entry["national"], entry["national_text"] = line(national, "Landet")
-    if comparison is not None:
+    if comparison:
         entry["comparison"], entry["comparison_text"] = line(comparison, "Fylket")
     return entry
 
@@ -365,7 +368,7 @@ def sensitivity_section(name: str, outcome: pl.DataFrame, config: Config) -> str
     top_n = config.holistic.top_n
     names = variant_names(config)
     selected = {(m, v): s for m, v, s in outcome.select("method", "variant", "selected").iter_rows()}
-    words = {HOLISTIC: f"blant de {top_n} svakeste", UDIR: "på Udirs liste (kategori 1 eller 2)"}
+    words = {HOLISTIC: f"blant de {top_n} svakeste", UDIR: "på listen (kategori 1 eller 2)"}
     who = {HOLISTIC: "Den helhetlige vurderingen", UDIR: "Udirs regel"}
     sentences = []
     for method in (HOLISTIC, UDIR):
@@ -445,7 +448,7 @@ def profile_page(
             f"<td>{'–' if school['hidden'] else school['n']}</td></tr>"
         )
     tier = str(row["tier"] or NOT_ASSESSED)
-    joint = f" ({html.escape(str(row['joint_statement']))})" if row["joint_statement"] else ""
+    joint = f" · {html.escape(str(row['joint_statement']))}" if row["joint_statement"] else ""
     udir = _udir(row)
     share = "–" if row["udir_risk_share"] is None else f"{round(float(row['udir_risk_share']) * 100)} %"  # type: ignore[arg-type]
     why = disagreement(row, config)
@@ -537,7 +540,7 @@ def county_profile_page(
         )
         blocks.append(f'<div id="{ident}" class="chart"></div>')
     tier = str(row["tier"] or NOT_ASSESSED)
-    joint = f" ({html.escape(str(row['joint_statement']))})" if row["joint_statement"] else ""
+    joint = f" · {html.escape(str(row['joint_statement']))}" if row["joint_statement"] else ""
     note = list_note(gaps, config, "fylkeskommune")
     body = f"""
 <h1>{html.escape(name)} fylkeskommune ({code})</h1>

@@ -69,6 +69,7 @@ def _explained(
             top_n,
             row["driver_texts"],
             row.get("udir_category"),
+            rule_applies="udir_category" in row,
         )
         if row["tier"] is not None
         else f"{row[name_column]} har for få tall i perioden til å bli vurdert."

@@ -55,8 +55,10 @@ def sentence(
     top_n: int,
     driver_texts: list[str] | None,
     udir_category: int | None,
+    rule_applies: bool = True,
 ) -> str:
-    """One sentence in bokmål for a governor."""
+    """One sentence in bokmål for a governor. ``rule_applies``: Udir's rule has a say (kommuner, not
+    fylkeskommuner)."""
     if driver_texts:
         if len(driver_texts) > 1:
             listed = ", ".join(driver_texts[:-1]) + " og " + driver_texts[-1]
@@ -65,7 +67,12 @@ def sentence(
         why = f"svakest på {listed}"
     else:
         why = "ikke svakere enn landet på noen indikator samlet over perioden"
-    udir = f"; Udirs regel: kategori {udir_category}" if udir_category else "; ikke på Udirs liste"
+    if not rule_applies:
+        udir = ""
+    elif udir_category:
+        udir = f"; Udirs regel: kategori {udir_category}"
+    else:
+        udir = "; ikke på Udirs liste"
     return (
         f"{name} er {tier}: {why}. Sannsynligheten for å være blant de {top_n} svakeste er "
         f"{_percent(p_top_n)} (rangering {rank_low}–{rank_high} med 90 % sikkerhet){udir}."

@@ -86,24 +86,24 @@ const Dashboard = (() => {
         traces.push(
           { type: "scatter", mode: "lines", x: ind.years, y: ind.high, line: { width: 0, color: "#b2182b" }, hoverinfo: "skip", showlegend: false },
           { type: "scatter", mode: "lines", x: ind.years, y: ind.low, line: { width: 0, color: "#b2182b" }, hoverinfo: "skip",
-            fill: "tonexty", fillcolor: "rgba(178,24,43,0.18)", name: d.labels.band });
+            fill: "tonexty", fillcolor: "rgba(178,24,43,0.18)", name: d.labels.band, legendrank: 2 });
       }
       traces.push({ type: "scatter", mode: "lines+markers", x: ind.years, y: ind.unit, text: ind.text, hovertemplate: hover,
-                    name: d.name, line: { color: "#b2182b", width: 3 } });
+                    name: d.name, legendrank: 1, line: { color: "#b2182b", width: 3 } });
       if (ind.comparison) {
         traces.push({ type: "scatter", mode: "lines+markers", x: ind.years, y: ind.comparison, text: ind.comparison_text,
-                      hovertemplate: hover, name: d.labels.comparison, line: { color: "#67a9cf" } });
+                      hovertemplate: hover, name: d.labels.comparison, legendrank: 3, line: { color: "#67a9cf" } });
       }
       traces.push({ type: "scatter", mode: "lines+markers", x: ind.years, y: ind.national, text: ind.national_text,
-                    hovertemplate: hover, name: d.labels.national, line: { color: "#333", dash: "dash" } });
+                    hovertemplate: hover, name: d.labels.national, legendrank: 4, line: { color: "#333", dash: "dash" } });
       if (ind.hidden.some((v) => v !== null)) {
-        traces.push({ type: "scatter", mode: "markers", x: ind.years, y: ind.hidden, name: d.labels.hidden,
+        traces.push({ type: "scatter", mode: "markers", x: ind.years, y: ind.hidden, name: d.labels.hidden, legendrank: 5,
                       text: ind.hidden.map((v) => (v === null ? null : d.labels.hidden)), hovertemplate: hover,
                       marker: { symbol: "x-thin-open", size: 12, line: { width: 2, color: "#b2182b" } } });
       }
       Plotly.newPlot(ind.id, traces, layout(d, { title: { text: ind.label }, height: 320,
         margin: { t: 40, b: 30, l: 50, r: 10 }, xaxis: { type: "category" },
-        legend: { orientation: "h", y: -0.15 } }), small);
+        legend: { orientation: "h", y: -0.15, traceorder: "normal" } }), small);
     }
     const u = d.unit;
     if (u.rank !== null) {
