@@ -180,6 +180,8 @@ def test_hidden_share_is_reported(figures, true_counts, national_run):
     # Secondary suppression costs something, but not most of what is shown.
     assert 0 < figures["hidden"].mean() - primary["hidden"].mean() < 0.05
     assert not figures.filter(pl.col("level") == "national")["hidden"].any()
+    # A standard error is published only beside its figure.
+    assert figures.filter(pl.col("hidden"))["std_error"].null_count() == int(figures["hidden"].sum())
 
 
 def test_every_profile_shows_the_published_figures(figures, published):
