@@ -33,16 +33,18 @@ def published_figures(
     utvalg: UtvalgSettings,
     national_indicator_values: pl.DataFrame,
     fylke_comparison_values: pl.DataFrame,
+    fylke_indicator_values: pl.DataFrame,
     indicator_values: pl.DataFrame,
     school_indicator_values: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """Every figure with a pupil count that the workbooks, the dashboard and the CSVs show (country,
-    fylker, kommuner, schools; each kommune indicator and school year of the window), with primary and
-    secondary suppression: no hidden figure, and no group of hidden pupils under minimum_pupils, can be
-    derived from the shown ones. Value and n are empty where hidden."""
+    fylker, kommuner, schools; each kommune and fylkeskommune indicator and school year of the window),
+    with its standard error, and primary and secondary suppression: no hidden figure, and no group of
+    hidden pupils under minimum_pupils, can be derived from the shown ones. Value, n and standard error
+    are empty where hidden."""
     frame = protected_figures(
         national_indicator_values,
-        fylke_comparison_values,
+        pl.concat([fylke_comparison_values, fylke_indicator_values]),
         indicator_values,
         school_indicator_values,
         utvalg.config,
@@ -121,16 +123,21 @@ def statsforvalter_workbooks(
 def dashboard(
     utvalg: UtvalgSettings,
     candidates: pl.DataFrame,
+    fylkeskommune_candidates: pl.DataFrame,
+    sensitivity: pl.DataFrame,
     published_figures: pl.DataFrame,
     school_names: pl.DataFrame,
     break_notes: pl.DataFrame,
     raw_files: pl.DataFrame,
     data_coverage: pl.DataFrame,
 ) -> dg.MaterializeResult:
-    """The static HTML dashboard: overview map and list, funnel plots, a profile per kommune, method."""
+    """The static HTML dashboard: overview map and list, funnel plots, a profile per kommune, the
+    fylkeskommuner's overview and profiles, method."""
     out = utvalg.year_folder / "dashboard"
     written = build_dashboard(
         candidates,
+        fylkeskommune_candidates,
+        sensitivity,
         published_figures,
         school_names,
         break_notes,

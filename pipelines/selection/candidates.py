@@ -10,6 +10,7 @@ import polars as pl
 from pipelines.config import Config
 from pipelines.selection.explain import drivers, sentence
 from pipelines.selection.holistic import holistic_scores
+from pipelines.selection.sensitivity import HOLISTIC
 from pipelines.vocabulary import UDIR_TOO_LITTLE_DATA, joint_statement
 
 HOLISTIC_COLUMNS = [
@@ -108,7 +109,7 @@ def kommune_candidates(
         "udir_status",
         "udir_category",
     )
-    holistic_sensitivity = sensitivity.filter(pl.col("method") == "holistisk").select(
+    holistic_sensitivity = sensitivity.filter(pl.col("method") == HOLISTIC).select(
         "unit_code",
         pl.col("selected_share").alias("sensitivity_selected_share"),
         pl.col("deciding_choices").alias("sensitivity_deciding_choices"),
