@@ -16,6 +16,7 @@ from pipelines.cli import main
 from pipelines.evaluation import Scenario as EvaluationScenario
 from pipelines.evaluation import policy_config
 from pipelines.outputs.dashboard import validation_section
+from pipelines.outputs.method_text import method_sections
 from pipelines.sample.scenario import load_scenario
 from pipelines.selection.evaluate import (
     _nonnegative_line,
@@ -40,6 +41,7 @@ from pipelines.selection.validation import (
     README_END,
     README_START,
     ValidationResult,
+    clear_candidate_precision,
     configuration_fingerprint,
     goals,
     load_validation,
@@ -370,3 +372,22 @@ def test_a_scenarios_area_weights_are_the_policy_the_methods_run_with(national_c
     assert policy_config(national_config, EvaluationScenario("s", standard, load_scenario(standard))) == (
         national_config
     )
+
+
+def test_the_method_text_states_the_tiers_measured_precision_only_for_its_own_configuration(national_config):
+    """The tier's threshold is chosen on the validation, and the method text (dashboard and workbooks)
+    says how often it was right there: from the committed figures, and not for another configuration."""
+    validation = load_validation(VALIDATION_DIR)
+    precision = clear_candidate_precision(validation, national_config)
+    assert precision is not None and set(precision) == set(validation.scenarios)
+    expected = summary(validation.metrics).filter(
+        (pl.col("method") == "holistic") & (pl.col("metric") == "clear_candidate_rate")
+    )
+    for scenario, mean in expected.select("scenario", "mean").iter_rows():
+        assert precision[scenario] == pytest.approx(mean)
+    tiers = dict(method_sections(national_config, precision=precision))["Nivå"]
+    for scenario, share in precision.items():
+        assert f"{round(share * 100):d} % ({scenario.replace('_', ' ')})" in tiers
+    other = replace(national_config, holistic=replace(national_config.holistic, candidate_probability=0.85))
+    assert clear_candidate_precision(validation, other) is None
+    assert "fasiten er kjent" not in dict(method_sections(other, precision=None))["Nivå"]

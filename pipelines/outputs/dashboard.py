@@ -35,6 +35,7 @@ from pipelines.selection.sensitivity import HOLISTIC, UDIR, outcomes, variant_na
 from pipelines.selection.validation import (
     METHOD_LABELS_NB,
     ValidationResult,
+    clear_candidate_precision,
     configuration_fingerprint,
     goals,
     metrics_shown,
@@ -664,7 +665,7 @@ def method_page(
     )
     sections = "".join(
         f"<h2>{html.escape(title)}</h2>\n<p>{html.escape(text)}</p>\n"
-        for title, text in method_sections(config, gaps)
+        for title, text in method_sections(config, gaps, clear_candidate_precision(validation, config))
     )
     body = f"""
 <h1>Metode og data</h1>

@@ -191,6 +191,19 @@ def summary(metrics: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def clear_candidate_precision(validation: ValidationResult | None, config: Config) -> dict[str, float] | None:
+    """Per scenario: how often the holistic method's *klar kandidat* was truly among the weakest (mean
+    over seeds), from a validation measured with this configuration; None without one."""
+    if validation is None or (
+        validation.provenance["configuration"]["configuration_sha256"] != configuration_fingerprint(config)
+    ):
+        return None
+    rows = summary(validation.metrics).filter(
+        (pl.col("method") == "holistic") & (pl.col("metric") == "clear_candidate_rate")
+    )
+    return {scenario: mean for scenario, mean in rows.select("scenario", "mean").iter_rows()}
+
+
 def pooled_reliability(reliability: pl.DataFrame) -> pl.DataFrame:
     """Per scenario × method × bin, pooled over seeds (weighted by kommuner)."""
     return (
