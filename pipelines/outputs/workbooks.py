@@ -360,6 +360,8 @@ def _write_review_sheet(
         "Udir-rangering": "int",
         "Kommuner med lik andel": "int",
         "Rangering": "int",
+        "Udir-status": "wrap",
+        "Helhetlig vurdering": "wrap",
         "Samlet utsagn": "wrap",
         EXPLANATION_HEADING: "wrap",
     }
