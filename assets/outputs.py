@@ -21,7 +21,7 @@ from pipelines.outputs.dashboard import build_dashboard
 from pipelines.outputs.privacy import hidden_shares
 from pipelines.outputs.privacy import published_figures as protected_figures
 from pipelines.outputs.workbooks import write_workbooks
-from pipelines.provenance import provenance_document, provenance_line
+from pipelines.provenance import provenance_document, provenance_id, provenance_line
 from pipelines.resources import UtvalgSettings
 from pipelines.selection.validation import load_validation
 
@@ -62,6 +62,16 @@ def published_figures(
     )
 
 
+def _provenance(utvalg: UtvalgSettings, raw_files: pl.DataFrame, data_coverage: pl.DataFrame) -> str:
+    """The run's provenance.json; its hash is the run id the workbooks carry."""
+    return provenance_document(
+        raw_files,
+        {"settings": utvalg.recorded(), "selection": utvalg.config.as_dict()},
+        missing_data(data_coverage),
+        absent_sources(data_coverage),
+    )
+
+
 @dg.asset(group_name=GROUP, kinds={"csv", "parquet"})
 def candidate_files(
     utvalg: UtvalgSettings,
@@ -77,12 +87,7 @@ def candidate_files(
     out = utvalg.year_folder
     config = utvalg.config
     missing = missing_data(data_coverage)
-    provenance = provenance_document(
-        raw_files,
-        {"settings": utvalg.recorded(), "selection": config.as_dict()},
-        missing,
-        absent_sources(data_coverage),
-    )
+    provenance = _provenance(utvalg, raw_files, data_coverage)
     gaps = data_gaps(data_coverage)
     notes = {
         "candidates": list_note(gaps, config, "kommune"),
@@ -100,23 +105,29 @@ def candidate_files(
 def statsforvalter_workbooks(
     utvalg: UtvalgSettings,
     candidates: pl.DataFrame,
+    fylkeskommune_candidates: pl.DataFrame,
     published_figures: pl.DataFrame,
     school_names: pl.DataFrame,
     raw_files: pl.DataFrame,
     data_coverage: pl.DataFrame,
 ) -> dg.MaterializeResult:
-    """One Excel workbook per statsforvalter: candidates and borderline kommuner, for review."""
+    """One Excel workbook per statsforvalter, made for reviewing: candidates and borderline kommuner with
+    review cells, their indicators and schools, the office's fylkeskommuner, a legend and the method;
+    a hidden sheet carries the run id (the hash of provenance.json) and the list's fingerprint that
+    `utvalg review import` checks."""
     out = utvalg.year_folder / "statsforvaltere"
+    run_id = provenance_id(_provenance(utvalg, raw_files, data_coverage))
     written = write_workbooks(
         candidates,
+        fylkeskommune_candidates,
         published_figures,
         school_names,
         utvalg.config,
         out,
-        provenance_line(raw_files, missing_data_text(data_coverage)),
+        (run_id, provenance_line(raw_files, missing_data_text(data_coverage))),
         data_gaps(data_coverage),
     )
-    return files(written, out)
+    return files(written, out, run_id=run_id)
 
 
 @dg.asset(group_name=GROUP, kinds={"html", "plotly"})

@@ -22,6 +22,7 @@ from pipelines import settings
 from pipelines.config import DEFAULT_CONFIG, ConfigError, load_config
 from pipelines.ingest.portal_format import ExportFormatError
 from pipelines.reference.registers import NEWEST_STRUCTURE, RegisterError
+from pipelines.register.store import RegisterWriteError
 from pipelines.storage.files import write_atomically
 from pipelines.vocabulary import ON_LIST
 
@@ -299,6 +300,29 @@ def command_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_review(args: argparse.Namespace) -> int:
+    """Import returned review workbooks; exit 1 when any was refused (the others are imported)."""
+    from pipelines.register.store import Register
+    from pipelines.review.imports import import_path
+
+    config = load_config(Path(args.config))
+    school_year = (
+        config.with_year(args.year).selection.school_year if args.year else config.selection.school_year
+    )
+    report = import_path(
+        Path(args.path),
+        Path(args.reports) / school_year,
+        school_year,
+        Register(Path(args.register)),
+        args.office,
+    )
+    for line in report.lines():
+        print(line, file=sys.stderr if line.startswith("refused") else sys.stdout)
+    if not (report.imported or report.already or report.refused):
+        print(f"utvalg review import: no .xlsx file in {args.path}", file=sys.stderr)
+    return EXIT_BAD_INPUT if report.refused else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="utvalg",
@@ -419,6 +443,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", default=str(settings.VALIDATION_DIR), help="folder for the report (default: %(default)s)"
     )
     evaluation.set_defaults(handler=command_evaluate)
+
+    review = commands.add_parser("review", help="the governors' reviews: import returned workbooks")
+    review_commands = review.add_subparsers(dest="action", required=True, metavar="ACTION")
+    importing = review_commands.add_parser(
+        "import",
+        help="import returned review workbooks into the register",
+        description="Checks each workbook against the run published now (reports/<school-year>): run id, "
+        "school year, office, the kommuner listed and every evidence cell, and the review values. Imports "
+        "the good ones (a changed workbook is a new version; one imported before is skipped), names every "
+        "refused one with its file, sheet and cell, and lists answers that changed since an office's "
+        "previous version. Exit code 1 when any workbook was refused.",
+    )
+    importing.add_argument("path", help="a returned workbook, or a folder of them")
+    importing.add_argument(
+        "--office", help="the office that sent them (default: the one each workbook names)"
+    )
+    importing.add_argument("--year", help="school year of the published run (default: the configuration's)")
+    importing.add_argument(
+        "--config", default=str(DEFAULT_CONFIG), help="selection configuration (default: %(default)s)"
+    )
+    importing.add_argument(
+        "--reports", default=str(settings.REPORTS_DIR), help="reports folder (default: %(default)s)"
+    )
+    importing.add_argument(
+        "--register", default=str(settings.register_path()), help="register file (default: %(default)s)"
+    )
+    importing.set_defaults(handler=command_review)
     return parser
 
 
@@ -435,7 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
-    except (FileNotFoundError, RegisterError, ConfigError) as error:
+    except (FileNotFoundError, RegisterError, ConfigError, RegisterWriteError) as error:
         print(f"utvalg: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

@@ -33,6 +33,12 @@ def provenance_line(raw_files: pl.DataFrame, missing_data: str = "") -> str:
     return f"{line}; {missing_data}" if missing_data else line
 
 
+def provenance_id(document: str) -> str:
+    """The run's id: a hash of its provenance document (inputs, configuration, code version), so the same
+    inputs and configuration give the same id, and the workbooks can be traced to the published run."""
+    return hashlib.sha256(document.encode("utf-8")).hexdigest()[:16]
+
+
 def provenance_document(
     raw_files: pl.DataFrame,
     configuration: dict[str, object],

@@ -71,6 +71,29 @@ PRIORITY = (
 )
 
 
+# What each value of PRIORITY means, for the legend a governor reads.
+PRIORITY_LABELS = {
+    1: "Udir-kategori 1",
+    2: f"{CLEAR_CANDIDATE} i den helhetlige vurderingen, ikke i Udir-kategori 1",
+    3: "Udir-kategori 2",
+    4: f"{BORDERLINE} i den helhetlige vurderingen, ikke i noen Udir-kategori",
+}
+
+# The governor's review of a listed kommune: the register's column, the workbook's heading and what to
+# enter. The workbooks are written from these and the importer reads them back by the same headings.
+RECOMMENDATIONS = ("anbefales", "anbefales ikke", "usikker")
+REVIEW_FIELDS = {
+    "recommendation": ("Anbefaling", f"velg fra listen: {' / '.join(RECOMMENDATIONS)}"),
+    "office_priority": (
+        "Prioritet i embetet",
+        "embetets prioritering av kommunene det anbefaler: 1 er høyest, et helt tall",
+    ),
+    "justification": ("Begrunnelse", "fritekst: hva lokalkunnskapen sier om kommunen"),
+    "contact": ("Kontaktperson", "navn på saksbehandleren hos statsforvalteren"),
+    "review_date": ("Dato", "datoen vurderingen ble gjort (dd.mm.åååå)"),
+}
+
+
 def slug(text: str) -> str:
     """``Støtte fra lærerne (prosent)`` → ``stotte_fra_laererne``."""
     text = re.sub(r"\s*\((prosent|snitt)\)\s*$", "", text.strip(), flags=re.IGNORECASE)

@@ -94,44 +94,79 @@ def test_one_workbook_per_statsforvalter_read_back(published, national_run):
     paths = sorted(published["workbooks"].glob("*.xlsx"))
     assert len(paths) == 10
     listed_total = 0
+    counties = national_run.table("fylkeskommune_candidates")
     for path in paths:
         book = openpyxl.load_workbook(path)
-        assert book.sheetnames == ["Kandidater", "Skoler", "Metode"]
+        assert book.sheetnames == [
+            "Vurdering",
+            "Indikatorer",
+            "Skoler",
+            "Fylkeskommuner",
+            "Forklaring",
+            "Metode",
+            "Kontroll",
+        ]
+        assert [book[name].sheet_state for name in book.sheetnames][-1] == "hidden"
+        assert book["Kontroll"].protection.sheet and book["Vurdering"].protection.sheet
+        control = dict(book["Kontroll"].iter_rows(values_only=True))
+        office = control["embete"]
         method = dict(book["Metode"].iter_rows(values_only=True))
         assert re.fullmatch(
             r"kodeversjon [0-9a-f]{16}, 60 inndatafiler \(fingeravtrykk [0-9a-f]{16}\)", method["Laget av"]
         )
-        sheet = book["Kandidater"]
-        header = [cell.value for cell in sheet[1]]
-        assert header[:3] == ["Prioritet", "Kommunenr", "Kommune"]
-        assert {"Anbefaling", "Begrunnelse", "Forklaring", "Helhetlig vurdering", "Udir-status"} <= set(
-            header
-        )
-        statuses = {row[header.index("Udir-status")] for row in sheet.iter_rows(min_row=2, values_only=True)}
+        sheet = book["Vurdering"]
+        header = [cell.value for cell in sheet[3]]
+        # The name is frozen and the review cells sit right beside it.
+        assert header[:7] == [
+            "Kommunenr",
+            "Kommune",
+            "Anbefaling",
+            "Prioritet i embetet",
+            "Begrunnelse",
+            "Kontaktperson",
+            "Dato",
+        ]
+        assert sheet.freeze_panes == "C4" and sheet.auto_filter.ref
+        assert sheet.page_setup.orientation == "landscape" and sheet.sheet_properties.pageSetUpPr.fitToPage
+        assert sheet.page_setup.fitToHeight == 0  # as many pages down as needed, one across
+        assert sheet.print_title_rows == "$1:$3"
+        rows = list(sheet.iter_rows(min_row=4, values_only=True))
+        statuses = {row[header.index("Udir-status")] for row in rows}
         assert statuses <= set(UDIR_STATUSES)
-        assert sheet.freeze_panes == "C2" and sheet.auto_filter.ref
         validations = sheet.data_validations.dataValidation
-        assert validations and validations[0].formula1 == '"anbefales,anbefales ikke,usikker"'
-        priorities = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
-        assert priorities == sorted(priorities)
-        listed_total += len(priorities)
-        offices = {row[header.index("Kommunenr")][:2] for row in sheet.iter_rows(min_row=2, values_only=True)}
-        assert all(len(code) == 2 for code in offices)
+        assert validations[0].formula1 == '"anbefales,anbefales ikke,usikker"'
+        assert str(validations[0].sqref) == f"C4:C{3 + max(len(rows), 1)}"
+        for row in sheet.iter_rows(min_row=4):
+            assert [cell.protection.locked for cell in row[2:7]] == [False] * 5
+            assert all(cell.protection.locked for cell in row[:2] + row[7:])
+        groups = [row[header.index("Listegruppe")] for row in rows]
+        assert groups == sorted(groups)
+        listed_total += len(rows)
+        assert all(len(row[0]) == 4 for row in rows)
+        mine = counties.filter(pl.col("statsforvalter") == office)["county_name"].sort().to_list()
+        shown = sorted(row[1] for row in book["Fylkeskommuner"].iter_rows(min_row=2, values_only=True))
+        assert shown == mine and mine
+        legend = dict(book["Forklaring"].iter_rows(values_only=True))
+        assert {f"Listegruppe {n}" for n in range(1, 5)} <= set(legend)
+        schools = list(book["Skoler"].iter_rows(values_only=True))
+        assert schools[0][:2] == ("Kommunenr", "Kommune") and all(row[1] for row in schools[1:])
     assert listed_total == national_run.table("candidates").filter(ON_LIST).height
 
 
 def test_workbooks_are_byte_identical_between_runs(published, national_run, national_config, tmp_path):
     from pipelines.indicators.coverage import data_gaps
     from pipelines.outputs.workbooks import write_workbooks
-    from pipelines.provenance import provenance_line
+    from pipelines.provenance import provenance_id, provenance_line
 
+    candidate_files_provenance = (published["root"] / "provenance.json").read_text(encoding="utf-8")
     again = write_workbooks(
         national_run.table("candidates"),
+        national_run.table("fylkeskommune_candidates"),
         national_run.table("published_figures"),
         national_run.table("school_names"),
         national_config,
         tmp_path,
-        provenance_line(national_run.table("raw_files")),
+        (provenance_id(candidate_files_provenance), provenance_line(national_run.table("raw_files"))),
         data_gaps(national_run.table("data_coverage")),
     )
     for path in again:
@@ -145,6 +180,7 @@ def test_no_published_figure_rests_on_too_few_pupils(published):
     for path in sorted(published["workbooks"].glob("*.xlsx")):
         sheet = openpyxl.load_workbook(path)["Skoler"]
         header = [cell.value for cell in sheet[1]]
+        assert "Verdi" in header
         rows = [dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=2, values_only=True)]
         for row in rows:
             if row["Verdi"] is not None:
@@ -210,9 +246,12 @@ def test_text_a_governor_reads_follows_the_configuration(national_sample, tmp_pa
     method_texts, sentences = [], candidates["explanation"].to_list()
     for path in sorted((root / "statsforvaltere").glob("*.xlsx")):
         book = openpyxl.load_workbook(path)
-        kandidater = list(book["Kandidater"].iter_rows(values_only=True))
-        method_texts += [str(cell) for cell in kandidater[0]] + [str(c.value) for c in book["Skoler"][1]]
-        sentences += [str(row[kandidater[0].index("Forklaring")]) for row in kandidater[1:]]
+        vurdering = list(book["Vurdering"].iter_rows(values_only=True))
+        method_texts += [str(cell) for cell in vurdering[2]] + [str(c.value) for c in book["Skoler"][1]]
+        sentences += [str(row[vurdering[2].index("Forklaring")]) for row in vurdering[3:]]
+        method_texts += [
+            str(value) for row in book["Forklaring"].iter_rows(values_only=True) for value in row
+        ]
         method_texts += [str(value) for row in book["Metode"].iter_rows(values_only=True) for value in row]
     dashboard = root / "dashboard"
     index = (dashboard / "index.html").read_text(encoding="utf-8")
