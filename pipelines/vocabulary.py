@@ -104,6 +104,7 @@ def slug(text: str) -> str:
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
 
+
 # Oppfølgingsordningen: a kommune's place in the scheme when a list is made (null: neither), and the
 # statuses of the review as Udir follows it (:mod:`pipelines.review.status`).
 IN_SCHEME = "i ordningen"

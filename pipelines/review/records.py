@@ -53,7 +53,9 @@ def read_rows(data: bytes, file: str, columns: Sequence[str]) -> list[Row]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise RecordError(file, f"byte {error.start}", "not UTF-8 text; save the file as CSV UTF-8") from error
+        raise RecordError(
+            file, f"byte {error.start}", "not UTF-8 text; save the file as CSV UTF-8"
+        ) from error
     lines = text.splitlines()
     if not lines or not lines[0].strip():
         raise RecordError(file, "line 1", f"no header; expected the columns {', '.join(columns)}")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.reference.mapping import MAPPING_SCHEMA
 from pipelines.reference.registers import STRUCTURES, RegisterError, nominal_structure
 from pipelines.register.store import Register
 from pipelines.review.records import (
@@ -90,7 +89,6 @@ def _structure_of(first_school_year: str) -> int:
 def cohort_rows(data: bytes, file: str, mapping: pl.DataFrame, target_codes: set[str]) -> pl.DataFrame:
     """The historic cohorts in a list, mapped to today's kommuner. ``mapping``: the kommune mapping to
     the target structure; ``target_codes``: the target structure's kommuner."""
-    mapping = mapping.cast(MAPPING_SCHEMA)  # type: ignore[arg-type]
     rows = read_rows(data, file, COHORT_COLUMNS)
     records = []
     for row in rows:
@@ -106,7 +104,8 @@ def cohort_rows(data: bytes, file: str, mapping: pl.DataFrame, target_codes: set
         )
         if links.is_empty() and code in target_codes:
             links = pl.DataFrame(
-                {"target_code": [code], "kind": ["unchanged"]}, schema={"target_code": pl.String, "kind": pl.String}
+                {"target_code": [code], "kind": ["unchanged"]},
+                schema={"target_code": pl.String, "kind": pl.String},
             )
         if links.is_empty():
             raise RecordError(
@@ -135,9 +134,7 @@ def cohort_rows(data: bytes, file: str, mapping: pl.DataFrame, target_codes: set
     )
 
 
-def application_rows(
-    data: bytes, file: str, year: str, kommuner: set[str], fylker: set[str]
-) -> pl.DataFrame:
+def application_rows(data: bytes, file: str, year: str, kommuner: set[str], fylker: set[str]) -> pl.DataFrame:
     """The applications for school year ``year`` in a list; owners are today's kommuner and fylker."""
     rows = read_rows(data, file, APPLICATION_COLUMNS)
     records = []
@@ -193,7 +190,9 @@ def decision_frame(
     for code, decision, where in decisions:
         if code not in listed:
             raise RecordError(
-                file, where, f"kommune {code} is neither on the {year} list nor an applicant; nothing recorded"
+                file,
+                where,
+                f"kommune {code} is neither on the {year} list nor an applicant; nothing recorded",
             )
         if decision not in DECISIONS:
             raise RecordError(file, where, f"{decision!r} is not a decision: write {' or '.join(DECISIONS)}")

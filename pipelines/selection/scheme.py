@@ -84,9 +84,7 @@ def scheme_status(periods: pl.DataFrame, school_year: str, scheme: Scheme) -> pl
             .alias("scheme_status")
         )
         .filter(pl.col("scheme_status").is_not_null())
-        .sort(
-            pl.col("scheme_status") == IN_SCHEME, "last_school_year", "first_school_year", descending=True
-        )
+        .sort(pl.col("scheme_status") == IN_SCHEME, "last_school_year", "first_school_year", descending=True)
         .unique("municipality_code", keep="first", maintain_order=True)
         .select(
             "municipality_code",
@@ -98,7 +96,9 @@ def scheme_status(periods: pl.DataFrame, school_year: str, scheme: Scheme) -> pl
     )
 
 
-def without_scheme(udir: pl.DataFrame, holistic_rank: pl.DataFrame, set_aside: list[str], config: Config) -> pl.DataFrame:
+def without_scheme(
+    udir: pl.DataFrame, holistic_rank: pl.DataFrame, set_aside: list[str], config: Config
+) -> pl.DataFrame:
     """Udir's categories and the holistic list order with the kommuner ``set_aside`` (in the scheme or
     recently out) left out: category 1 filled from the next ranked kommuner, category 2 chosen again
     among the rest, and the holistic rank counted among the kommuner left. One row per ``unit_code`` of
