@@ -34,7 +34,7 @@ from pipelines.review.scheme_records import (
 from pipelines.review.summary import DECISION_HEADING, HEADER_ROW, NOT_ANSWERED, SUMMARY_SHEET
 from pipelines.selection.scheme import scheme_status, support_periods, without_scheme
 from pipelines.settings import REFERENCE_DIR
-from pipelines.vocabulary import IN_SCHEME, ON_LIST, RECENTLY_OUT, REVIEW_FIELDS
+from pipelines.vocabulary import IN_SCHEME, NOT_REVIEWED, ON_LIST, RECENTLY_OUT, REVIEW_FIELDS
 from tests.conftest import SCHOOL_YEAR
 
 
@@ -331,8 +331,9 @@ def test_a_decision_list_read():
 # --- the round trip on the national sample ----------------------------------------------------------
 
 
-def _fill_workbook(source: Path, target: Path, answers: dict[int, str]) -> None:
-    """A governor answers rows (0-based among the listed) with openpyxl and saves the workbook."""
+def _fill_workbook(source: Path, target: Path, answers: dict[int, str]) -> dict[str, str]:
+    """A governor answers rows (0-based among the listed) with openpyxl and saves the workbook; the
+    answers by kommune number."""
     book = openpyxl.load_workbook(source)
     sheet = book["Vurdering"]
     headings = [cell.value for cell in sheet[HEADER_ROW + 1]]
@@ -340,10 +341,11 @@ def _fill_workbook(source: Path, target: Path, answers: dict[int, str]) -> None:
     for row, answer in answers.items():
         sheet.cell(row=HEADER_ROW + 2 + row, column=column, value=answer)
     book.save(target)
+    return {sheet.cell(row=HEADER_ROW + 2 + row, column=1).value: answer for row, answer in answers.items()}
 
 
 def test_round_trip_from_the_run_to_the_decision(national_run: FlowRun, published, tmp_path):
-    year_folder = published["root"]
+    year_folder = published["root"].parents[1] / SCHOOL_YEAR  # reports/<school-year>, as readers see it
     register = Register(tmp_path / "register.duckdb")
     candidates = national_run.table("candidates")
     assert {"applicant", "scheme_status", "udir_category_without_scheme"} <= set(candidates.columns)
@@ -353,7 +355,7 @@ def test_round_trip_from_the_run_to_the_decision(national_run: FlowRun, publishe
     workbooks = sorted(published["workbooks"].glob("*.xlsx"))
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    _fill_workbook(workbooks[0], inbox / workbooks[0].name, {0: "anbefales", 1: "anbefales ikke"})
+    answered = _fill_workbook(workbooks[0], inbox / workbooks[0].name, {0: "anbefales", 1: "anbefales ikke"})
     report = import_path(inbox, year_folder, register)
     assert report.refused == [] and len(report.imported) == 1
     office = report.imported[0][1]
@@ -363,7 +365,10 @@ def test_round_trip_from_the_run_to_the_decision(national_run: FlowRun, publishe
     listed = candidates.filter(ON_LIST | pl.col("applicant"))
     assert table.height == listed.height
     mine = table.filter(pl.col("Statsforvalter") == office)
-    assert mine["Embetets anbefaling"].to_list()[:2] == ["anbefalt", "ikke anbefalt"]
+    shown = dict(mine.select("Kommunenr", "Embetets anbefaling").iter_rows())
+    expected = {"anbefales": "anbefalt", "anbefales ikke": "ikke anbefalt"}
+    assert {code: shown[code] for code in answered} == {c: expected[a] for c, a in answered.items()}
+    assert set(shown.values()) == {"anbefalt", "ikke anbefalt", NOT_REVIEWED}
     others = table.filter(pl.col("Statsforvalter") != office)
     assert set(others["Embetets anbefaling"]) == {NOT_ANSWERED}
     assert write_summary(year_folder, register, tmp_path / "igjen.xlsx").equals(table)
@@ -393,7 +398,7 @@ def test_round_trip_from_the_run_to_the_decision(national_run: FlowRun, publishe
 
 
 def test_a_returned_summary_workbook_is_checked_cell_by_cell(national_run: FlowRun, published, tmp_path):
-    year_folder = published["root"]
+    year_folder = published["root"].parents[1] / SCHOOL_YEAR  # reports/<school-year>, as readers see it
     register = Register(tmp_path / "register.duckdb")
     summary = tmp_path / "oppsummering.xlsx"
     table = write_summary(year_folder, register, summary)
