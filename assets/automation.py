@@ -1,12 +1,16 @@
-"""The autumn schedule and a sensor that notices new or changed files in the raw folder."""
+"""The autumn schedule, a sensor that notices new or changed files in the raw folder, and one that
+imports the review workbooks dropped in the inbox."""
 
 import hashlib
 from pathlib import Path
 
 import dagster as dg
 
+from pipelines import settings
 from pipelines.ingest.files import find_raw_files
+from pipelines.register.store import Register
 from pipelines.resources import UtvalgSettings
+from pipelines.review.imports import import_path, review_files
 
 everything = dg.define_asset_job(
     "autumn_selection",
@@ -43,3 +47,32 @@ def new_raw_files(context: dg.SensorEvaluationContext, utvalg: UtvalgSettings) -
     if fingerprint == context.cursor:
         return dg.SensorResult(skip_reason="no new or changed files")
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key=fingerprint)], cursor=fingerprint)
+
+
+def inbox_fingerprint(inbox: Path) -> str:
+    """A hash of the inbox's workbooks' names, sizes and modification times."""
+    digest = hashlib.sha256()
+    for path in review_files(inbox):
+        stat = path.stat()
+        digest.update(f"{path.name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
+def review_inbox(context: dg.SensorEvaluationContext, utvalg: UtvalgSettings) -> dg.SensorResult:
+    """Imports the governors' returned workbooks dropped in the inbox folder (UTVALG_REVIEW_INBOX) into the
+    register, as `utvalg review import` does; the tick's log names every file imported or refused."""
+    inbox = settings.review_inbox()
+    if not inbox.is_dir():
+        return dg.SensorResult(skip_reason=f"inbox folder {inbox} does not exist")
+    fingerprint = inbox_fingerprint(inbox)
+    if fingerprint == context.cursor:
+        return dg.SensorResult(skip_reason="no new or changed workbooks")
+    report = import_path(inbox, utvalg.published_folder, Register(settings.register_path()))
+    for line in report.lines():
+        (context.log.warning if line.startswith("refused") else context.log.info)(line)
+    summary = (
+        f"{len(report.imported)} imported, {len(report.already)} already imported, "
+        f"{len(report.refused)} refused, {report.conflicts.height} changed answers"
+    )
+    return dg.SensorResult(skip_reason=summary, cursor=fingerprint)

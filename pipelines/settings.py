@@ -30,6 +30,12 @@ def register_path() -> Path:
     return Path(os.environ.get("UTVALG_REGISTER", DATA_DIR / "register" / "register.duckdb"))
 
 
+def review_inbox() -> Path:
+    """Where returned review workbooks are dropped for the ``review_inbox`` sensor: ``UTVALG_REVIEW_INBOX``
+    or ``data/register/inbox``."""
+    return Path(os.environ.get("UTVALG_REVIEW_INBOX", DATA_DIR / "register" / "inbox"))
+
+
 def code_version() -> str:
     """A hash of the project's Python code: outputs record the code that produced them."""
     digest = hashlib.sha256()

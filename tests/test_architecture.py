@@ -36,6 +36,9 @@ STAGES = {
     "indicators": 5,
     "selection": 6,
     "outputs": 7,
+    # The governors' returned workbooks are read against the outputs; the register stores them.
+    "review": 8,
+    "register": 0,
 }
 # The sample generator writes raw exports as Udir does; it may use the registers, the export format and
 # the organisation-number check (so its numbers pass validation).
@@ -150,7 +153,10 @@ def definitions_snapshot(definitions: dg.Definitions) -> dict[str, object]:
         for schedule in (definitions.resolve_schedule_def(s.name) for s in definitions.schedules or [])
     }
     sensors = {
-        sensor.name: {"job": sensor.job_name, "default_status": sensor.default_status.value}
+        sensor.name: {
+            "job": sensor.job_name if sensor.has_jobs else None,
+            "default_status": sensor.default_status.value,
+        }
         for sensor in (definitions.resolve_sensor_def(s.name) for s in definitions.sensors or [])
     }
     return {"assets": assets, "checks": checks, "jobs": jobs, "schedules": schedules, "sensors": sensors}
