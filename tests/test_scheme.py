@@ -509,3 +509,27 @@ def test_the_next_list_marks_the_scheme_and_applicants(
     recorded = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))["register"]
     before = json.loads((published_root(national_run) / "provenance.json").read_text(encoding="utf-8"))
     assert recorded != before["register"]  # the register's content is part of the run's inputs
+
+
+def test_the_commands_and_their_exit_codes(tmp_path, capsys):
+    from pipelines.cli import main
+
+    register = str(tmp_path / "register.duckdb")
+    kull = tmp_path / "kull.csv"
+    kull.write_text("kommunenummer;første skoleår\n1507;2021-22\n", encoding="utf-8")
+    assert main(["scheme", "import", str(kull), "--register", register]) == 0
+    assert "1507 (2021-22) → 1580: split" in capsys.readouterr().out
+    assert main(["scheme", "import", str(kull), "--register", register]) == 0
+    assert "nothing recorded" in capsys.readouterr().out
+    kull.write_text("kommunenummer;første skoleår\n9998;2021-22\n", encoding="utf-8")
+    assert main(["scheme", "import", str(kull), "--register", register]) == 1
+    assert "kull.csv, line 2, column kommunenummer" in capsys.readouterr().err
+    vedtak = tmp_path / "vedtak.csv"
+    vedtak.write_text("skoleår;kommunenummer;beslutning\n2025-26;0301;tilbud\n", encoding="utf-8")
+    arguments = ["--register", register, "--reports", str(tmp_path / "reports"), "--year", "2025-26"]
+    assert main(["decide", str(vedtak), *arguments]) == 1
+    assert "no published list" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main(["decide"])
+    assert usage.value.code == 2
+    assert Register(Path(register)).read(DECISIONS_TABLE).is_empty()
