@@ -21,7 +21,12 @@ from pipelines.outputs.dashboard import build_dashboard
 from pipelines.outputs.privacy import hidden_shares
 from pipelines.outputs.privacy import published_figures as protected_figures
 from pipelines.outputs.workbooks import write_workbooks
-from pipelines.provenance import provenance_document, provenance_id, provenance_line
+from pipelines.provenance import (
+    frames_fingerprint,
+    provenance_document,
+    provenance_id,
+    provenance_line,
+)
 from pipelines.resources import UtvalgSettings
 from pipelines.selection.validation import load_validation
 
@@ -62,13 +67,20 @@ def published_figures(
     )
 
 
-def _provenance(utvalg: UtvalgSettings, raw_files: pl.DataFrame, data_coverage: pl.DataFrame) -> str:
-    """The run's provenance.json; its hash is the run id the workbooks carry."""
+def _provenance(
+    utvalg: UtvalgSettings,
+    raw_files: pl.DataFrame,
+    data_coverage: pl.DataFrame,
+    register: tuple[pl.DataFrame, pl.DataFrame],
+) -> str:
+    """The run's provenance.json; its hash is the run id the workbooks carry. ``register``: the scheme
+    and applications the run read from the register."""
     return provenance_document(
         raw_files,
         {"settings": utvalg.recorded(), "selection": utvalg.config.as_dict()},
         missing_data(data_coverage),
         absent_sources(data_coverage),
+        frames_fingerprint(*register),
     )
 
 
@@ -80,6 +92,8 @@ def candidate_files(
     published_figures: pl.DataFrame,
     raw_files: pl.DataFrame,
     data_coverage: pl.DataFrame,
+    scheme: pl.DataFrame,
+    applications: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """candidates.csv, fylkeskommuner.csv and their parquet copies in reports/<school-year>/,
     published_figures.csv (the privacy-protected figures), with provenance.json (which also names the
@@ -87,7 +101,7 @@ def candidate_files(
     out = utvalg.year_folder
     config = utvalg.config
     missing = missing_data(data_coverage)
-    provenance = _provenance(utvalg, raw_files, data_coverage)
+    provenance = _provenance(utvalg, raw_files, data_coverage, (scheme, applications))
     gaps = data_gaps(data_coverage)
     notes = {
         "candidates": list_note(gaps, config, "kommune"),
@@ -110,13 +124,15 @@ def statsforvalter_workbooks(
     school_names: pl.DataFrame,
     raw_files: pl.DataFrame,
     data_coverage: pl.DataFrame,
+    scheme: pl.DataFrame,
+    applications: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """One Excel workbook per statsforvalter, made for reviewing: candidates and borderline kommuner with
     review cells, their indicators and schools, the office's fylkeskommuner, a legend and the method;
     a hidden sheet carries the run id (the hash of provenance.json) and the list's fingerprint that
     `utvalg review import` checks."""
     out = utvalg.year_folder / "statsforvaltere"
-    run_id = provenance_id(_provenance(utvalg, raw_files, data_coverage))
+    run_id = provenance_id(_provenance(utvalg, raw_files, data_coverage, (scheme, applications)))
     written = write_workbooks(
         candidates,
         fylkeskommune_candidates,

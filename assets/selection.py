@@ -1,18 +1,31 @@
 """Stage 6, selection: Udir's rule, the holistic method, sensitivity and the candidate lists."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
 from assets.metadata import MAY_BE_EMPTY, TABLE_KINDS, markdown_table, outs, table, table_spec
+from pipelines.provenance import frames_fingerprint
+from pipelines.register.store import Register
 from pipelines.resources import UtvalgSettings
+from pipelines.review.scheme_records import applications as applications_in_force
+from pipelines.review.scheme_records import cohorts
 from pipelines.selection.candidates import fylkeskommune_candidates as county_list
 from pipelines.selection.candidates import kommune_candidates
 from pipelines.selection.holistic import holistic_scores as holistic_method
+from pipelines.selection.scheme import support_periods
 from pipelines.selection.sensitivity import sensitivity_table
 from pipelines.selection.udir_rule import udir_selection
-from pipelines.vocabulary import BORDERLINE, CLEAR_CANDIDATE, ON_LIST, UDIR_TOO_LITTLE_DATA
+from pipelines.vocabulary import (
+    BORDERLINE,
+    CLEAR_CANDIDATE,
+    IN_SCHEME,
+    ON_LIST,
+    RECENTLY_OUT,
+    UDIR_TOO_LITTLE_DATA,
+)
 
 GROUP = "selection"
 HOLISTIC = [
@@ -27,6 +40,24 @@ HOLISTIC = [
         GROUP,
         "Composite score, P(among the N weakest), 90 % rank interval containing the point rank, the "
         "joint 90 % statements about the set, tier.",
+        may_be_empty=True,
+    ),
+]
+
+REGISTER = [
+    table_spec(
+        "scheme",
+        GROUP,
+        "Oppfølgingsordningen from the register: every cohort begun by the list's school year (historic "
+        "or decided by Udir) with its support periods: first school year, forfase, gjennomføringsfase, "
+        "last school year.",
+        may_be_empty=True,
+    ),
+    table_spec(
+        "applications",
+        GROUP,
+        "The school owners who applied for support for the list's school year (from the register): "
+        "owner, kind, date, reason.",
         may_be_empty=True,
     ),
 ]
@@ -78,6 +109,28 @@ def holistic(
     )
 
 
+@dg.multi_asset(outs=outs(REGISTER))
+def register_records(utvalg: UtvalgSettings) -> Iterator[dg.MaterializeResult]:
+    """What the register holds that the list depends on, read once per run: the run is reproducible
+    given these rows, whose fingerprint provenance.json records. Decisions made on this year's list
+    start the next school year and do not change it."""
+    register = Register(Path(utvalg.register_path))
+    year = utvalg.config.selection.school_year
+    periods = support_periods(cohorts(register, year), utvalg.config.scheme)
+    applied = applications_in_force(register, year)
+    fingerprint = frames_fingerprint(periods, applied)
+    yield dg.MaterializeResult(
+        asset_key="scheme",
+        value=periods,
+        metadata={"preview": markdown_table(periods), "rows": periods.height, "register": fingerprint},
+    )
+    yield dg.MaterializeResult(
+        asset_key="applications",
+        value=applied,
+        metadata={"preview": markdown_table(applied), "rows": applied.height, "register": fingerprint},
+    )
+
+
 @dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY, deps=CHECKED)
 def sensitivity(
     utvalg: UtvalgSettings,
@@ -101,12 +154,22 @@ def candidates(
     rank_uncertainty: pl.DataFrame,
     holistic_scores: pl.DataFrame,
     sensitivity: pl.DataFrame,
+    scheme: pl.DataFrame,
+    applications: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """One row per kommune of the target structure: Udir's rule and the holistic method side by side,
-    with a plain Norwegian explanation."""
+    with a plain Norwegian explanation, the kommune's place in Oppfølgingsordningen, whether it
+    applied, and Udir's categories and the holistic rank without the kommuner in the scheme."""
     config = utvalg.config
     frame = kommune_candidates(
-        kommune_register, udir_risk_points, rank_uncertainty, holistic_scores, sensitivity, config
+        kommune_register,
+        udir_risk_points,
+        rank_uncertainty,
+        holistic_scores,
+        sensitivity,
+        config,
+        scheme,
+        applications.filter(pl.col("owner_kind") == "kommune"),
     )
     preview = ["municipality_code", "municipality_name", "udir_category", "holistic_rank", "p_top_n", "tier"]
     return table(
@@ -119,6 +182,9 @@ def candidates(
         klar_kandidat=int((frame["tier"] == CLEAR_CANDIDATE).sum()),
         grensetilfelle=int((frame["tier"] == BORDERLINE).sum()),
         on_the_list=frame.filter(ON_LIST).height,
+        applicants=int(frame["applicant"].sum()),
+        in_scheme=int((frame["scheme_status"] == IN_SCHEME).sum()),
+        recently_out=int((frame["scheme_status"] == RECENTLY_OUT).sum()),
     )
 
 

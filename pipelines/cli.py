@@ -23,6 +23,7 @@ from pipelines.config import DEFAULT_CONFIG, ConfigError, load_config
 from pipelines.ingest.portal_format import ExportFormatError
 from pipelines.reference.registers import NEWEST_STRUCTURE, RegisterError
 from pipelines.register.store import RegisterWriteError
+from pipelines.review.records import RecordError
 from pipelines.storage.files import write_atomically
 from pipelines.vocabulary import ON_LIST
 
@@ -323,6 +324,91 @@ def command_review(args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if report.refused else EXIT_OK
 
 
+def _school_year(args: argparse.Namespace) -> str:
+    config = load_config(Path(args.config))
+    return config.with_year(args.year).selection.school_year if args.year else config.selection.school_year
+
+
+def _recorded(rows: pl.DataFrame, version: int | None, what: str) -> int:
+    if version is None:
+        print(f"{what}: {rows.height} rows, the same as the list in force: nothing recorded")
+    else:
+        print(f"{what}: {rows.height} rows recorded, version {version}")
+    return EXIT_OK
+
+
+def command_decide(args: argparse.Namespace) -> int:
+    """Record Udir's decisions on the published list (a CSV or the returned summary workbook)."""
+    from pipelines.register.store import Register
+    from pipelines.review.scheme_commands import decide
+
+    rows, version = decide(
+        Path(args.path), Path(args.reports) / _school_year(args), Register(Path(args.register))
+    )
+    offered = int((rows["decision"] == "tilbud").sum())
+    return _recorded(rows, version, f"decisions for {rows['school_year'][0]} ({offered} offered a place)")
+
+
+def command_scheme_import(args: argparse.Namespace) -> int:
+    """Record the historic cohorts of the scheme, mapped to today's kommuner."""
+    from pipelines.reference.mapping import load_changes
+    from pipelines.reference.registers import load_registers
+    from pipelines.register.store import Register
+    from pipelines.review.scheme_commands import import_scheme
+
+    registers, changes = load_registers(settings.REFERENCE_DIR), load_changes(settings.REFERENCE_DIR)
+    rows, version = import_scheme(
+        Path(args.path), registers, changes, NEWEST_STRUCTURE, Register(Path(args.register))
+    )
+    for row in rows.filter(pl.col("link") != "unchanged").iter_rows(named=True):
+        print(
+            f"{row['source_code']} ({row['first_school_year']}) → {row['municipality_code']}: {row['link']}"
+        )
+    return _recorded(rows, version, "historic cohorts")
+
+
+def command_applications_import(args: argparse.Namespace) -> int:
+    """Record the year's applications."""
+    from pipelines.reference.registers import load_registers
+    from pipelines.register.store import Register
+    from pipelines.review.scheme_commands import import_application_list
+
+    year = _school_year(args)
+    rows, version = import_application_list(
+        Path(args.path),
+        year,
+        load_registers(settings.REFERENCE_DIR),
+        NEWEST_STRUCTURE,
+        Register(Path(args.register)),
+    )
+    return _recorded(rows, version, f"applications for {year}")
+
+
+def command_review_summary(args: argparse.Namespace) -> int:
+    """Write the summary workbook of the governors' recommendations for Udir."""
+    from pipelines.register.store import Register
+    from pipelines.review.scheme_commands import write_summary
+
+    table = write_summary(
+        Path(args.reports) / _school_year(args), Register(Path(args.register)), Path(args.out)
+    )
+    print(f"wrote {args.out}: {table.height} kommuner")
+    return EXIT_OK
+
+
+def _register_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--year", help="school year of the published list (default: the configuration's)")
+    command.add_argument(
+        "--config", default=str(DEFAULT_CONFIG), help="selection configuration (default: %(default)s)"
+    )
+    command.add_argument(
+        "--reports", default=str(settings.REPORTS_DIR), help="reports folder (default: %(default)s)"
+    )
+    command.add_argument(
+        "--register", default=str(settings.register_path()), help="register file (default: %(default)s)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="utvalg",
@@ -470,6 +556,52 @@ def build_parser() -> argparse.ArgumentParser:
         "--register", default=str(settings.register_path()), help="register file (default: %(default)s)"
     )
     importing.set_defaults(handler=command_review)
+    summary = review_commands.add_parser(
+        "summary",
+        help="the summary workbook for Udir: every office's recommendations beside the evidence",
+        description="Writes every kommune under review (the published list and applicants) with the "
+        "evidence, each office's latest imported answer (or that it has not answered) and a column for "
+        "Udir's decision, which `utvalg decide` reads back.",
+    )
+    summary.add_argument("--out", required=True, help="the workbook to write (.xlsx)")
+    _register_options(summary)
+    summary.set_defaults(handler=command_review_summary)
+
+    deciding = commands.add_parser(
+        "decide",
+        help="record Udir's decision on the published list",
+        description="FILE: a CSV with the columns skoleår, kommunenummer, beslutning (tilbud / ikke "
+        "tilbud), or the summary workbook with its column 'Udirs beslutning' filled in. Every kommune must "
+        "be on the published list or an applicant. Nothing is recorded if anything is wrong (exit 1). "
+        "Those offered a place start their support the next school year.",
+    )
+    deciding.add_argument("path", help="the decision list (.csv) or the returned summary workbook (.xlsx)")
+    _register_options(deciding)
+    deciding.set_defaults(handler=command_decide)
+
+    scheme = commands.add_parser("scheme", help="Oppfølgingsordningen's historic cohorts")
+    scheme_commands = scheme.add_subparsers(dest="action", required=True, metavar="ACTION")
+    scheme_import = scheme_commands.add_parser(
+        "import",
+        help="record the historic cohorts (CSV: kommunenummer, første skoleår)",
+        description="Kommune numbers of earlier structures are mapped to today's; a split kommune's "
+        "cohort goes to every successor. The latest import is the list in force.",
+    )
+    scheme_import.add_argument("path", help="the cohort list (.csv)")
+    _register_options(scheme_import)
+    scheme_import.set_defaults(handler=command_scheme_import)
+
+    applications = commands.add_parser("applications", help="school owners' own applications for support")
+    application_commands = applications.add_subparsers(dest="action", required=True, metavar="ACTION")
+    application_import = application_commands.add_parser(
+        "import",
+        help="record the year's applications (CSV: eier, dato, begrunnelse)",
+        description="eier: a kommune's (four digits) or fylkeskommune's (two digits) number; dato within "
+        "the school year; begrunnelse: a short reason. The latest import for a school year is in force.",
+    )
+    application_import.add_argument("path", help="the application list (.csv)")
+    _register_options(application_import)
+    application_import.set_defaults(handler=command_applications_import)
     return parser
 
 
@@ -486,7 +618,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
-    except (FileNotFoundError, RegisterError, ConfigError, RegisterWriteError) as error:
+    except (FileNotFoundError, RegisterError, ConfigError, RegisterWriteError, RecordError) as error:
         print(f"utvalg: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

@@ -14,6 +14,7 @@ from pipelines.settings import PROJECT_ROOT
 from pipelines.vocabulary import AREAS, OWNERS, SOURCES
 
 DEFAULT_CONFIG = PROJECT_ROOT / "utvalg.toml"
+SECTIONS = ("selection", "holistic", "indicator", "scheme")
 
 
 class ConfigError(ValueError):
@@ -71,10 +72,21 @@ class Holistic:
 
 
 @dataclass(frozen=True)
+class Scheme:
+    """The support periods of Oppfølgingsordningen, counted in school years from a cohort's first."""
+
+    forfase_years: int = 1
+    total_years: int = 3
+    # A kommune whose support ended at most this many school years before the list's is "nylig ute".
+    recently_out_years: int = 3
+
+
+@dataclass(frozen=True)
 class Config:
     selection: Selection
     holistic: Holistic
     indicators: tuple[Indicator, ...]
+    scheme: Scheme = field(default_factory=Scheme)
 
     def for_owner(self, owner: str) -> tuple[Indicator, ...]:
         return tuple(i for i in self.indicators if i.owner == owner)
@@ -169,12 +181,12 @@ def _check_minimum_pupils(section: dict[str, Any], minimum: int, where: str) -> 
 def parse_config(data: dict[str, Any], file: str) -> Config:
     """Validate a parsed TOML document."""
     for name, value in data.items():
-        if name not in ("selection", "holistic", "indicator"):
-            close = difflib.get_close_matches(name, ["selection", "holistic", "indicator"], n=1)
+        if name not in SECTIONS:
+            close = difflib.get_close_matches(name, list(SECTIONS), n=1)
             hint = (
                 f"; did you mean [{close[0]}]?"
                 if close
-                else "; expected [selection], [holistic], [[indicator]]"
+                else "; expected [selection], [holistic], [[indicator]], [scheme]"
             )
             kind = "section" if isinstance(value, dict | list) else "key"
             shown = f"[{name}]" if kind == "section" else f"'{name}'"
@@ -293,7 +305,28 @@ def parse_config(data: dict[str, Any], file: str) -> Config:
         if indicator.pupil_sd is not None:
             _positive(indicator.pupil_sd, "pupil_sd", where)
         indicators.append(indicator)
-    return Config(selection, holistic, tuple(indicators))
+    return Config(selection, holistic, tuple(indicators), _scheme(data.get("scheme", {}), file))
+
+
+def _scheme(section: object, file: str) -> Scheme:
+    """The optional [scheme] section: whole school years, the forfase shorter than the whole support."""
+    where = f"{file} [scheme]"
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where}: expected a table [scheme]")
+    _known_keys(section, _names(Scheme), where, "scheme")
+    scheme = Scheme(
+        forfase_years=_typed(section, "forfase_years", int, where, Scheme.forfase_years),
+        total_years=_typed(section, "total_years", int, where, Scheme.total_years),
+        recently_out_years=_typed(section, "recently_out_years", int, where, Scheme.recently_out_years),
+    )
+    _at_least(scheme.forfase_years, 1, "forfase_years", where)
+    _at_least(scheme.recently_out_years, 0, "recently_out_years", where)
+    if scheme.total_years <= scheme.forfase_years:
+        raise ConfigError(
+            f"{where}: 'total_years' ({scheme.total_years}) must be more than 'forfase_years' "
+            f"({scheme.forfase_years}): the gjennomføringsfase follows the forfase"
+        )
+    return scheme
 
 
 def load_config(path: Path = DEFAULT_CONFIG) -> Config:

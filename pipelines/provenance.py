@@ -20,6 +20,17 @@ def provenance_frame(raw_files: pl.DataFrame, configuration_json: str) -> pl.Dat
     )
 
 
+def frames_fingerprint(*frames: pl.DataFrame) -> str:
+    """A SHA-256 of frames' content (columns, types and rows in a fixed order): what the run read from
+    the register, so that a run can be reproduced given the same records."""
+    digest = hashlib.sha256()
+    for frame in frames:
+        digest.update(repr(frame.schema).encode())
+        ordered = frame.sort(frame.columns) if frame.width else frame
+        digest.update(ordered.write_csv().encode())
+    return digest.hexdigest()
+
+
 def provenance_line(raw_files: pl.DataFrame, missing_data: str = "") -> str:
     """One line for a person: the code version and a fingerprint of every input file's hash, and what
     data the selection lacked (``missing_data``, in bokmål) when it ran on the data there was."""
@@ -44,12 +55,13 @@ def provenance_document(
     configuration: dict[str, object],
     missing_data: Sequence[tuple[str, list[str], list[str]]] | None = None,
     sources_without_files: Sequence[str] = (),
+    register: str | None = None,
 ) -> str:
     """A JSON sidecar for files written outside the warehouse (CSV, parquet, reports).
 
     ``missing_data``: for a selection, the (source, school years, indicators) it had no figures for;
     empty when it had them all. ``sources_without_files``: of those, the sources the raw folder had no
-    file of at all.
+    file of at all. ``register``: the fingerprint of what the run read from the register.
     """
     document: dict[str, object] = {
         "inputs": raw_files.select("source_file", "sha256").sort("source_file").to_dicts(),
@@ -62,6 +74,8 @@ def provenance_document(
             for source, years, ids in missing_data
         ]
         document["sources_without_files"] = list(sources_without_files)
+    if register is not None:
+        document["register"] = register
     return json.dumps(
         document,
         indent=2,

@@ -30,6 +30,7 @@ class UtvalgSettings(dg.ConfigurableResource):
     school_year: str = ""  # empty: the configuration's school_year
     allow_missing: bool = False  # select on the data there is (else: the configuration's allow_missing_data)
     reports_dir: str = str(settings.REPORTS_DIR)
+    register_path: str = str(settings.register_path())  # the register of cohorts, decisions, applications
     progress: bool = False  # a progress bar while parsing (the command line's, not the UI's)
 
     _config: Config | None = PrivateAttr(default=None)
@@ -94,7 +95,7 @@ class UtvalgSettings(dg.ConfigurableResource):
         """The settings that shape the outputs, as provenance records them: no folder of the machine that
         ran the pipeline (outputs travel; the inputs are named relative to the raw folder, and the
         configuration is recorded by its content), and not the progress bar."""
-        folders = {"raw_dir", "reference_dir", "reports_dir", "config_file"}
+        folders = {"raw_dir", "reference_dir", "reports_dir", "config_file", "register_path"}
         return {
             **self.model_dump(exclude={"progress", *folders}),
             "config_file": Path(self.config_file).name,

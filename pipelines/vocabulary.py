@@ -67,7 +67,9 @@ PRIORITY = (
     .then(2)
     .when(pl.col("udir_category") == 2)
     .then(3)
-    .otherwise(4)
+    .when(ON_LIST)
+    .then(4)
+    .otherwise(5)
 )
 
 
@@ -77,6 +79,7 @@ PRIORITY_LABELS = {
     2: f"{CLEAR_CANDIDATE} i den helhetlige vurderingen, ikke i Udir-kategori 1",
     3: "Udir-kategori 2",
     4: f"{BORDERLINE} i den helhetlige vurderingen, ikke i noen Udir-kategori",
+    5: "søker om oppfølging, ikke på den statistiske listen",
 }
 
 # The governor's review of a listed kommune: the register's column, the workbook's heading and what to
@@ -100,3 +103,18 @@ def slug(text: str) -> str:
     text = text.lower().replace("æ", "ae").replace("ø", "o").replace("å", "a")
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+
+
+# Oppfølgingsordningen: a kommune's place in the scheme when a list is made (null: neither), and the
+# statuses of the review as Udir follows it (:mod:`pipelines.review.status`).
+IN_SCHEME = "i ordningen"
+RECENTLY_OUT = "nylig ute"
+SCHEME_STATUSES = (IN_SCHEME, RECENTLY_OUT)
+CANDIDATE = "kandidat"
+APPLICANT = "søker"
+NOT_REVIEWED = "ikke vurdert"
+RECOMMENDED = "anbefalt"
+NOT_RECOMMENDED = "ikke anbefalt"
+UNSURE = "usikker"
+# Udir's decision on a listed kommune or an applicant: offered a place in the scheme, or not.
+DECISIONS = ("tilbud", "ikke tilbud")

@@ -47,10 +47,12 @@ from pipelines.vocabulary import (
     BORDERLINE,
     CLEAR_CANDIDATE,
     CLEARLY_NOT,
+    IN_SCHEME,
     NOT_ASSESSED,
     ON_LIST,
     PRIORITY,
     PRIORITY_LABELS,
+    RECENTLY_OUT,
     RECOMMENDATIONS,
     REVIEW_FIELDS,
     UDIR_RANKED,
@@ -58,6 +60,15 @@ from pipelines.vocabulary import (
     UDIR_TOO_LITTLE_DATA,
     slug,
 )
+
+APPLICANT_HEADING = "Søker"
+SCHEME_HEADING = "Oppfølgingsordningen"
+
+
+def scheme_text() -> pl.Expr:
+    """A kommune's place in the scheme as a governor reads it: ``i ordningen 2024-25 til 2026-27``."""
+    return pl.format("{} {} til {}", "scheme_status", "scheme_first_school_year", "scheme_last_school_year")
+
 
 # A fixed creation time keeps the files byte-identical between runs.
 FIXED_CREATED = dt.datetime(2026, 1, 1)
@@ -68,9 +79,10 @@ A4 = 9
 
 
 def listed_kommuner(candidates: pl.DataFrame) -> pl.DataFrame:
-    """Kommuner on the list, in the order a governor reviews them, then by the holistic rank."""
+    """Kommuner on the list and those that applied, in the order a governor reviews them, then by the
+    holistic rank."""
     return (
-        candidates.filter(ON_LIST)
+        candidates.filter(ON_LIST | pl.col("applicant"))
         .with_columns(PRIORITY.alias("prioritet"))
         .sort(["prioritet", "holistic_rank", "municipality_code"], nulls_last=True)
     )
@@ -132,6 +144,8 @@ def review_table(listed: pl.DataFrame, config: Config, gaps: DataGaps) -> pl.Dat
         pl.col("municipality_name").alias(NAME_HEADING),
         *reviews,
         pl.col("prioritet").cast(pl.Float64).alias(GROUP_HEADING),
+        pl.col("application_date").dt.strftime("søkte %d.%m.%Y").alias(APPLICANT_HEADING),
+        scheme_text().alias(SCHEME_HEADING),
         pl.col("udir_category").cast(pl.Float64).alias(f"Udir-kategori{partial_rule_mark(gaps)}"),
         pl.col("udir_status").alias("Udir-status"),
         pl.col("udir_rank").cast(pl.Float64).alias("Udir-rangering"),
@@ -217,6 +231,12 @@ def legend_rows(config: Config, gaps: DataGaps) -> list[tuple[str, str]]:
             f"Udir-kategori{partial_rule_mark(gaps)} 2",
             f"inntil {selection.category_2_max} kommuner til der skolenes andeler risikopoeng spriker og "
             "minst én skole er blant de svakeste nasjonalt",
+        ),
+        (APPLICANT_HEADING, "skoleeieren har selv søkt om oppfølging (datoen søknaden kom)"),
+        (
+            SCHEME_HEADING,
+            f"{IN_SCHEME}: kommunen får støtte i ordningen dette skoleåret; {RECENTLY_OUT}: støtten "
+            f"sluttet for høyst {config.scheme.recently_out_years} skoleår siden (første og siste skoleår)",
         ),
         (f"Udir-status: {UDIR_RANKED}", "rangert etter Udirs regel"),
         (
@@ -376,6 +396,8 @@ def _write_review_sheet(
         REVIEW_FIELDS["review_date"][0]: 11,
         GROUP_HEADING: 11,
         "Udir-status": 12,
+        APPLICANT_HEADING: 12,
+        SCHEME_HEADING: 16,
         "Helhetlig vurdering": 12,
         "Samlet utsagn": 18,
         EXPLANATION_HEADING: 48,

@@ -10,9 +10,21 @@ import polars as pl
 from pipelines.config import Config
 from pipelines.selection.explain import drivers, sentence
 from pipelines.selection.holistic import holistic_scores
+from pipelines.selection.scheme import scheme_status, without_scheme
 from pipelines.selection.sensitivity import HOLISTIC
 from pipelines.vocabulary import UDIR_TOO_LITTLE_DATA, joint_statement
 
+# Oppfølgingsordningen and applications beside the statistics: the kommune's place in the scheme, and
+# Udir's rule and the holistic list without the kommuner in it or recently out of it.
+SCHEME_COLUMNS = [
+    "applicant",
+    "application_date",
+    "scheme_status",
+    "scheme_first_school_year",
+    "scheme_last_school_year",
+    "udir_category_without_scheme",
+    "holistic_rank_without_scheme",
+]
 HOLISTIC_COLUMNS = [
     "holistic_score",
     "holistic_score_sd",
@@ -41,6 +53,7 @@ CANDIDATE_COLUMNS = [
     "sensitivity_deciding_choices",
     "drivers",
     "explanation",
+    *SCHEME_COLUMNS,
 ]
 COUNTY_COLUMNS = [
     "county_code",
@@ -94,8 +107,12 @@ def kommune_candidates(
     indicator_scores: pl.DataFrame,
     sensitivity: pl.DataFrame,
     config: Config,
+    scheme: pl.DataFrame,
+    applications: pl.DataFrame,
 ) -> pl.DataFrame:
-    """One row per kommune of the target structure (pseudo-units left out)."""
+    """One row per kommune of the target structure (pseudo-units left out). ``scheme``: the support
+    periods (:func:`pipelines.selection.scheme.support_periods`); ``applications``: the year's
+    applications (``owner_code``, ``application_date``), fylkeskommuner's among them."""
     kommuner = register.filter(~pl.col("is_pseudo")).select(
         pl.col("municipality_code").alias("unit_code"), "municipality_name", "county_code", "statsforvalter"
     )
@@ -120,6 +137,24 @@ def kommune_candidates(
         .with_columns(pl.col("udir_status").fill_null(UDIR_TOO_LITTLE_DATA))
         .join(_holistic_columns(rank_uncertainty, config.holistic.top_n), on="unit_code", how="left")
         .join(holistic_sensitivity, on="unit_code", how="left")
+    )
+    status = scheme_status(scheme, config.selection.school_year, config.scheme).rename(
+        {"municipality_code": "unit_code"}
+    )
+    applied = (
+        applications.group_by("owner_code")
+        .agg(pl.col("application_date").min())
+        .rename({"owner_code": "unit_code"})
+    )
+    merged = (
+        merged.join(status, on="unit_code", how="left")
+        .join(applied, on="unit_code", how="left")
+        .with_columns(pl.col("application_date").is_not_null().alias("applicant"))
+        .join(
+            without_scheme(udir, merged, status["unit_code"].to_list(), config),
+            on="unit_code",
+            how="left",
+        )
     )
     return (
         _explained(merged, indicator_scores, config, "municipality_name")

@@ -181,20 +181,31 @@ def udir_selection(
         pl.col("worst_quartile_schools").fill_null(0),
         (pl.col("worst_quartile_schools").fill_null(0) > 0).alias("has_worst_quartile_school"),
     )
+    return ranked.with_columns(categories(ranked, config, "udir_rank")).sort(
+        ["udir_rank", "unit_code"], nulls_last=True
+    )
+
+
+def categories(ranked: pl.DataFrame, config: Config, rank: str) -> pl.Series:
+    """``udir_category`` (1, 2 or null) per row of ``ranked``, from each kommune's place ``rank`` among
+    those compared (null: not ranked) and its category 2 evidence: category 1 the first
+    ``category_1_count``; category 2 up to ``category_2_max`` of the rest, by share of risk points."""
+    selection = config.selection
+    category_1 = pl.col(rank) <= selection.category_1_count
     eligible = ranked.filter(
-        pl.col("udir_rank").is_not_null()
-        & ~pl.col("category_1")
+        pl.col(rank).is_not_null()
+        & ~category_1
         & (pl.col("schools_scored") >= 2)
         & (pl.col("school_spread") > selection.category_2_spread)
         & pl.col("has_worst_quartile_school")
     ).sort(["risk_share", "school_spread", "unit_code"], descending=[True, True, False])
-    category_2 = set(eligible.head(selection.category_2_max)["unit_code"].to_list())
-    return ranked.with_columns(
-        pl.when(pl.col("category_1"))
+    category_2 = sorted(eligible.head(selection.category_2_max)["unit_code"].to_list())
+    return ranked.select(
+        pl.when(category_1)
         .then(pl.lit(1))
-        .when(pl.col("unit_code").is_in(sorted(category_2)))
+        .when(pl.col("unit_code").is_in(category_2))
         .then(pl.lit(2))
         .otherwise(None)
         .cast(pl.Int8)
         .alias("udir_category")
-    ).sort(["udir_rank", "unit_code"], nulls_last=True)
+    ).to_series()

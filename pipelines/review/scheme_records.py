@@ -1,0 +1,279 @@
+"""The scheme's register tables: historic cohorts, applications and Udir's decisions, read from the
+lists Udir keeps (:mod:`pipelines.review.records`), and the cohorts a run reads back.
+
+- ``cohorts`` (``utvalg scheme import FILE``): columns ``kommunenummer`` and ``første skoleår`` (the
+  first school year of the kommune's support, e.g. ``2021-22``). A number of an earlier kommune
+  structure (the one in force when that school year began) is mapped to today's kommune
+  (:mod:`pipelines.reference.mapping`): a recode or a merge to its one successor; a **split** (1507
+  Ålesund → Ålesund and Haram) to every successor, since the support went to the whole former kommune.
+  The original number and the kind of link are kept. The whole table is one list: the latest import is
+  in force.
+- ``applications`` (``utvalg applications import FILE``): ``eier`` (a kommune's four-digit number or a
+  fylkeskommune's two-digit one, today's structure), ``dato`` (when the owner applied) and
+  ``begrunnelse`` (a short reason, at most :data:`MAX_REASON` characters). Every date must fall in the
+  school year the list is for. One list per school year.
+- ``decisions`` (``utvalg decide FILE``): ``skoleår``, ``kommunenummer`` and ``beslutning`` (``tilbud``
+  or ``ikke tilbud``), or the summary workbook returned with its decision column filled in
+  (:mod:`pipelines.review.summary`). Every kommune must be on the year's published list or an applicant.
+  One list per school year; a kommune offered a place starts its support the next school year.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.reference.registers import STRUCTURES, RegisterError, nominal_structure
+from pipelines.register.store import Register
+from pipelines.review.records import (
+    RecordError,
+    date,
+    latest,
+    municipality_code,
+    no_duplicates,
+    read_rows,
+    record,
+    school_year,
+    school_year_of,
+    sha256,
+)
+from pipelines.selection.scheme import COHORT_SCHEMA, school_year_from, start_of
+from pipelines.vocabulary import DECISIONS
+
+COHORTS, APPLICATIONS, DECISIONS_TABLE = "cohorts", "applications", "decisions"
+HISTORIC, DECIDED = "historisk", "besluttet"
+OFFERED = DECISIONS[0]
+MAX_REASON = 300
+EARLIEST_COHORT = "2009-10"  # Veilederkorpset began in 2009
+
+COHORT_COLUMNS = ("kommunenummer", "første skoleår")
+APPLICATION_COLUMNS = ("eier", "dato", "begrunnelse")
+DECISION_COLUMNS = ("skoleår", "kommunenummer", "beslutning")
+
+COHORT_RECORD = {
+    "municipality_code": pl.String,
+    "first_school_year": pl.String,
+    "source_code": pl.String,
+    "link": pl.String,
+    "file_name": pl.String,
+    "file_sha256": pl.String,
+    "source_line": pl.String,
+}
+APPLICATION_RECORD = {
+    "school_year": pl.String,
+    "owner_code": pl.String,
+    "owner_kind": pl.String,
+    "application_date": pl.Date,
+    "reason": pl.String,
+    "file_name": pl.String,
+    "file_sha256": pl.String,
+    "source_line": pl.String,
+}
+DECISION_RECORD = {
+    "school_year": pl.String,
+    "municipality_code": pl.String,
+    "decision": pl.String,
+    "file_name": pl.String,
+    "file_sha256": pl.String,
+    "source_line": pl.String,
+}
+
+
+def _structure_of(first_school_year: str) -> int:
+    """The kommune structure in force when the school year began (the oldest known before 2013)."""
+    try:
+        return nominal_structure(first_school_year)
+    except RegisterError:
+        return min(STRUCTURES)
+
+
+def cohort_rows(data: bytes, file: str, mapping: pl.DataFrame, target_codes: set[str]) -> pl.DataFrame:
+    """The historic cohorts in a list, mapped to today's kommuner. ``mapping``: the kommune mapping to
+    the target structure; ``target_codes``: the target structure's kommuner."""
+    rows = read_rows(data, file, COHORT_COLUMNS)
+    records = []
+    for row in rows:
+        code = municipality_code(row.cells["kommunenummer"], row.where("kommunenummer"), file)
+        row.cells["kommunenummer"] = code
+        first = school_year(row.cells["første skoleår"], row.where("første skoleår"), file)
+        if first < EARLIEST_COHORT:
+            raise RecordError(
+                file, row.where("første skoleår"), f"{first} is before the scheme began ({EARLIEST_COHORT})"
+            )
+        links = mapping.filter(
+            (pl.col("source_code") == code) & (pl.col("source_structure") == _structure_of(first))
+        )
+        if links.is_empty() and code in target_codes:
+            links = pl.DataFrame(
+                {"target_code": [code], "kind": ["unchanged"]},
+                schema={"target_code": pl.String, "kind": pl.String},
+            )
+        if links.is_empty():
+            raise RecordError(
+                file,
+                row.where("kommunenummer"),
+                f"{code} was not a kommune number in {first} nor is one today",
+            )
+        records += [
+            {
+                "municipality_code": target,
+                "first_school_year": first,
+                "source_code": code,
+                "link": kind,
+                "file_name": file,
+                "file_sha256": sha256(data),
+                "source_line": f"line {row.line}",
+            }
+            for target, kind in links.select("target_code", "kind").unique().sort("target_code").iter_rows()
+        ]
+    no_duplicates(rows, ("kommunenummer", "første skoleår"), "kommunenummer", file)
+    # Two former kommuner merged into one with the same first school year are one cohort of today's.
+    return (
+        pl.DataFrame(records, schema=COHORT_RECORD)
+        .sort("municipality_code", "first_school_year", "source_code")
+        .unique(["municipality_code", "first_school_year"], keep="first", maintain_order=True)
+    )
+
+
+def application_rows(data: bytes, file: str, year: str, kommuner: set[str], fylker: set[str]) -> pl.DataFrame:
+    """The applications for school year ``year`` in a list; owners are today's kommuner and fylker."""
+    rows = read_rows(data, file, APPLICATION_COLUMNS)
+    records = []
+    for row in rows:
+        owner = row.cells["eier"]
+        if owner.isdigit() and len(owner) in (3, 4) and owner.zfill(4) in kommuner:
+            owner, kind = owner.zfill(4), "kommune"
+        elif owner.isdigit() and len(owner) in (1, 2) and owner.zfill(2) in fylker:
+            owner, kind = owner.zfill(2), "fylkeskommune"
+        else:
+            raise RecordError(
+                file,
+                row.where("eier"),
+                f"{owner!r} is neither a kommune (four digits) nor a fylkeskommune (two digits) of today",
+            )
+        row.cells["eier"] = owner
+        day = date(row.cells["dato"], row.where("dato"), file)
+        if school_year_of(day) != year:
+            raise RecordError(
+                file,
+                row.where("dato"),
+                f"{day:%d.%m.%Y} is in school year {school_year_of(day)}; the list is for {year}",
+            )
+        reason = row.cells["begrunnelse"]
+        if not reason or len(reason) > MAX_REASON or "\n" in reason:
+            raise RecordError(
+                file,
+                row.where("begrunnelse"),
+                f"expected a short reason on one line (1 to {MAX_REASON} characters), found {len(reason)}",
+            )
+        records.append(
+            {
+                "school_year": year,
+                "owner_code": owner,
+                "owner_kind": kind,
+                "application_date": day,
+                "reason": reason,
+                "file_name": file,
+                "file_sha256": sha256(data),
+                "source_line": f"line {row.line}",
+            }
+        )
+    no_duplicates(rows, ("eier",), "eier", file)
+    return pl.DataFrame(records, schema=APPLICATION_RECORD)
+
+
+def decision_frame(
+    decisions: list[tuple[str, str, str]], year: str, file: str, data: bytes, listed: dict[str, str]
+) -> pl.DataFrame:
+    """Checked decisions (kommune, decision, where in the file) → register rows. ``listed``: the
+    kommuner Udir may decide on (the year's list and applicants), number → name."""
+    seen: dict[str, str] = {}
+    for code, decision, where in decisions:
+        if code not in listed:
+            raise RecordError(
+                file,
+                where,
+                f"kommune {code} is neither on the {year} list nor an applicant; nothing recorded",
+            )
+        if decision not in DECISIONS:
+            raise RecordError(file, where, f"{decision!r} is not a decision: write {' or '.join(DECISIONS)}")
+        if code in seen:
+            raise RecordError(file, where, f"kommune {code} is decided twice (also at {seen[code]})")
+        seen[code] = where
+    if not decisions:
+        raise RecordError(file, "", "no decision in the file")
+    return pl.DataFrame(
+        [
+            {
+                "school_year": year,
+                "municipality_code": code,
+                "decision": decision,
+                "file_name": file,
+                "file_sha256": sha256(data),
+                "source_line": where,
+            }
+            for code, decision, where in decisions
+        ],
+        schema=DECISION_RECORD,
+    )
+
+
+def decision_rows(data: bytes, file: str, year: str, listed: dict[str, str]) -> pl.DataFrame:
+    """Udir's decisions for ``year`` in a CSV list."""
+    rows = read_rows(data, file, DECISION_COLUMNS)
+    decisions = []
+    for row in rows:
+        found = school_year(row.cells["skoleår"], row.where("skoleår"), file)
+        if found != year:
+            raise RecordError(file, row.where("skoleår"), f"school year {found}; the list is for {year}")
+        code = municipality_code(row.cells["kommunenummer"], row.where("kommunenummer"), file)
+        decisions.append((code, row.cells["beslutning"].lower(), row.where("kommunenummer")))
+    return decision_frame(decisions, year, file, data, listed)
+
+
+def import_cohorts(register: Register, rows: pl.DataFrame) -> int | None:
+    """Record the historic cohorts (the new version, or None when the list in force is the same)."""
+    return record(register, COHORTS, rows)
+
+
+def import_applications(register: Register, rows: pl.DataFrame) -> int | None:
+    return record(register, APPLICATIONS, rows, ("school_year",))
+
+
+def import_decisions(register: Register, rows: pl.DataFrame) -> int | None:
+    return record(register, DECISIONS_TABLE, rows, ("school_year",))
+
+
+def cohorts(register: Register, up_to: str) -> pl.DataFrame:
+    """Every cohort whose support began by school year ``up_to``: the historic list in force and each
+    year's decision in force (those offered a place start the school year after)."""
+    historic = latest(register.read(COHORTS))
+    decided = latest(register.read(DECISIONS_TABLE), ("school_year",))
+    frames = [pl.DataFrame(schema=COHORT_SCHEMA)]
+    if not historic.is_empty():
+        frames.append(
+            historic.select("municipality_code", "first_school_year", pl.lit(HISTORIC).alias("origin"))
+        )
+    if not decided.is_empty():
+        offered = decided.filter(pl.col("decision") == OFFERED)
+        frames.append(
+            offered.select(
+                "municipality_code",
+                school_year_from(start_of(pl.col("school_year")) + 1).alias("first_school_year"),
+                pl.lit(DECIDED).alias("origin"),
+            )
+        )
+    return (
+        pl.concat(frames)
+        .filter(pl.col("first_school_year") <= up_to)
+        .unique()
+        .sort("municipality_code", "first_school_year", "origin")
+    )
+
+
+def applications(register: Register, year: str) -> pl.DataFrame:
+    """The applications in force for school year ``year``: owner, kind, date and reason."""
+    columns = ["owner_code", "owner_kind", "application_date", "reason"]
+    found = latest(register.read(APPLICATIONS), ("school_year",))
+    if found.is_empty():
+        return pl.DataFrame(schema={c: APPLICATION_RECORD[c] for c in columns})
+    return found.filter(pl.col("school_year") == year).select(columns).sort("owner_code")

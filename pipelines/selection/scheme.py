@@ -1,0 +1,122 @@
+"""Oppfølgingsordningen over the years: each kommune's support periods, its place in the scheme when a
+list is made, and Udir's rule and the holistic list recomputed with those kommuner set aside.
+
+A *cohort* is a kommune and the first school year of its support: imported for earlier years
+(``utvalg scheme import``) or recorded from Udir's decision (``utvalg decide``: the school year after
+the list's). The support periods are derived from it here and nowhere else: a forfase of
+``forfase_years`` school years, then the gjennomføringsfase until ``total_years`` have passed.
+
+When the list for school year Y is made, a kommune is *i ordningen* when Y lies within one of its
+periods, and *nylig ute* when its last period ended at most ``recently_out_years`` school years before
+Y. A kommune decided in Y (support from Y + 1) is not yet in the scheme on Y's list: the list Udir
+decided on does not change when it is made again.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.config import Config, Scheme
+from pipelines.selection.udir_rule import categories
+from pipelines.vocabulary import IN_SCHEME, RECENTLY_OUT
+
+COHORT_SCHEMA = {"municipality_code": pl.String, "first_school_year": pl.String, "origin": pl.String}
+PERIOD_COLUMNS = [
+    "municipality_code",
+    "origin",
+    "first_school_year",
+    "forfase_last_school_year",
+    "gjennomforing_first_school_year",
+    "last_school_year",
+]
+STATUS_SCHEMA = {
+    "municipality_code": pl.String,
+    "scheme_status": pl.String,
+    "scheme_first_school_year": pl.String,
+    "scheme_last_school_year": pl.String,
+}
+
+
+def start_of(school_year: pl.Expr) -> pl.Expr:
+    """``"2025-26"`` → 2025."""
+    return school_year.str.slice(0, 4).cast(pl.Int32)
+
+
+def school_year_from(start: pl.Expr) -> pl.Expr:
+    """2025 → ``"2025-26"``."""
+    return pl.format("{}-{}", start, ((start + 1) % 100).cast(pl.String).str.zfill(2))
+
+
+def next_school_year(school_year: str) -> str:
+    """The school year after ``school_year``: a decision's cohort starts then."""
+    start = int(school_year[:4]) + 1
+    return f"{start}-{(start + 1) % 100:02d}"
+
+
+def support_periods(cohorts: pl.DataFrame, scheme: Scheme) -> pl.DataFrame:
+    """One row per cohort: its first school year, the last of the forfase, the first of the
+    gjennomføringsfase and the last school year of the support."""
+    start = start_of(pl.col("first_school_year"))
+    return (
+        cohorts.with_columns(
+            school_year_from(start + scheme.forfase_years - 1).alias("forfase_last_school_year"),
+            school_year_from(start + scheme.forfase_years).alias("gjennomforing_first_school_year"),
+            school_year_from(start + scheme.total_years - 1).alias("last_school_year"),
+        )
+        .select(PERIOD_COLUMNS)
+        .sort("municipality_code", "first_school_year", "origin")
+    )
+
+
+def scheme_status(periods: pl.DataFrame, school_year: str, scheme: Scheme) -> pl.DataFrame:
+    """Per kommune in or recently out of the scheme when the list for ``school_year`` is made: the
+    status and the period it comes from (of several, the one in force, else the latest to end)."""
+    if periods.is_empty():
+        return pl.DataFrame(schema=STATUS_SCHEMA)
+    year = int(school_year[:4])
+    first, last = start_of(pl.col("first_school_year")), start_of(pl.col("last_school_year"))
+    return (
+        periods.with_columns(
+            pl.when((first <= year) & (last >= year))
+            .then(pl.lit(IN_SCHEME))
+            .when((last < year) & (last >= year - scheme.recently_out_years))
+            .then(pl.lit(RECENTLY_OUT))
+            .alias("scheme_status")
+        )
+        .filter(pl.col("scheme_status").is_not_null())
+        .sort(pl.col("scheme_status") == IN_SCHEME, "last_school_year", "first_school_year", descending=True)
+        .unique("municipality_code", keep="first", maintain_order=True)
+        .select(
+            "municipality_code",
+            "scheme_status",
+            pl.col("first_school_year").alias("scheme_first_school_year"),
+            pl.col("last_school_year").alias("scheme_last_school_year"),
+        )
+        .sort("municipality_code")
+    )
+
+
+def without_scheme(
+    udir: pl.DataFrame, holistic_rank: pl.DataFrame, set_aside: list[str], config: Config
+) -> pl.DataFrame:
+    """Udir's categories and the holistic list order with the kommuner ``set_aside`` (in the scheme or
+    recently out) left out: category 1 filled from the next ranked kommuner, category 2 chosen again
+    among the rest, and the holistic rank counted among the kommuner left. One row per ``unit_code`` of
+    either frame; a kommune set aside, or unranked, has nulls."""
+    kept = udir.filter(~pl.col("unit_code").is_in(set_aside))
+    ranked = kept.filter(pl.col("udir_rank").is_not_null()).sort("udir_rank")
+    ranked = ranked.with_row_index("rank_without", offset=1)
+    unranked = kept.filter(pl.col("udir_rank").is_null()).with_columns(
+        pl.lit(None, pl.UInt32).alias("rank_without")
+    )
+    compared = pl.concat([ranked, unranked.select(ranked.columns)])
+    udir_without = compared.select(
+        "unit_code", categories(compared, config, "rank_without").alias("udir_category_without_scheme")
+    )
+    holistic_without = (
+        holistic_rank.filter(~pl.col("unit_code").is_in(set_aside) & pl.col("holistic_rank").is_not_null())
+        .sort("holistic_rank", "unit_code")
+        .with_row_index("holistic_rank_without_scheme", offset=1)
+        .select("unit_code", "holistic_rank_without_scheme")
+    )
+    return udir_without.join(holistic_without, on="unit_code", how="full", coalesce=True)
