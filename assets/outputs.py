@@ -28,7 +28,7 @@ from pipelines.provenance import (
     provenance_line,
 )
 from pipelines.resources import UtvalgSettings
-from pipelines.selection.validation import load_validation
+from pipelines.selection.validation import clear_candidate_precision, load_validation
 
 GROUP = "outputs"
 
@@ -142,6 +142,7 @@ def statsforvalter_workbooks(
         out,
         (run_id, provenance_line(raw_files, missing_data_text(data_coverage))),
         data_gaps(data_coverage),
+        clear_candidate_precision(load_validation(settings.VALIDATION_DIR), utvalg.config),
     )
     return files(written, out, run_id=run_id)
 

@@ -114,6 +114,8 @@ def test_one_workbook_per_statsforvalter_read_back(published, national_run):
         assert re.fullmatch(
             r"kodeversjon [0-9a-f]{16}, 60 inndatafiler \(fingeravtrykk [0-9a-f]{16}\)", method["Laget av"]
         )
+        # The tier's threshold with how often it was right in the committed validation.
+        assert re.search(r"faktisk blant de 30 svakeste i \d+ % \(standard\)", method["Nivå"])
         sheet = book["Vurdering"]
         header = [cell.value for cell in sheet[3]]
         # The name is frozen and the review cells sit right beside it.
