@@ -159,6 +159,8 @@ def test_workbooks_are_byte_identical_between_runs(published, national_run, nati
     from pipelines.indicators.coverage import data_gaps
     from pipelines.outputs.workbooks import write_workbooks
     from pipelines.provenance import provenance_id, provenance_line
+    from pipelines.selection.validation import clear_candidate_precision, load_validation
+    from pipelines.settings import VALIDATION_DIR
 
     candidate_files_provenance = (published["root"] / "provenance.json").read_text(encoding="utf-8")
     again = write_workbooks(
@@ -170,6 +172,7 @@ def test_workbooks_are_byte_identical_between_runs(published, national_run, nati
         tmp_path,
         (provenance_id(candidate_files_provenance), provenance_line(national_run.table("raw_files"))),
         data_gaps(national_run.table("data_coverage")),
+        clear_candidate_precision(load_validation(VALIDATION_DIR), national_config),
     )
     for path in again:
         assert path.read_bytes() == (published["workbooks"] / path.name).read_bytes()
