@@ -356,7 +356,7 @@ def test_round_trip_from_the_run_to_the_decision(national_run: FlowRun, publishe
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     answered = _fill_workbook(workbooks[0], inbox / workbooks[0].name, {0: "anbefales", 1: "anbefales ikke"})
-    report = import_path(inbox, year_folder, register)
+    report = import_path(inbox, year_folder, SCHOOL_YEAR, register)
     assert report.refused == [] and len(report.imported) == 1
     office = report.imported[0][1]
 
