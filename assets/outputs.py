@@ -158,9 +158,12 @@ def dashboard(
     break_notes: pl.DataFrame,
     raw_files: pl.DataFrame,
     data_coverage: pl.DataFrame,
+    review_answers: pl.DataFrame,
+    decisions: pl.DataFrame,
 ) -> dg.MaterializeResult:
-    """The static HTML dashboard: overview map and list, funnel plots, a profile per kommune, the
-    fylkeskommuner's overview and profiles, method."""
+    """The static HTML dashboard: overview map and list (applicants marked, the scheme and the review's
+    status), funnel plots, a profile per kommune, the fylkeskommuner's overview and profiles, where the
+    review stands, method."""
     out = utvalg.year_folder / "dashboard"
     written = build_dashboard(
         candidates,
@@ -175,5 +178,7 @@ def dashboard(
         provenance_line(raw_files, missing_data_text(data_coverage)),
         data_gaps(data_coverage),
         load_validation(settings.VALIDATION_DIR),
+        review_answers,
+        decisions,
     )
     return files(written, out, index_bytes=dg.MetadataValue.int((out / "index.html").stat().st_size))
