@@ -32,7 +32,6 @@ from pipelines.indicators.values import indicator_measure, pupil_sd
 from pipelines.outputs.method_text import listing, method_sections, partial_rule_mark
 from pipelines.outputs.privacy import figures_at, school_figures, with_national
 from pipelines.outputs.workbooks import scheme_text
-from pipelines.review.status import office_progress, review_status
 from pipelines.selection.evaluate import METHODS
 from pipelines.selection.explain import disagreement
 from pipelines.selection.sensitivity import HOLISTIC, UDIR, outcomes, variant_names
@@ -851,17 +850,14 @@ def build_dashboard(
     produced_by: str,
     gaps: DataGaps,
     validation: ValidationResult | None,
-    review_answers: pl.DataFrame,
-    decisions: pl.DataFrame,
+    status: pl.DataFrame,
+    progress: pl.DataFrame,
 ) -> list[Path]:
     """Write every page and the shared files from ``published_figures`` and the selection tables
     (``candidates``, ``fylkeskommune_candidates``, ``sensitivity``); returns the paths written.
     ``gaps``: what the run's data lacked, said at the top of the overview, the profiles and the method.
-    ``review_answers``, ``decisions``: the review so far (:func:`pipelines.review.status.review_answers`,
-    :func:`~pipelines.review.status.decisions_in_force`)."""
-    year = config.selection.school_year
-    status = review_status(candidates, review_answers, decisions, year)
-    progress = office_progress(status, review_answers, year)
+    ``status``, ``progress``: where the review stands (:func:`pipelines.review.status.review_status`,
+    :func:`~pipelines.review.status.office_progress`)."""
     candidates = candidates.with_columns(scheme_text().alias("scheme"))
     scheme_in_use = bool((candidates["scheme_status"] == IN_SCHEME).any())
     status_by_kommune = {row["municipality_code"]: row for row in status.iter_rows(named=True)}
