@@ -225,7 +225,7 @@ def overview_page(candidates: pl.DataFrame, status: pl.DataFrame, config: Config
                 f'<tr data-office="{html.escape(row["statsforvalter"] or "")}">'
                 f"<td>{row['holistic_rank'] or '–'}</td>"
                 f'<td><a href="kommuner/{row["municipality_code"]}.html">{html.escape(row["municipality_name"])}</a>'
-                f" {_applicant(row)}</td>"
+                f"{' ' + _applicant(row) if row['applicant'] else ''}</td>"
                 f"<td>{html.escape(row['statsforvalter'] or '')}</td>"
                 f"<td>{_udir(row)}</td><td class='tier'>{tier}</td>"
                 f"<td>{_pct(row['p_top_n'])}</td>"
@@ -514,7 +514,9 @@ def profile_page(
     share = "–" if row["udir_risk_share"] is None else f"{round(float(row['udir_risk_share']) * 100)} %"  # type: ignore[arg-type]
     why = disagreement(row, config)
     review = (
-        f"<p>{_applicant(row)} Status for vurderingen: {_status(status)}</p>\n" if status is not None else ""
+        f"<p>{' '.join(filter(None, [_applicant(row), f'Status for vurderingen: {_status(status)}']))}</p>\n"
+        if status is not None
+        else ""
     )
     scheme = (
         f"<p>Oppfølgingsordningen: {html.escape(str(row['scheme'] or 'ikke i ordningen'))}"
