@@ -28,6 +28,7 @@ from pipelines.provenance import (
     provenance_line,
 )
 from pipelines.resources import UtvalgSettings
+from pipelines.review.status import office_progress, review_status
 from pipelines.selection.validation import clear_candidate_precision, load_validation
 
 GROUP = "outputs"
@@ -158,10 +159,14 @@ def dashboard(
     break_notes: pl.DataFrame,
     raw_files: pl.DataFrame,
     data_coverage: pl.DataFrame,
+    review_answers: pl.DataFrame,
+    decisions: pl.DataFrame,
 ) -> dg.MaterializeResult:
-    """The static HTML dashboard: overview map and list, funnel plots, a profile per kommune, the
-    fylkeskommuner's overview and profiles, method."""
+    """The static HTML dashboard: overview map and list (applicants marked, the scheme and the review's
+    status), funnel plots, a profile per kommune, the fylkeskommuner's overview and profiles, where the
+    review stands, method."""
     out = utvalg.year_folder / "dashboard"
+    status = review_status(candidates, review_answers, decisions, utvalg.config.selection.school_year)
     written = build_dashboard(
         candidates,
         fylkeskommune_candidates,
@@ -175,5 +180,7 @@ def dashboard(
         provenance_line(raw_files, missing_data_text(data_coverage)),
         data_gaps(data_coverage),
         load_validation(settings.VALIDATION_DIR),
+        status,
+        office_progress(status, review_answers, utvalg.config.selection.school_year),
     )
     return files(written, out, index_bytes=dg.MetadataValue.int((out / "index.html").stat().st_size))

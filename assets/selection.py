@@ -10,8 +10,11 @@ from assets.metadata import MAY_BE_EMPTY, TABLE_KINDS, markdown_table, outs, tab
 from pipelines.provenance import frames_fingerprint
 from pipelines.register.store import Register
 from pipelines.resources import UtvalgSettings
+from pipelines.review.imports import REVIEWS
+from pipelines.review.scheme_records import DECISIONS_TABLE, cohorts
 from pipelines.review.scheme_records import applications as applications_in_force
-from pipelines.review.scheme_records import cohorts
+from pipelines.review.status import decisions_in_force
+from pipelines.review.status import review_answers as answers_without_text
 from pipelines.selection.candidates import fylkeskommune_candidates as county_list
 from pipelines.selection.candidates import kommune_candidates
 from pipelines.selection.holistic import holistic_scores as holistic_method
@@ -58,6 +61,24 @@ REGISTER = [
         GROUP,
         "The school owners who applied for support for the list's school year (from the register): "
         "owner, kind, date, reason.",
+        may_be_empty=True,
+    ),
+]
+
+# Where the review stands, for the dashboard: not inputs of the list, so not in provenance.json (the run
+# id the workbooks carry must not change as answers come in).
+REVIEW = [
+    table_spec(
+        "review_answers",
+        GROUP,
+        "Each statsforvalter's latest answer per kommune for the list's school year (from the register): "
+        "recommendation, the office's priority, the office and the date; never the free text.",
+        may_be_empty=True,
+    ),
+    table_spec(
+        "decisions",
+        GROUP,
+        "Udir's decisions in force for the list's school year (from the register): kommune and decision.",
         may_be_empty=True,
     ),
 ]
@@ -129,6 +150,23 @@ def register_records(utvalg: UtvalgSettings) -> Iterator[dg.MaterializeResult]:
         value=applied,
         metadata={"preview": markdown_table(applied), "rows": applied.height, "register": fingerprint},
     )
+
+
+@dg.multi_asset(outs=outs(REVIEW))
+def review_records(utvalg: UtvalgSettings) -> Iterator[dg.MaterializeResult]:
+    """What the register holds of the review of the list's school year, read once per run, without the
+    reviewers' free text (Begrunnelse, Kontaktperson): nothing published can show it."""
+    register = Register(Path(utvalg.register_path))
+    year = utvalg.config.selection.school_year
+    answers = answers_without_text(register.read(REVIEWS), year)
+    decided = decisions_in_force(register.read(DECISIONS_TABLE), year)
+    fingerprint = frames_fingerprint(answers, decided)
+    for key, frame in (("review_answers", answers), ("decisions", decided)):
+        yield dg.MaterializeResult(
+            asset_key=key,
+            value=frame,
+            metadata={"preview": markdown_table(frame), "rows": frame.height, "register": fingerprint},
+        )
 
 
 @dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY, deps=CHECKED)

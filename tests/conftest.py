@@ -50,6 +50,8 @@ def national_run(national_sample: Path, tmp_path_factory: pytest.TempPathFactory
         raw_dir=str(national_sample),
         school_year=SCHOOL_YEAR,
         reports_dir=str(folder / "reports"),
+        # An empty register of its own: the run never reads the machine's records.
+        register_path=str(folder / "register.duckdb"),
     )
 
 

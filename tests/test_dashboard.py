@@ -247,7 +247,7 @@ def test_the_id_scan_finds_an_id_where_one_is(published):
     assert {"laeringsmiljo", "nasjonale_prover", "fullfort_kommune", "mobbing_7"} <= ids
     page = (published["dashboard"] / "index.html").read_text(encoding="utf-8")
     assert _ids_in(_visible(page), ids) == set()
-    planted = page.replace("Kandidater og grensetilfeller", "Kandidater (fullfort_kommune: 1.97 SD)")
+    planted = page.replace("Kandidater, grensetilfeller og søkere", "Kandidater (fullfort_kommune: 1.97 SD)")
     assert _ids_in(_visible(planted), ids) == {"fullfort_kommune"}
     in_chart = page.replace('"name":"', '"name":"laeringsmiljo ', 1)
     assert _ids_in(_visible(in_chart), ids) == {"laeringsmiljo"}
@@ -260,7 +260,7 @@ def test_no_page_shows_an_internal_id_or_a_decimal_point(published):
         *(dashboard / "kommuner").glob("*.html"),
         *(dashboard / "fylkeskommuner").glob("*.html"),
     ]
-    assert len(pages) == 4 + 357 + 15
+    assert len(pages) == 5 + 357 + 15
     ids = _internal_ids()
     for path in pages:
         page = path.read_text(encoding="utf-8")

@@ -5,8 +5,10 @@ Pages: ``index.html`` (map by tier with its legend, ranked list with rank interv
 statsforvalter), ``traktplott.html`` (funnel plots per indicator), ``kommuner/<kode>.html`` (a profile per
 kommune: trends with 90 % bands, hidden figures marked where they would have been, the sensitivity,
 why Udir's rule and the holistic method disagree), ``fylkeskommuner.html`` and
-``fylkeskommuner/<kode>.html`` (the same for the fylkeskommuner), ``metode.html`` (method, the validation
-on synthetic data, data and breaks). Every figure with a pupil count comes from ``published_figures``
+``fylkeskommuner/<kode>.html`` (the same for the fylkeskommuner), ``status.html`` (where the review
+stands: each office's progress and each listed kommune's status), ``metode.html`` (method, the validation
+on synthetic data, data and breaks). Applicants are listed beside the candidates and marked, with the
+kommune's place in Oppfølgingsordningen; the review's status shows no reviewer's free text. Every figure with a pupil count comes from ``published_figures``
 (:mod:`pipelines.outputs.privacy`); every number a reader sees has a decimal comma, in charts too.
 """
 
@@ -29,6 +31,7 @@ from pipelines.indicators.coverage import DataGaps, gap_notes, list_note
 from pipelines.indicators.values import indicator_measure, pupil_sd
 from pipelines.outputs.method_text import listing, method_sections, partial_rule_mark
 from pipelines.outputs.privacy import figures_at, school_figures, with_national
+from pipelines.outputs.workbooks import scheme_text
 from pipelines.selection.evaluate import METHODS
 from pipelines.selection.explain import disagreement
 from pipelines.selection.sensitivity import HOLISTIC, UDIR, outcomes, variant_names
@@ -45,6 +48,7 @@ from pipelines.storage.files import write_atomically
 from pipelines.tables import MEASURE_RANGES
 from pipelines.vocabulary import (
     AREA_LABELS,
+    IN_SCHEME,
     NOT_ASSESSED,
     ON_LIST,
     SOURCE_LABELS,
@@ -73,6 +77,7 @@ th { background: #eef2f7; position: sticky; top: 0; }
 .warning { background: #fff3cd; border-left: 4px solid #b2182b; padding: 0.5rem 0.8rem; }
 .disagree { background: #eef2f7; border-left: 4px solid #2166ac; padding: 0.5rem 0.8rem; }
 table.small { width: auto; }
+.badge { display: inline-block; background: #fde0c5; border-radius: 0.3rem; padding: 0 0.4rem; font-size: 0.85rem; font-weight: 600; }
 """
 
 
@@ -99,7 +104,7 @@ def _page(title: str, body: str, data: Mapping[str, object], init: str | None, d
 <link rel="stylesheet" href="{up}style.css">
 </head>
 <body>
-<nav><a href="{up}index.html">Oversikt</a><a href="{up}fylkeskommuner.html">Fylkeskommuner</a><a href="{up}traktplott.html">Traktplott</a><a href="{up}metode.html">Metode og data</a></nav>
+<nav><a href="{up}index.html">Oversikt</a><a href="{up}fylkeskommuner.html">Fylkeskommuner</a><a href="{up}traktplott.html">Traktplott</a><a href="{up}status.html">Status for vurderingen</a><a href="{up}metode.html">Metode og data</a></nav>
 {body}
 <script type="application/json" id="data">{payload}</script>
 {"".join(scripts)}
@@ -146,6 +151,38 @@ def _warnings(notes: list[str]) -> str:
     return "".join(f'<p class="warning">{html.escape(note)}</p>\n' for note in notes)
 
 
+def _date(day: object) -> str:
+    return day.strftime("%d.%m.%Y") if day is not None else ""  # type: ignore[attr-defined]
+
+
+def _applicant(row: Mapping[str, object]) -> str:
+    """The applicant's badge: ``Søker om oppfølging (15.09.2025)``; nothing for a kommune that did not apply."""
+    if not row["applicant"]:
+        return ""
+    return f'<span class="badge">Søker om oppfølging ({_date(row["application_date"])})</span>'
+
+
+def _without_scheme(row: Mapping[str, object]) -> str:
+    """Udir's rule and the holistic rank when the kommuner in the scheme are left out (they are not
+    selected again while in it)."""
+    if row["scheme_status"] == IN_SCHEME:
+        return "regnes ikke med"
+    category = row["udir_category_without_scheme"]
+    rank = row["holistic_rank_without_scheme"]
+    return (
+        f"{f'kategori {category}' if category else 'ikke i Udirs kategorier'}, "
+        f"rangering {rank if rank is not None else '–'}"
+    )
+
+
+def _status(row: Mapping[str, object] | None) -> str:
+    """A listed kommune's place in the review: ``kandidat · anbefalt · Udir: tilbud``."""
+    if row is None:
+        return ""
+    decision = f"Udir: {row['decision']}" if row["decision"] else "ikke besluttet"
+    return " · ".join(html.escape(str(part)) for part in (row["basis"], row["review_status"], decision))
+
+
 def _ranked(row: dict[str, object], name: str) -> dict[str, object]:
     """One unit for the rank charts, with the hover text in bokmål."""
     rank, low, high = row["holistic_rank"], row["rank_low"], row["rank_high"]
@@ -163,9 +200,14 @@ def _ranked(row: dict[str, object], name: str) -> dict[str, object]:
     }
 
 
-def overview_page(candidates: pl.DataFrame, config: Config, gaps: DataGaps) -> str:
+def overview_page(candidates: pl.DataFrame, status: pl.DataFrame, config: Config, gaps: DataGaps) -> str:
+    """The map, the ranks and the list: the kommuner on the list and the applicants, with their place in
+    Oppfølgingsordningen (and, when kommuner are in it, Udir's rule and the rank without them) and the
+    review's status (``status``: :func:`pipelines.review.status.review_status`)."""
     kommuner = []
     rows = []
+    statuses = {row["municipality_code"]: row for row in status.iter_rows(named=True)}
+    in_scheme = bool((candidates["scheme_status"] == IN_SCHEME).any())
     for row in candidates.with_columns(ON_LIST.fill_null(False).alias("listed")).iter_rows(named=True):
         tier = row["tier"] or NOT_ASSESSED
         kommuner.append(
@@ -176,17 +218,28 @@ def overview_page(candidates: pl.DataFrame, config: Config, gaps: DataGaps) -> s
                 "listed": row["listed"],
             }
         )
-        if row["listed"]:
+        if row["listed"] or row["applicant"]:
+            scheme = html.escape(row["scheme"] or "–")
+            without = f"<td>{_without_scheme(row)}</td>" if in_scheme else ""
             rows.append(
                 f'<tr data-office="{html.escape(row["statsforvalter"] or "")}">'
                 f"<td>{row['holistic_rank'] or '–'}</td>"
-                f'<td><a href="kommuner/{row["municipality_code"]}.html">{html.escape(row["municipality_name"])}</a></td>'
+                f'<td><a href="kommuner/{row["municipality_code"]}.html">{html.escape(row["municipality_name"])}</a>'
+                f"{' ' + _applicant(row) if row['applicant'] else ''}</td>"
                 f"<td>{html.escape(row['statsforvalter'] or '')}</td>"
                 f"<td>{_udir(row)}</td><td class='tier'>{tier}</td>"
                 f"<td>{_pct(row['p_top_n'])}</td>"
-                f"<td>{row['rank_low'] or '–'}–{row['rank_high'] or '–'}</td></tr>"
+                f"<td>{row['rank_low'] or '–'}–{row['rank_high'] or '–'}</td>"
+                f"<td>{scheme}</td>{without}<td>{_status(statuses.get(row['municipality_code']))}</td></tr>"
             )
     offices = sorted({str(k["statsforvalter"]) for k in kommuner if k["statsforvalter"]})
+    without_heading = "<th>Uten kommunene i ordningen</th>" if in_scheme else ""
+    without_note = (
+        " «Uten kommunene i ordningen»: Udirs kategori og rangeringen i den helhetlige vurderingen når "
+        "kommunene som er i ordningen, holdes utenfor."
+        if in_scheme
+        else ""
+    )
     options = "".join(f'<option value="{html.escape(o)}">{html.escape(o)}</option>' for o in offices)
     body = f"""
 <h1>Kandidater til oppfølgingsordningen {config.selection.school_year}</h1>
@@ -196,9 +249,12 @@ def overview_page(candidates: pl.DataFrame, config: Config, gaps: DataGaps) -> s
 <label>Statsforvalter: <select id="office"><option value="">Alle</option>{options}</select></label>
 <div id="map" class="chart"></div>
 <div id="ranks" class="chart"></div>
-<h2>Kandidater og grensetilfeller</h2>
+<h2>Kandidater, grensetilfeller og søkere</h2>
+<p class="note">Kommuner som har søkt om oppfølging, står på listen med samme grunnlag og er merket som søkere.
+Status viser om kommunen er kandidat eller søker, statsforvalterens vurdering og Udirs beslutning
+(se <a href="status.html">status for vurderingen</a>).{without_note}</p>
 <table id="list"><thead><tr><th>Rangering</th><th>Kommune</th><th>Statsforvalter</th><th>Udirs regel{partial_rule_mark(gaps)}</th>
-<th>Vurdering</th><th>Sannsynlighet</th><th>90 % intervall</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
+<th>Vurdering</th><th>Sannsynlighet</th><th>90 % intervall</th><th>Oppfølgingsordningen</th>{without_heading}<th>Status</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
 """
     data = {"kommuner": kommuner, "tiers": TIERS, "colours": TIER_COLOURS}
     return _page(f"Oppfølgingsordningen {config.selection.school_year}", body, data, "overview")
@@ -415,7 +471,11 @@ def profile_page(
     config: Config,
     scored: int,
     gaps: DataGaps,
+    status: Mapping[str, object] | None,
+    scheme_in_use: bool,
 ) -> str:
+    """A kommune's profile. ``status``: its row of the review's status (None: not under review);
+    ``scheme_in_use``: some kommune is in Oppfølgingsordningen, so the rank without them is shown."""
     code = str(row["municipality_code"])
     name = str(row["municipality_name"])
     indicators = []
@@ -453,10 +513,22 @@ def profile_page(
     udir = _udir(row)
     share = "–" if row["udir_risk_share"] is None else f"{round(float(row['udir_risk_share']) * 100)} %"  # type: ignore[arg-type]
     why = disagreement(row, config)
+    review = (
+        f"<p>{' '.join(filter(None, [_applicant(row), f'Status for vurderingen: {_status(status)}']))}</p>\n"
+        if status is not None
+        else ""
+    )
+    scheme = (
+        f"<p>Oppfølgingsordningen: {html.escape(str(row['scheme'] or 'ikke i ordningen'))}"
+        + (f" · Uten kommunene i ordningen: {_without_scheme(row)}" if scheme_in_use else "")
+        + "</p>\n"
+        if scheme_in_use or row["scheme"]
+        else ""
+    )
     body = f"""
 <h1>{html.escape(name)} ({code})</h1>
 {_warnings([n for n in [list_note(gaps, config, "kommune")] if n])}<p><span class="tier">{tier}</span>{joint} · Udirs regel{partial_rule_mark(gaps)}: {udir} (andel risikopoeng {share}) · {html.escape(str(row["statsforvalter"] or ""))}</p>
-<p>{html.escape(str(row["explanation"]))}</p>
+{review}{scheme}<p>{html.escape(str(row["explanation"]))}</p>
 {f'<p class="disagree">{html.escape(why)}</p>' if why else ""}
 <div id="position" class="chart"></div>
 {sensitivity_section(name, outcome, config)}<h2>Indikatorer over tid</h2>
@@ -479,6 +551,44 @@ et skjult tall, eller de skjulte skolene samlet, ellers kunne regnes ut fra dem 
         "schools": school_data,
     }
     return _page(f"{name} – profil", body, data, "profile", depth=1)
+
+
+def status_page(status: pl.DataFrame, progress: pl.DataFrame, config: Config) -> str:
+    """Where the review stands: each office's progress and each listed kommune's status (``status`` and
+    ``progress``: :mod:`pipelines.review.status`). Said plainly when no office has answered yet."""
+    answered = int(progress["answered"].sum()) if not progress.is_empty() else 0
+    lead = (
+        "Ingen vurderinger er kommet tilbake fra statsforvalterne ennå."
+        if answered == 0
+        else f"{answered} av {progress.height} embeter har svart."
+    )
+    offices = "".join(
+        f"<tr><td>{html.escape(row['statsforvalter'] or '')}</td><td>{row['reviewed']} av {row['listed']}</td>"
+        f"<td>{row['decided']}</td><td>{'ja' if row['answered'] else 'nei, har ikke svart'}</td></tr>"
+        for row in progress.iter_rows(named=True)
+    )
+    kommuner = "".join(
+        f'<tr><td><a href="kommuner/{row["municipality_code"]}.html">{html.escape(row["municipality_name"])}</a></td>'
+        f"<td>{html.escape(row['statsforvalter'] or '')}</td><td>{html.escape(row['basis'])}</td>"
+        f"<td>{html.escape(row['review_status'])}</td><td>{row['office_priority'] or '–'}</td>"
+        f"<td>{html.escape(row['decision'] or 'ikke besluttet')}</td></tr>"
+        for row in status.iter_rows(named=True)
+    )
+    year = config.selection.school_year
+    body = f"""
+<h1>Status for vurderingen {year}</h1>
+<p>{lead}</p>
+<p class="note">Kommunene til vurdering er kandidatene på listen og kommunene som har søkt. Hvert embete
+vurderer kommunene i sitt område: anbefalt, ikke anbefalt eller usikker; «ikke vurdert» til embetet har
+svart. Udir beslutter etterpå. Statsforvalternes begrunnelser vises ikke her.</p>
+<h2>Embetene</h2>
+<table class="small"><thead><tr><th>Statsforvalter</th><th>Vurdert</th><th>Besluttet av Udir</th><th>Svart</th></tr></thead>
+<tbody>{offices}</tbody></table>
+<h2>Kommunene</h2>
+<table><thead><tr><th>Kommune</th><th>Statsforvalter</th><th>Grunnlag</th><th>Statsforvalterens vurdering</th>
+<th>Prioritet i embetet</th><th>Udirs beslutning</th></tr></thead><tbody>{kommuner}</tbody></table>
+"""
+    return _page(f"Status for vurderingen {year}", body, {}, None)
 
 
 def _hidden_note(config: Config) -> str:
@@ -742,10 +852,17 @@ def build_dashboard(
     produced_by: str,
     gaps: DataGaps,
     validation: ValidationResult | None,
+    status: pl.DataFrame,
+    progress: pl.DataFrame,
 ) -> list[Path]:
     """Write every page and the shared files from ``published_figures`` and the selection tables
     (``candidates``, ``fylkeskommune_candidates``, ``sensitivity``); returns the paths written.
-    ``gaps``: what the run's data lacked, said at the top of the overview, the profiles and the method."""
+    ``gaps``: what the run's data lacked, said at the top of the overview, the profiles and the method.
+    ``status``, ``progress``: where the review stands (:func:`pipelines.review.status.review_status`,
+    :func:`~pipelines.review.status.office_progress`)."""
+    candidates = candidates.with_columns(scheme_text().alias("scheme"))
+    scheme_in_use = bool((candidates["scheme_status"] == IN_SCHEME).any())
+    status_by_kommune = {row["municipality_code"]: row for row in status.iter_rows(named=True)}
     shown = with_national(published, "municipality")
     schools = school_figures(published, school_names, config).sort("unit_name", "indicator_id", "school_year")
     fylker = figures_at(published, "county")
@@ -756,7 +873,8 @@ def build_dashboard(
         "dashboard.js": (STATIC / "dashboard.js").read_bytes(),
         "style.css": STYLE.encode("utf-8"),
         "kommuner.geojson.js": _geojson_script(geojson_path).encode("utf-8"),
-        "index.html": overview_page(candidates, config, gaps).encode("utf-8"),
+        "index.html": overview_page(candidates, status, config, gaps).encode("utf-8"),
+        "status.html": status_page(status, progress, config).encode("utf-8"),
         "fylkeskommuner.html": county_overview_page(counties, config, gaps).encode("utf-8"),
         "traktplott.html": funnel_page(shown, names, config).encode("utf-8"),
         "metode.html": method_page(config, break_notes, produced_by, gaps, validation).encode("utf-8"),
@@ -780,6 +898,8 @@ def build_dashboard(
             config,
             scored,
             gaps,
+            status_by_kommune.get(code),
+            scheme_in_use,
         )
         files[f"kommuner/{code}.html"] = page.encode("utf-8")
     counties_scored = counties["holistic_rank"].drop_nulls().len()

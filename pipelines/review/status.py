@@ -1,14 +1,20 @@
 """Where the review stands: each listed kommune's status (candidate or applicant; recommended or not by
 its statsforvalter; decided by Udir) and each office's progress. Plain tables for the dashboard and the
 summary workbook; no reviewer's free text is in them.
+
+What a run reads of the register for them (:func:`review_answers`, :func:`decisions_in_force`) keeps
+only the answer, the office's priority, the office and the dates: the reviewers' free text (Begrunnelse,
+Kontaktperson) goes to Udir's summary workbook only, never to what the run publishes.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+from pipelines.register.store import VERSION
 from pipelines.review.imports import latest_reviews
 from pipelines.review.records import latest
+from pipelines.review.scheme_records import DECISION_RECORD
 from pipelines.vocabulary import (
     APPLICANT,
     CANDIDATE,
@@ -31,6 +37,43 @@ STATUS_COLUMNS = [
     "office_priority",
     "decision",
 ]
+
+
+# The columns of the register's review and decision rows a run may carry: no free text, no file names.
+ANSWER_COLUMNS = [
+    "school_year",
+    "office",
+    "municipality_code",
+    "recommendation",
+    "office_priority",
+    "review_date",
+    VERSION,
+]
+DECISION_COLUMNS = ["school_year", "municipality_code", "decision", VERSION]
+
+
+def review_answers(reviews: pl.DataFrame, school_year: str) -> pl.DataFrame:
+    """Each office's latest answer per kommune for ``school_year``, without the free text.
+    ``reviews``: the register's ``reviews`` table (empty when nothing has been imported)."""
+    return (
+        latest_reviews(reviews)
+        .filter(pl.col("school_year") == school_year)
+        .select(ANSWER_COLUMNS)
+        .sort("office", "municipality_code")
+    )
+
+
+def decisions_in_force(decisions: pl.DataFrame, school_year: str) -> pl.DataFrame:
+    """Udir's decisions for ``school_year`` in force (the latest version). ``decisions``: the register's
+    ``decisions`` table (empty when nothing has been decided)."""
+    if decisions.is_empty():
+        return pl.DataFrame(schema={**DECISION_RECORD, VERSION: pl.Int64}).select(DECISION_COLUMNS)
+    return (
+        latest(decisions, ("school_year",))
+        .filter(pl.col("school_year") == school_year)
+        .select(DECISION_COLUMNS)
+        .sort("municipality_code")
+    )
 
 
 def listed(candidates: pl.DataFrame) -> pl.DataFrame:
