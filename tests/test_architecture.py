@@ -35,6 +35,8 @@ STAGES = {
     "harmonise": 4,
     "indicators": 5,
     "selection": 6,
+    # Did the support help? Reads the selection's rule and the scheme's periods; the outputs show it.
+    "followup": 6,
     "outputs": 7,
     # The governors' returned workbooks are read against the outputs; the register stores them.
     "review": 8,

@@ -774,6 +774,24 @@ def generate_sample(
     returns a summary."""
     started = time.perf_counter()
     scenario = scenario or Scenario()
+    sample, written = simulate(seed, reference_dir, scenario)
+    for name, data in written.items():
+        write_atomically(out_dir / name, data)
+    return {
+        "seed": seed,
+        "scenario": scenario.name,
+        "folder": str(out_dir),
+        "files": len(written),
+        "bytes": sum(len(d) for d in written.values()),
+        "kommuner": sample.population.kommuner.height - 1,
+        "grunnskoler": int((~sample.is_vgs).sum()),
+        "videregaende_skoler": int(sample.is_vgs.sum()),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def simulate(seed: int, reference_dir: Path, scenario: Scenario) -> tuple[NationalSample, dict[str, bytes]]:
+    """The sample for ``seed`` and ``scenario``, and its files by path (nothing written)."""
     sample = NationalSample(seed, reference_dir, scenario)
     written: dict[str, bytes] = {}
     for year in SCHOOL_YEARS:
@@ -792,16 +810,4 @@ def generate_sample(
     written[SELECTION_TRUTH_FILE] = pl.concat(sample.selections).write_csv().encode("utf-8")
     written[SUPPORT_TRUTH_FILE] = sample.support_truth().write_csv().encode("utf-8")
     written[SCENARIO_FILE] = scenario_toml(scenario, seed).encode("utf-8")
-    for name, data in written.items():
-        write_atomically(out_dir / name, data)
-    return {
-        "seed": seed,
-        "scenario": scenario.name,
-        "folder": str(out_dir),
-        "files": len(written),
-        "bytes": sum(len(d) for d in written.values()),
-        "kommuner": sample.population.kommuner.height - 1,
-        "grunnskoler": int((~sample.is_vgs).sum()),
-        "videregaende_skoler": int(sample.is_vgs.sum()),
-        "seconds": round(time.perf_counter() - started, 1),
-    }
+    return sample, written
