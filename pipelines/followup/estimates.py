@@ -256,6 +256,6 @@ def follow_up_estimates(rows: pl.DataFrame, config: Config) -> pl.DataFrame:
                 estimate, lower, upper = jump["jump"], jump["jump"] - half, jump["jump"] + half
             else:
                 estimate = lower = upper = None
-            out.append((cohort, area, RD, estimate, lower, upper, jump["inside"], jump["outside"],
-                        jump["left_out"], OK if enough else TOO_LITTLE))  # fmt: skip
+            counts = (int(jump["inside"]), int(jump["outside"]), int(jump["left_out"]))
+            out.append((cohort, area, RD, estimate, lower, upper, *counts, OK if enough else TOO_LITTLE))
     return pl.DataFrame(out, schema=ESTIMATE_SCHEMA, orient="row")

@@ -19,13 +19,15 @@ from pipelines.config import Config
 from pipelines.indicators.values import indicator_measure, sampling_error
 
 SCALE_POINT_SD = 10.0  # the national tests' scale: mean 50, pupil SD 10
-SCORE_SCHEMA = {
-    "unit_code": pl.String,
-    "school_year": pl.String,
-    "area": pl.String,
-    "score": pl.Float64,
-    "indicators": pl.UInt32,
-}
+SCORE_SCHEMA = pl.Schema(
+    {
+        "unit_code": pl.String,
+        "school_year": pl.String,
+        "area": pl.String,
+        "score": pl.Float64,
+        "indicators": pl.UInt32,
+    }
+)
 
 
 def pupil_sd_expr(config: Config, national: pl.Expr) -> pl.Expr:

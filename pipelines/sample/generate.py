@@ -77,13 +77,15 @@ FIGURE_SCHEMA = {
     "national": pl.Float64,
     "national_without_support": pl.Float64,
 }
-SELECTION_SCHEMA = {
-    "first_school_year": pl.String,
-    "municipality_code": pl.String,
-    "rank": pl.UInt32,
-    "risk_share": pl.Float64,
-    "selected": pl.Boolean,
-}
+SELECTION_SCHEMA = pl.Schema(
+    {
+        "first_school_year": pl.String,
+        "municipality_code": pl.String,
+        "rank": pl.UInt32,
+        "risk_share": pl.Float64,
+        "selected": pl.Boolean,
+    }
+)
 TREND_CENTRE = SCHOOL_YEARS.index("2024-25")  # the latents are the kommuner's quality this year
 LEFT_OUT_BELOW = 5  # and leaves some of the smallest schools out of a file entirely
 GRUNNSKOLEPOENG_MEAN = dict(
