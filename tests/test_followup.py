@@ -220,3 +220,23 @@ def test_with_an_effect_did_and_rd_recover_it_within_their_intervals(with_effect
         assert covered >= 0.75 * pooled.height, (method, covered, pooled.height)
     # The matched comparison sees the effect: its pooled interval lies above zero in gjennomføring.
     assert (_pooled(with_effect, DID, "gjennomforing")["lower"] > 0).all()
+
+
+def test_the_sample_cohorts_import_as_the_kommuner_it_supported(national_sample, registers):
+    from pipelines.reference.mapping import load_changes, municipality_mapping
+    from pipelines.reference.registers import NEWEST_STRUCTURE
+    from pipelines.review.scheme_records import cohort_rows
+    from pipelines.settings import REFERENCE_DIR
+
+    mapping = municipality_mapping(registers, load_changes(REFERENCE_DIR), NEWEST_STRUCTURE)
+    data = (national_sample / "ordningen_kohorter.csv").read_bytes()
+    imported = cohort_rows(data, "ordningen_kohorter.csv", mapping, set(registers.codes(NEWEST_STRUCTURE)))
+    selected = pl.read_csv(
+        national_sample / "truth_selection.csv", schema_overrides={"municipality_code": pl.String}
+    )
+    supported = selected.filter("selected").select("municipality_code", "first_school_year").sort(pl.all())
+    assert imported.select("municipality_code", "first_school_year").sort(pl.all()).equals(supported)
+    assert supported.height == 90
+    # Each cohort is 30 kommuner ranked 1–30 among those not set aside, none in two cohorts.
+    assert selected.filter("selected")["rank"].max() == 30
+    assert supported["municipality_code"].n_unique() == 90
