@@ -68,7 +68,12 @@ def review_inbox(context: dg.SensorEvaluationContext, utvalg: UtvalgSettings) ->
     fingerprint = inbox_fingerprint(inbox)
     if fingerprint == context.cursor:
         return dg.SensorResult(skip_reason="no new or changed workbooks")
-    report = import_path(inbox, utvalg.published_folder, Register(settings.register_path()))
+    report = import_path(
+        inbox,
+        utvalg.published_folder,
+        utvalg.config.selection.school_year,
+        Register(settings.register_path()),
+    )
     for line in report.lines():
         (context.log.warning if line.startswith("refused") else context.log.info)(line)
     summary = (

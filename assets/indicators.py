@@ -13,6 +13,7 @@ from pipelines.config import ConfigError
 from pipelines.indicators import coverage
 from pipelines.indicators.values import indicator_values as values_of
 from pipelines.resources import UtvalgSettings
+from pipelines.vocabulary import OWNERS
 
 GROUP = "indicators"
 
@@ -26,8 +27,10 @@ def _coverage(values: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _values(utvalg: UtvalgSettings, harmonised: pl.DataFrame, owner: str, level: str) -> dg.MaterializeResult:
-    frame = values_of(harmonised, utvalg.config, owner, (level,))
+def _values(
+    utvalg: UtvalgSettings, harmonised: pl.DataFrame, owners: tuple[str, ...], level: str
+) -> dg.MaterializeResult:
+    frame = pl.concat([values_of(harmonised, utvalg.config, owner, (level,)) for owner in owners])
     return table(frame, preview=_coverage(frame), window=", ".join(utvalg.config.window()), rows=frame.height)
 
 
@@ -35,7 +38,7 @@ def _values(utvalg: UtvalgSettings, harmonised: pl.DataFrame, owner: str, level:
 def indicator_values(utvalg: UtvalgSettings, harmonised_observations: pl.DataFrame) -> dg.MaterializeResult:
     """Kommune indicator values per school year of the window beside the national level, with standard
     errors (figures from fewer than minimum_pupils count as missing)."""
-    return _values(utvalg, harmonised_observations, "kommune", "municipality")
+    return _values(utvalg, harmonised_observations, ("kommune",), "municipality")
 
 
 @dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
@@ -43,7 +46,7 @@ def school_indicator_values(
     utvalg: UtvalgSettings, harmonised_observations: pl.DataFrame
 ) -> dg.MaterializeResult:
     """The kommune indicators for each school: Udir's category 2 and the school sheets."""
-    return _values(utvalg, harmonised_observations, "kommune", "school")
+    return _values(utvalg, harmonised_observations, ("kommune",), "school")
 
 
 @dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
@@ -51,16 +54,17 @@ def fylke_comparison_values(
     utvalg: UtvalgSettings, harmonised_observations: pl.DataFrame
 ) -> dg.MaterializeResult:
     """The kommune indicators at fylke level: the fylke line on each kommune's profile."""
-    return _values(utvalg, harmonised_observations, "kommune", "county")
+    return _values(utvalg, harmonised_observations, ("kommune",), "county")
 
 
 @dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
 def national_indicator_values(
     utvalg: UtvalgSettings, harmonised_observations: pl.DataFrame
 ) -> dg.MaterializeResult:
-    """The kommune indicators for the whole country, with pupil counts: the national line every output
-    shows, and the top of the table that privacy protection links the kommuner and fylker to."""
-    return _values(utvalg, harmonised_observations, "kommune", "national")
+    """The kommune and fylkeskommune indicators for the whole country, with pupil counts: the national
+    line every output shows, and the top of the table that privacy protection links the kommuner and
+    fylker to."""
+    return _values(utvalg, harmonised_observations, OWNERS, "national")
 
 
 @dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
@@ -68,7 +72,7 @@ def fylke_indicator_values(
     utvalg: UtvalgSettings, harmonised_observations: pl.DataFrame
 ) -> dg.MaterializeResult:
     """Fylkeskommune indicators: gjennomføring and the Vg1 survey."""
-    return _values(utvalg, harmonised_observations, "fylkeskommune", "county")
+    return _values(utvalg, harmonised_observations, ("fylkeskommune",), "county")
 
 
 @dg.asset(group_name=GROUP, kinds=TABLE_KINDS)

@@ -28,7 +28,7 @@ from pipelines.provenance import (
     provenance_line,
 )
 from pipelines.resources import UtvalgSettings
-from pipelines.selection.validation import load_validation
+from pipelines.selection.validation import clear_candidate_precision, load_validation
 
 GROUP = "outputs"
 
@@ -38,16 +38,18 @@ def published_figures(
     utvalg: UtvalgSettings,
     national_indicator_values: pl.DataFrame,
     fylke_comparison_values: pl.DataFrame,
+    fylke_indicator_values: pl.DataFrame,
     indicator_values: pl.DataFrame,
     school_indicator_values: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """Every figure with a pupil count that the workbooks, the dashboard and the CSVs show (country,
-    fylker, kommuner, schools; each kommune indicator and school year of the window), with primary and
-    secondary suppression: no hidden figure, and no group of hidden pupils under minimum_pupils, can be
-    derived from the shown ones. Value and n are empty where hidden."""
+    fylker, kommuner, schools; each kommune and fylkeskommune indicator and school year of the window),
+    with its standard error, and primary and secondary suppression: no hidden figure, and no group of
+    hidden pupils under minimum_pupils, can be derived from the shown ones. Value, n and standard error
+    are empty where hidden."""
     frame = protected_figures(
         national_indicator_values,
-        fylke_comparison_values,
+        pl.concat([fylke_comparison_values, fylke_indicator_values]),
         indicator_values,
         school_indicator_values,
         utvalg.config,
@@ -140,6 +142,7 @@ def statsforvalter_workbooks(
         out,
         (run_id, provenance_line(raw_files, missing_data_text(data_coverage))),
         data_gaps(data_coverage),
+        clear_candidate_precision(load_validation(settings.VALIDATION_DIR), utvalg.config),
     )
     return files(written, out, run_id=run_id)
 
@@ -148,16 +151,21 @@ def statsforvalter_workbooks(
 def dashboard(
     utvalg: UtvalgSettings,
     candidates: pl.DataFrame,
+    fylkeskommune_candidates: pl.DataFrame,
+    sensitivity: pl.DataFrame,
     published_figures: pl.DataFrame,
     school_names: pl.DataFrame,
     break_notes: pl.DataFrame,
     raw_files: pl.DataFrame,
     data_coverage: pl.DataFrame,
 ) -> dg.MaterializeResult:
-    """The static HTML dashboard: overview map and list, funnel plots, a profile per kommune, method."""
+    """The static HTML dashboard: overview map and list, funnel plots, a profile per kommune, the
+    fylkeskommuner's overview and profiles, method."""
     out = utvalg.year_folder / "dashboard"
     written = build_dashboard(
         candidates,
+        fylkeskommune_candidates,
+        sensitivity,
         published_figures,
         school_names,
         break_notes,

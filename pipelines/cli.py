@@ -311,7 +311,11 @@ def command_review(args: argparse.Namespace) -> int:
         config.with_year(args.year).selection.school_year if args.year else config.selection.school_year
     )
     report = import_path(
-        Path(args.path), Path(args.reports) / school_year, Register(Path(args.register)), args.office
+        Path(args.path),
+        Path(args.reports) / school_year,
+        school_year,
+        Register(Path(args.register)),
+        args.office,
     )
     for line in report.lines():
         print(line, file=sys.stderr if line.startswith("refused") else sys.stdout)

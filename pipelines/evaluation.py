@@ -14,7 +14,7 @@ import hashlib
 import json
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
@@ -26,6 +26,7 @@ from pipelines.sample.generate import TRUTH_FILE, generate_sample
 from pipelines.sample.scenario import Scenario as SampleScenario
 from pipelines.sample.scenario import load_scenario
 from pipelines.selection.evaluate import evaluate
+from pipelines.selection.holistic import holistic_scores
 from pipelines.selection.validation import (
     MARKDOWN_FILE,
     METRICS_FILE,
@@ -70,10 +71,22 @@ def _generate(seed: int, folder: Path, scenario: Scenario) -> None:
     generate_sample(seed, folder, REFERENCE_DIR, scenario=scenario.definition)
 
 
+def policy_config(config: Config, scenario: Scenario) -> Config:
+    """The configuration the methods run with on a scenario: its truth's area weights are the policy's.
+    Area weights are a policy choice that Udir states before the data are seen, so a scenario that weighs
+    the areas unequally is a policy the method is told, not one it must guess."""
+    if scenario.definition is None:
+        return config
+    weights = dict(scenario.definition.truth_area_weights)
+    return replace(config, holistic=replace(config.holistic, area_weights=weights))
+
+
 def evaluate_seed(
     scenario: Scenario, seed: int, config: Config, config_file: Path
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One scenario × seed: per-method metrics and reliability, keyed by scenario and seed."""
+    """One scenario × seed: per-method metrics and reliability, keyed by scenario and seed. The holistic
+    method's table is the run's own, recomputed only when the scenario's policy weights differ."""
+    method_config = policy_config(config, scenario)
     with tempfile.TemporaryDirectory() as folder:
         raw = Path(folder) / "raw"
         _generate(seed, raw, scenario)
@@ -86,14 +99,13 @@ def evaluate_seed(
             school_year=config.selection.school_year,
             config_file=str(config_file),
         )
-        evaluation = evaluate(
-            run.table("indicator_values"),
-            run.table("school_indicator_values"),
-            run.table("udir_risk_points"),
-            run.table("rank_uncertainty"),
-            config,
-            truth,
+        values, schools = run.table("indicator_values"), run.table("school_indicator_values")
+        ranks = (
+            run.table("rank_uncertainty")
+            if method_config == config
+            else holistic_scores(values, method_config, school_values=schools).scores
         )
+        evaluation = evaluate(values, schools, run.table("udir_risk_points"), ranks, method_config, truth)
     keys = [pl.lit(scenario.name).alias("scenario"), pl.lit(seed, pl.Int64).alias("seed")]
     return (
         evaluation.metrics.select(*keys, pl.all()),

@@ -13,7 +13,11 @@ import polars as pl
 import pytest
 
 from pipelines.cli import main
+from pipelines.evaluation import Scenario as EvaluationScenario
+from pipelines.evaluation import policy_config
 from pipelines.outputs.dashboard import validation_section
+from pipelines.outputs.method_text import method_sections
+from pipelines.sample.scenario import load_scenario
 from pipelines.selection.evaluate import (
     _nonnegative_line,
     brier,
@@ -37,6 +41,7 @@ from pipelines.selection.validation import (
     README_END,
     README_START,
     ValidationResult,
+    clear_candidate_precision,
     configuration_fingerprint,
     goals,
     load_validation,
@@ -353,3 +358,36 @@ def test_evaluate_fails_clearly_on_a_missing_scenario_file(tmp_path: Path, capsy
     assert code == 1
     assert f"scenario file {missing} does not exist" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_scenarios_area_weights_are_the_policy_the_methods_run_with(national_config):
+    """ulik_vekt weighs the areas 2 / 0.5 / 1: the methods are told that policy (it is Udir's stated
+    choice, not something to guess); the standard scenario runs the configuration unchanged."""
+    path = PROJECT_ROOT / "data" / "scenarios" / "ulik_vekt.toml"
+    unequal = EvaluationScenario("ulik_vekt", path, load_scenario(path))
+    weights = policy_config(national_config, unequal).holistic.area_weights
+    assert weights == {"laeringsresultater": 2.0, "laeringsmiljo": 0.5, "gjennomforing": 1.0}
+    assert policy_config(national_config, EvaluationScenario("standard", None)) == national_config
+    standard = PROJECT_ROOT / "data" / "scenarios" / "standard.toml"
+    assert policy_config(national_config, EvaluationScenario("s", standard, load_scenario(standard))) == (
+        national_config
+    )
+
+
+def test_the_method_text_states_the_tiers_measured_precision_only_for_its_own_configuration(national_config):
+    """The tier's threshold is chosen on the validation, and the method text (dashboard and workbooks)
+    says how often it was right there: from the committed figures, and not for another configuration."""
+    validation = load_validation(VALIDATION_DIR)
+    precision = clear_candidate_precision(validation, national_config)
+    assert precision is not None and set(precision) == set(validation.scenarios)
+    expected = summary(validation.metrics).filter(
+        (pl.col("method") == "holistic") & (pl.col("metric") == "clear_candidate_rate")
+    )
+    for scenario, mean in expected.select("scenario", "mean").iter_rows():
+        assert precision[scenario] == pytest.approx(mean)
+    tiers = dict(method_sections(national_config, precision=precision))["Nivå"]
+    for scenario, share in precision.items():
+        assert f"{round(share * 100):d} % ({scenario.replace('_', ' ')})" in tiers
+    other = replace(national_config, holistic=replace(national_config.holistic, candidate_probability=0.85))
+    assert clear_candidate_precision(validation, other) is None
+    assert "fasiten er kjent" not in dict(method_sections(other, precision=None))["Nivå"]

@@ -13,7 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.indicators.values import INDICATOR_VALUES_SCHEMA
-from pipelines.selection.holistic import composite_weights, holistic_scores, school_concentration
+from pipelines.selection.holistic import (
+    composite_weights,
+    fit_posterior,
+    holistic_scores,
+    school_concentration,
+    scores_from,
+)
 from pipelines.selection.model import (
     UNOBSERVED,
     Fit,
@@ -228,6 +234,21 @@ def test_same_seed_same_result():
     second = holistic_scores(kommune_values(3), CONFIG)
     assert first.scores.equals(second.scores)
     assert first.indicator_scores.equals(second.indicator_scores)
+
+
+def test_a_weight_variant_scored_from_the_baselines_fit_is_the_method_run_afresh():
+    """The sensitivity scores its weight and shrinkage variants from the baseline's fitted posterior:
+    that must give exactly what running the method on the variant's configuration gives."""
+    values = kommune_values(5)
+    baseline = fit_posterior(values, CONFIG)
+    weights = {**CONFIG.holistic.area_weights, "laeringsmiljo": 2.0}
+    variant = replace(CONFIG, holistic=replace(CONFIG.holistic, area_weights=weights))
+    reused, afresh = scores_from(baseline, variant, shrinkage=True), holistic_scores(values, variant)
+    assert reused.scores.equals(afresh.scores)
+    assert not reused.scores.equals(holistic_scores(values, CONFIG).scores)  # the weights do matter
+    assert scores_from(baseline, CONFIG, shrinkage=False).scores.equals(
+        holistic_scores(values, CONFIG, shrinkage=False).scores
+    )
 
 
 def test_small_kommuner_are_pulled_toward_the_mean_more_than_large_ones():

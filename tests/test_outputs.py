@@ -10,14 +10,17 @@ from dataclasses import replace
 
 import openpyxl
 import polars as pl
+import pytest
 
 from pipelines.config import load_config
 from pipelines.flow import materialise
 from pipelines.outputs.method_text import method_sections, percent
+from pipelines.selection.explain import sentence
 from pipelines.settings import PROJECT_ROOT
 from pipelines.vocabulary import (
     CLEAR_CANDIDATE,
     ON_LIST,
+    UDIR_RANKED,
     UDIR_STATUSES,
     UDIR_TIED_AT_CUTOFF,
     UDIR_TOO_LITTLE_DATA,
@@ -91,45 +94,85 @@ def test_one_workbook_per_statsforvalter_read_back(published, national_run):
     paths = sorted(published["workbooks"].glob("*.xlsx"))
     assert len(paths) == 10
     listed_total = 0
+    counties = national_run.table("fylkeskommune_candidates")
     for path in paths:
         book = openpyxl.load_workbook(path)
-        assert book.sheetnames == ["Kandidater", "Skoler", "Metode"]
+        assert book.sheetnames == [
+            "Vurdering",
+            "Indikatorer",
+            "Skoler",
+            "Fylkeskommuner",
+            "Forklaring",
+            "Metode",
+            "Kontroll",
+        ]
+        assert [book[name].sheet_state for name in book.sheetnames][-1] == "hidden"
+        assert book["Kontroll"].protection.sheet and book["Vurdering"].protection.sheet
+        control = dict(book["Kontroll"].iter_rows(values_only=True))
+        office = control["embete"]
         method = dict(book["Metode"].iter_rows(values_only=True))
         assert re.fullmatch(
             r"kodeversjon [0-9a-f]{16}, 60 inndatafiler \(fingeravtrykk [0-9a-f]{16}\)", method["Laget av"]
         )
-        sheet = book["Kandidater"]
-        header = [cell.value for cell in sheet[1]]
-        assert header[:3] == ["Prioritet", "Kommunenr", "Kommune"]
-        assert {"Anbefaling", "Begrunnelse", "Forklaring", "Helhetlig vurdering", "Udir-status"} <= set(
-            header
-        )
-        statuses = {row[header.index("Udir-status")] for row in sheet.iter_rows(min_row=2, values_only=True)}
+        # The tier's threshold with how often it was right in the committed validation.
+        assert re.search(r"faktisk blant de 30 svakeste i \d+ % \(standard\)", method["Nivå"])
+        sheet = book["Vurdering"]
+        header = [cell.value for cell in sheet[3]]
+        # The name is frozen and the review cells sit right beside it.
+        assert header[:7] == [
+            "Kommunenr",
+            "Kommune",
+            "Anbefaling",
+            "Prioritet i embetet",
+            "Begrunnelse",
+            "Kontaktperson",
+            "Dato",
+        ]
+        assert sheet.freeze_panes == "C4" and sheet.auto_filter.ref
+        assert sheet.page_setup.orientation == "landscape" and sheet.sheet_properties.pageSetUpPr.fitToPage
+        assert sheet.page_setup.fitToHeight == 0  # as many pages down as needed, one across
+        assert sheet.print_title_rows == "$1:$3"
+        rows = list(sheet.iter_rows(min_row=4, values_only=True))
+        statuses = {row[header.index("Udir-status")] for row in rows}
         assert statuses <= set(UDIR_STATUSES)
-        assert sheet.freeze_panes == "C2" and sheet.auto_filter.ref
         validations = sheet.data_validations.dataValidation
-        assert validations and validations[0].formula1 == '"anbefales,anbefales ikke,usikker"'
-        priorities = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
-        assert priorities == sorted(priorities)
-        listed_total += len(priorities)
-        offices = {row[header.index("Kommunenr")][:2] for row in sheet.iter_rows(min_row=2, values_only=True)}
-        assert all(len(code) == 2 for code in offices)
+        assert validations[0].formula1 == '"anbefales,anbefales ikke,usikker"'
+        assert str(validations[0].sqref) == f"C4:C{3 + max(len(rows), 1)}"
+        for row in sheet.iter_rows(min_row=4):
+            assert [cell.protection.locked for cell in row[2:7]] == [False] * 5
+            assert all(cell.protection.locked for cell in row[:2] + row[7:])
+        groups = [row[header.index("Listegruppe")] for row in rows]
+        assert groups == sorted(groups)
+        listed_total += len(rows)
+        assert all(len(row[0]) == 4 for row in rows)
+        mine = counties.filter(pl.col("statsforvalter") == office)["county_name"].sort().to_list()
+        shown = sorted(row[1] for row in book["Fylkeskommuner"].iter_rows(min_row=2, values_only=True))
+        assert shown == mine and mine
+        legend = dict(book["Forklaring"].iter_rows(values_only=True))
+        assert {f"Listegruppe {n}" for n in range(1, 5)} <= set(legend)
+        schools = list(book["Skoler"].iter_rows(values_only=True))
+        assert schools[0][:2] == ("Kommunenr", "Kommune") and all(row[1] for row in schools[1:])
     assert listed_total == national_run.table("candidates").filter(ON_LIST).height
 
 
 def test_workbooks_are_byte_identical_between_runs(published, national_run, national_config, tmp_path):
     from pipelines.indicators.coverage import data_gaps
     from pipelines.outputs.workbooks import write_workbooks
-    from pipelines.provenance import provenance_line
+    from pipelines.provenance import provenance_id, provenance_line
+    from pipelines.selection.validation import clear_candidate_precision, load_validation
+    from pipelines.settings import VALIDATION_DIR
 
+    candidate_files_provenance = (published["root"] / "provenance.json").read_text(encoding="utf-8")
     again = write_workbooks(
         national_run.table("candidates"),
+        national_run.table("fylkeskommune_candidates"),
         national_run.table("published_figures"),
         national_run.table("school_names"),
         national_config,
         tmp_path,
-        provenance_line(national_run.table("raw_files")),
+        (provenance_id(candidate_files_provenance), provenance_line(national_run.table("raw_files"))),
         data_gaps(national_run.table("data_coverage")),
+        clear_candidate_precision(load_validation(VALIDATION_DIR), national_config),
     )
     for path in again:
         assert path.read_bytes() == (published["workbooks"] / path.name).read_bytes()
@@ -142,23 +185,26 @@ def test_no_published_figure_rests_on_too_few_pupils(published):
     for path in sorted(published["workbooks"].glob("*.xlsx")):
         sheet = openpyxl.load_workbook(path)["Skoler"]
         header = [cell.value for cell in sheet[1]]
+        assert "Verdi" in header
         rows = [dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=2, values_only=True)]
         for row in rows:
             if row["Verdi"] is not None:
                 assert row["Antall elever"] is not None and row["Antall elever"] >= MINIMUM, (path.name, row)
                 checked += 1
-    for path in sorted((published["dashboard"] / "kommuner").glob("*.html")):
+    dashboard = published["dashboard"]
+    profiles = [*(dashboard / "kommuner").glob("*.html"), *(dashboard / "fylkeskommuner").glob("*.html")]
+    for path in sorted(profiles):
         data = json.loads(
             re.search(
                 r'<script type="application/json" id="data">(.*?)</script>', path.read_text(), re.S
             ).group(1)
         )
         for indicator in data["indicators"]:
-            for value, n in zip(indicator["kommune"], indicator["n"], strict=True):
+            for value, n in zip(indicator["unit"], indicator["n"], strict=True):
                 if value is not None:
                     assert n is not None and n >= MINIMUM, path.name
                     checked += 1
-        for school in data["schools"]:
+        for school in data.get("schools", []):
             if school["value"] is not None:
                 assert school["n"] >= MINIMUM
     funnels = json.loads(
@@ -205,9 +251,12 @@ def test_text_a_governor_reads_follows_the_configuration(national_sample, tmp_pa
     method_texts, sentences = [], candidates["explanation"].to_list()
     for path in sorted((root / "statsforvaltere").glob("*.xlsx")):
         book = openpyxl.load_workbook(path)
-        kandidater = list(book["Kandidater"].iter_rows(values_only=True))
-        method_texts += [str(cell) for cell in kandidater[0]] + [str(c.value) for c in book["Skoler"][1]]
-        sentences += [str(row[kandidater[0].index("Forklaring")]) for row in kandidater[1:]]
+        vurdering = list(book["Vurdering"].iter_rows(values_only=True))
+        method_texts += [str(cell) for cell in vurdering[2]] + [str(c.value) for c in book["Skoler"][1]]
+        sentences += [str(row[vurdering[2].index("Forklaring")]) for row in vurdering[3:]]
+        method_texts += [
+            str(value) for row in book["Forklaring"].iter_rows(values_only=True) for value in row
+        ]
         method_texts += [str(value) for row in book["Metode"].iter_rows(values_only=True) for value in row]
     dashboard = root / "dashboard"
     index = (dashboard / "index.html").read_text(encoding="utf-8")
@@ -250,3 +299,23 @@ def test_method_text_renders_weights_shrinkage_and_norwegian_percentages():
     assert "minst 87,5 %; «grensetilfelle»: 20–87,5 %" in sections["Nivå"]
     assert "Risikopoeng for «Grunnskolepoeng» teller tre ganger" in sections["Udirs regel"]
     assert percent(0.25) == "25 %"
+
+
+@pytest.mark.parametrize(
+    ("category", "status", "ending"),
+    [
+        (1, UDIR_RANKED, "; Udirs regel: kategori 1."),
+        (None, UDIR_RANKED, "; ikke på Udirs liste."),
+        (None, UDIR_TOO_LITTLE_DATA, "; Udirs regel: for lite data til å rangeres."),
+        (None, None, "(rangering 2–9 med 90 % sikkerhet)."),
+    ],
+)
+def test_sentence_says_what_udirs_rule_did(category: int | None, status: str | None, ending: str) -> None:
+    """A kommune Udir's rule could not rank is not "off Udir's list", and a fylkeskommune (no Udir rule)
+    gets no clause about it."""
+    text = sentence(
+        "Eksempel", "grensetilfelle", 0.5, 2, 9, 30, ["Mobbing, 7. trinn (%) (3 av 3 år)"], category, status
+    )
+    assert text.endswith(ending)
+    assert text.startswith("Eksempel er grensetilfelle: svakest på Mobbing")
+    assert "50 %" in text

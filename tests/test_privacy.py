@@ -41,7 +41,8 @@ def figures(national_run) -> pl.DataFrame:
 def true_counts(national_run) -> pl.DataFrame:
     """The counts before any suppression (the selection's full data)."""
     columns = ["level", "unit_code", "municipality_code", "county_code", "indicator_id", "school_year", "n"]
-    return pl.concat(national_run.table(table).select(columns) for table in LEVEL_TABLES.values())
+    tables = [*LEVEL_TABLES.values(), "fylke_indicator_values"]
+    return pl.concat(national_run.table(table).select(columns) for table in tables)
 
 
 def _profile_data(path: Path) -> dict:
@@ -58,7 +59,11 @@ def test_subtraction_attack_on_published_figures_finds_no_small_remainder(figure
     assert exposed.is_empty(), exposed.head(10)
     # The CSV beside the lists is the same table.
     csv = pl.read_csv(published["root"] / "published_figures.csv", schema=PUBLISHED_SCHEMA)
-    assert csv.drop("value").equals(figures.drop("value"))
+    # The same table, floats rounded for byte-identical files.
+    assert csv.drop("value", "std_error").equals(figures.drop("value", "std_error"))
+    for column in ("value", "std_error"):
+        assert (csv[column] - figures[column]).abs().max() < 1e-4
+        assert csv[column].is_null().equals(figures[column].is_null())
 
 
 def test_subtraction_attack_on_every_profile_page(published):
@@ -122,7 +127,11 @@ def _table(rows: list[tuple]) -> pl.DataFrame:
         schema=["level", "unit_code", "municipality_code", "county_code", "value", "n"],
         orient="row",
     )
-    return frame.with_columns(pl.lit("x").alias("indicator_id"), pl.lit("2025-26").alias("school_year"))
+    return frame.with_columns(
+        pl.lit("x").alias("indicator_id"),
+        pl.lit("2025-26").alias("school_year"),
+        (pl.col("value") / 10).alias("std_error"),
+    )
 
 
 # (b) Linear algebra over every linked table ---------------------------------------------------------
@@ -144,8 +153,8 @@ def test_linear_attack_determines_no_hidden_figure_and_no_small_group(figures, t
         assert found.odd == [], (indicator, year, found.odd[:5])
         tables += 1
         groups += found.groups
-    # Every kommune indicator (scale points included) × the window's 3 school years.
-    assert tables == len(load_config().for_owner("kommune")) * 3 == 48 and groups > 1000
+    # Every kommune and fylkeskommune indicator (scale points included) × the window's 3 school years.
+    assert tables == len(load_config().indicators) * 3 == 60 and groups > 1000
 
 
 def test_the_attack_has_teeth(national_run, true_counts):
@@ -175,6 +184,8 @@ def test_hidden_share_is_reported(figures, true_counts, national_run):
     # Secondary suppression costs something, but not most of what is shown.
     assert 0 < figures["hidden"].mean() - primary["hidden"].mean() < 0.05
     assert not figures.filter(pl.col("level") == "national")["hidden"].any()
+    # A standard error is published only beside its figure.
+    assert figures.filter(pl.col("hidden"))["std_error"].null_count() == int(figures["hidden"].sum())
 
 
 def test_every_profile_shows_the_published_figures(figures, published):
@@ -191,7 +202,7 @@ def test_every_profile_shows_the_published_figures(figures, published):
     for path in sorted((published["dashboard"] / "kommuner").glob("*.html"))[::20]:
         data = _profile_data(path)
         for entry in data["indicators"]:
-            for year, value, n in zip(entry["years"], entry["kommune"], entry["n"], strict=True):
+            for year, value, n in zip(entry["years"], entry["unit"], entry["n"], strict=True):
                 row = municipal.get((data["code"], labels[entry["label"]], year))
                 assert (value is None) == (row is None or row["hidden"])
                 if value is not None and row is not None:
@@ -324,6 +335,9 @@ def test_published_figures_of_a_small_country_are_complete_and_protected():
     hidden = dict(zip(figures["unit_code"], figures["hidden"], strict=True))
     assert hidden == {"": False, "03": False, "0301": False, "a": False, "b": True, "c": True}
     assert figures.filter(pl.col("hidden"))["n"].null_count() == 2
+    # The standard error goes with its figure: shown with it, hidden with it.
+    assert figures.filter(pl.col("hidden"))["std_error"].null_count() == 2
+    assert figures.filter(~pl.col("hidden"))["std_error"].to_list() == [1.0, 1.0, 1.0, 1.1]
 
 
 # 3. The minimum cannot be set below 10 without a written reason ------------------------------------

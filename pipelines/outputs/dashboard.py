@@ -1,10 +1,13 @@
 """A static HTML dashboard that works offline: one shared ``plotly.min.js`` beside the pages, the charts
 drawn in the browser from JSON embedded in each page (``static/dashboard.js``).
 
-Pages: ``index.html`` (map by tier, ranked list with rank intervals, a filter per statsforvalter),
-``traktplott.html`` (funnel plots per indicator), ``kommuner/<kode>.html`` (a profile per kommune),
-``metode.html`` (method, the validation on synthetic data, data and breaks). Every figure with a pupil count comes from
-``published_figures`` (:mod:`pipelines.outputs.privacy`).
+Pages: ``index.html`` (map by tier with its legend, ranked list with rank intervals, a filter per
+statsforvalter), ``traktplott.html`` (funnel plots per indicator), ``kommuner/<kode>.html`` (a profile per
+kommune: trends with 90 % bands, hidden figures marked where they would have been, the sensitivity,
+why Udir's rule and the holistic method disagree), ``fylkeskommuner.html`` and
+``fylkeskommuner/<kode>.html`` (the same for the fylkeskommuner), ``metode.html`` (method, the validation
+on synthetic data, data and breaks). Every figure with a pupil count comes from ``published_figures``
+(:mod:`pipelines.outputs.privacy`); every number a reader sees has a decimal comma, in charts too.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from __future__ import annotations
 import html
 import json
 import math
+from collections.abc import Mapping
 from itertools import pairwise
 from pathlib import Path
+from statistics import NormalDist
 
 import polars as pl
 from plotly.offline import get_plotlyjs
@@ -22,12 +27,15 @@ from pipelines import vocabulary
 from pipelines.config import Config, Indicator
 from pipelines.indicators.coverage import DataGaps, gap_notes, list_note
 from pipelines.indicators.values import indicator_measure, pupil_sd
-from pipelines.outputs.method_text import method_sections, partial_rule_mark
+from pipelines.outputs.method_text import listing, method_sections, partial_rule_mark
 from pipelines.outputs.privacy import figures_at, school_figures, with_national
 from pipelines.selection.evaluate import METHODS
+from pipelines.selection.explain import disagreement
+from pipelines.selection.sensitivity import HOLISTIC, UDIR, outcomes, variant_names
 from pipelines.selection.validation import (
     METHOD_LABELS_NB,
     ValidationResult,
+    clear_candidate_precision,
     configuration_fingerprint,
     goals,
     metrics_shown,
@@ -45,6 +53,9 @@ from pipelines.vocabulary import (
 )
 
 STATIC = Path(__file__).parent / "static"
+# Bokmål numbers in charts as in tables: a decimal comma, a (non-breaking) space between thousands.
+SEPARATORS = ",\u00a0"
+Z90 = NormalDist().inv_cdf(0.95)
 # The map's categories, strongest first: the holistic tiers and the kommuner without an assessment.
 TIERS = [*vocabulary.TIERS, NOT_ASSESSED]
 TIER_COLOURS = dict(zip(TIERS, ["#b2182b", "#f4a582", "#d1e5f0", "#cccccc"], strict=True))
@@ -60,22 +71,24 @@ th { background: #eef2f7; position: sticky; top: 0; }
 .tier { font-weight: 700; }
 .note { color: #555; font-size: 0.9rem; }
 .warning { background: #fff3cd; border-left: 4px solid #b2182b; padding: 0.5rem 0.8rem; }
+.disagree { background: #eef2f7; border-left: 4px solid #2166ac; padding: 0.5rem 0.8rem; }
+table.small { width: auto; }
 """
 
 
-def _page(title: str, body: str, data: object, init: str | None, depth: int = 0) -> str:
+def _page(title: str, body: str, data: Mapping[str, object], init: str | None, depth: int = 0) -> str:
     """A page; ``init`` names the ``Dashboard`` function that draws its charts (None: no charts)."""
     up = "../" * depth
+    scripts: list[str] = []
+    if init is not None:
+        data = {**data, "separators": SEPARATORS}
+        scripts = [f'<script src="{up}plotly.min.js"></script>', f'<script src="{up}dashboard.js"></script>']
+        if init == "overview":
+            scripts.insert(1, f'<script src="{up}kommuner.geojson.js"></script>')
+        scripts.append(f"<script>Dashboard.{init}();</script>")
     payload = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).replace(
         "</", "<\\/"
     )
-    scripts = []
-    if init is not None:
-        scripts = [f'<script src="{up}plotly.min.js"></script>', f'<script src="{up}dashboard.js"></script>']
-    if init == "overview":
-        scripts.insert(1, f'<script src="{up}kommuner.geojson.js"></script>')
-    if init is not None:
-        scripts.append(f"<script>Dashboard.{init}();</script>")
     return f"""<!DOCTYPE html>
 <html lang="nb">
 <head>
@@ -86,7 +99,7 @@ def _page(title: str, body: str, data: object, init: str | None, depth: int = 0)
 <link rel="stylesheet" href="{up}style.css">
 </head>
 <body>
-<nav><a href="{up}index.html">Oversikt</a><a href="{up}traktplott.html">Traktplott</a><a href="{up}metode.html">Metode og data</a></nav>
+<nav><a href="{up}index.html">Oversikt</a><a href="{up}fylkeskommuner.html">Fylkeskommuner</a><a href="{up}traktplott.html">Traktplott</a><a href="{up}metode.html">Metode og data</a></nav>
 {body}
 <script type="application/json" id="data">{payload}</script>
 {"".join(scripts)}
@@ -97,6 +110,20 @@ def _page(title: str, body: str, data: object, init: str | None, depth: int = 0)
 
 def _fmt(value: float | None, digits: int = 1) -> str:
     return "–" if value is None else f"{value:.{digits}f}".replace(".", ",")
+
+
+def _digits(indicator: Indicator) -> int:
+    """Indices on the 1–5 scale need two decimals to show a difference; the other measures one."""
+    return 2 if indicator_measure(indicator) == "index" else 1
+
+
+def _pct(p: float | None) -> str:
+    return "–" if p is None else f"{round(p * 100)} %"
+
+
+def hidden_label(config: Config) -> str:
+    """What a reader sees where a hidden figure would have been."""
+    return f"skjult (færre enn {config.selection.minimum_pupils} elever)"
 
 
 def _clean(value: float | None, digits: int = 2) -> float | None:
@@ -119,6 +146,23 @@ def _warnings(notes: list[str]) -> str:
     return "".join(f'<p class="warning">{html.escape(note)}</p>\n' for note in notes)
 
 
+def _ranked(row: dict[str, object], name: str) -> dict[str, object]:
+    """One unit for the rank charts, with the hover text in bokmål."""
+    rank, low, high = row["holistic_rank"], row["rank_low"], row["rank_high"]
+    p = _clean(row["p_top_n"], 3)  # type: ignore[arg-type]
+    text = f"{name}: {row['tier'] or NOT_ASSESSED}, sannsynlighet {_pct(p)}"
+    if rank is not None:
+        text += f", rangering {rank} ({low}–{high})"
+    return {
+        "name": name,
+        "tier": row["tier"] or NOT_ASSESSED,
+        "rank": rank,
+        "low": low,
+        "high": high,
+        "text": text,
+    }
+
+
 def overview_page(candidates: pl.DataFrame, config: Config, gaps: DataGaps) -> str:
     kommuner = []
     rows = []
@@ -126,15 +170,9 @@ def overview_page(candidates: pl.DataFrame, config: Config, gaps: DataGaps) -> s
         tier = row["tier"] or NOT_ASSESSED
         kommuner.append(
             {
+                **_ranked(row, row["municipality_name"]),
                 "code": row["municipality_code"],
-                "name": row["municipality_name"],
                 "statsforvalter": row["statsforvalter"],
-                "tier": tier,
-                "p": _clean(row["p_top_n"], 3),
-                "rank": row["holistic_rank"],
-                "low": row["rank_low"],
-                "high": row["rank_high"],
-                "udir_category": row["udir_category"],
                 "listed": row["listed"],
             }
         )
@@ -145,18 +183,16 @@ def overview_page(candidates: pl.DataFrame, config: Config, gaps: DataGaps) -> s
                 f'<td><a href="kommuner/{row["municipality_code"]}.html">{html.escape(row["municipality_name"])}</a></td>'
                 f"<td>{html.escape(row['statsforvalter'] or '')}</td>"
                 f"<td>{_udir(row)}</td><td class='tier'>{tier}</td>"
-                f"<td>{'–' if row['p_top_n'] is None else round(row['p_top_n'] * 100)} %</td>"
+                f"<td>{_pct(row['p_top_n'])}</td>"
                 f"<td>{row['rank_low'] or '–'}–{row['rank_high'] or '–'}</td></tr>"
             )
-    offices = sorted({k["statsforvalter"] for k in kommuner if k["statsforvalter"]})
+    offices = sorted({str(k["statsforvalter"]) for k in kommuner if k["statsforvalter"]})
     options = "".join(f'<option value="{html.escape(o)}">{html.escape(o)}</option>' for o in offices)
-    colorscale = []
-    for index, colour in enumerate(TIER_COLOURS.values()):
-        colorscale += [[index / len(TIERS), colour], [(index + 1) / len(TIERS), colour]]
     body = f"""
 <h1>Kandidater til oppfølgingsordningen {config.selection.school_year}</h1>
 {_warnings(gap_notes(gaps, config))}<p class="note">Perioden {", ".join(config.window())}. Helhetlig vurdering: sannsynligheten for å være blant de
-{config.holistic.top_n} svakeste kommunene, med Udirs regel ved siden av.</p>
+{config.holistic.top_n} svakeste kommunene, med Udirs regel ved siden av. Fylkeskommunene har en egen
+<a href="fylkeskommuner.html">oversikt</a>.</p>
 <label>Statsforvalter: <select id="office"><option value="">Alle</option>{options}</select></label>
 <div id="map" class="chart"></div>
 <div id="ranks" class="chart"></div>
@@ -164,7 +200,7 @@ def overview_page(candidates: pl.DataFrame, config: Config, gaps: DataGaps) -> s
 <table id="list"><thead><tr><th>Rangering</th><th>Kommune</th><th>Statsforvalter</th><th>Udirs regel{partial_rule_mark(gaps)}</th>
 <th>Vurdering</th><th>Sannsynlighet</th><th>90 % intervall</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
 """
-    data = {"kommuner": kommuner, "tiers": TIERS, "colours": TIER_COLOURS, "colorscale": colorscale}
+    data = {"kommuner": kommuner, "tiers": TIERS, "colours": TIER_COLOURS}
     return _page(f"Oppfølgingsordningen {config.selection.school_year}", body, data, "overview")
 
 
@@ -196,15 +232,16 @@ def funnel_page(values: pl.DataFrame, names: dict[str, str], config: Config) -> 
         n_max = int(rows["n"].max())  # type: ignore[arg-type]
         grid = sorted({round(10 ** (i / 20)) for i in range(0, int(20 * math.log10(max(n_max, 10))) + 2)})
         grid = [n for n in grid if n >= config.selection.minimum_pupils]
+        digits = _digits(indicator)
         points = []
         for code, n, value in rows.select("unit_code", "n", "value").iter_rows():
             limit = 3.09 * sd / math.sqrt(n)
+            name = names.get(code, code)
             points.append(
                 {
-                    "code": code,
-                    "name": names.get(code, code),
                     "n": n,
                     "value": round(value, 2),
+                    "text": f"{name}: {_fmt(value, digits)} ({n} elever)",
                     "outside": abs(value - national) > limit,
                 }
             )
@@ -238,47 +275,159 @@ en kommune kan ligge av tilfeldigheter alene (95 % og 99,8 %). Kommuner utenfor 
 seg ut mer enn tilfeldigheter forklarer. Kommuner med færre enn {config.selection.minimum_pupils} elever vises ikke.</p>
 {"".join(blocks)}
 """
-    return _page(f"Traktplott {latest}", body, {"funnels": funnels, "school_year": latest}, "funnels")
+    labels = {"outer": "99,8 %", "inner": "95 %", "points": "kommuner", "n": "antall elever"}
+    return _page(
+        f"Traktplott {latest}", body, {"funnels": funnels, "school_year": latest, "labels": labels}, "funnels"
+    )
+
+
+def _trend(
+    ident: str,
+    indicator: Indicator,
+    name: str,
+    own: pl.DataFrame,
+    national: dict[str, float],
+    comparison: dict[str, float] | None,
+    config: Config,
+) -> dict[str, object]:
+    """One indicator's chart on a profile: the unit's published figures with their 90 % band, the
+    comparison (the fylke) and the country, and a marker where a hidden figure would have been (at the
+    national level: the figure itself is not known)."""
+    window = config.window()
+    digits = _digits(indicator)
+    rows = {r["school_year"]: r for r in own.iter_rows(named=True)}
+    shown = {y: r for y, r in rows.items() if not r["hidden"] and r["value"] is not None}
+
+    lowest, highest = MEASURE_RANGES[indicator_measure(indicator)]
+
+    def band(year: str, sign: float) -> float | None:
+        """One edge of the 90 % band, within the values the measure can take."""
+        row = shown.get(year)
+        if row is None or row["std_error"] is None:
+            return None
+        return _clean(min(max(row["value"] + sign * Z90 * row["std_error"], lowest), highest))
+
+    def text(year: str) -> str | None:
+        row = shown.get(year)
+        if row is None:
+            return None
+        interval = (
+            f"; 90 % intervall {_fmt(band(year, -1), digits)}–{_fmt(band(year, 1), digits)}"
+            if row["std_error"] is not None
+            else ""
+        )
+        return f"{name} {year}: {_fmt(row['value'], digits)} ({row['n']} elever{interval})"
+
+    def line(values: dict[str, float], who: str) -> tuple[list[float | None], list[str | None]]:
+        return (
+            [_clean(values.get(y)) for y in window],
+            [None if values.get(y) is None else f"{who} {y}: {_fmt(values[y], digits)}" for y in window],
+        )
+
+    hidden = [y in rows and rows[y]["hidden"] for y in window]
+    entry: dict[str, object] = {
+        "id": ident,
+        "label": indicator.label,
+        "years": window,
+        "unit": [_clean(shown[y]["value"]) if y in shown else None for y in window],
+        "n": [shown[y]["n"] if y in shown else None for y in window],
+        "text": [text(y) for y in window],
+        "low": [band(y, -1) for y in window],
+        "high": [band(y, 1) for y in window],
+        "hidden": [_clean(national.get(y)) if h else None for y, h in zip(window, hidden, strict=True)],
+    }
+    entry["national"], entry["national_text"] = line(national, "Landet")
+    if comparison:
+        entry["comparison"], entry["comparison_text"] = line(comparison, "Fylket")
+    return entry
+
+
+def _trend_labels(config: Config, comparison: str | None) -> dict[str, str | None]:
+    return {
+        "band": "90 % intervall",
+        "hidden": hidden_label(config),
+        "comparison": comparison,
+        "national": "landet",
+        "rank": "rangering (1 = svakest)",
+    }
+
+
+def _by_year(frame: pl.DataFrame, indicator_id: str) -> dict[str, float]:
+    """The shown values of one indicator by school year."""
+    return {
+        year: value
+        for year, value in frame.filter((pl.col("indicator_id") == indicator_id) & ~pl.col("hidden"))
+        .select("school_year", "value")
+        .iter_rows()
+        if value is not None
+    }
+
+
+def sensitivity_section(name: str, outcome: pl.DataFrame, config: Config) -> str:
+    """How the kommune fares under each variant of the methods' choices (:mod:`pipelines.selection.
+    sensitivity`), in words and a small table. ``outcome``: the kommune's rows of :func:`outcomes`."""
+    top_n = config.holistic.top_n
+    names = variant_names(config)
+    selected = {(m, v): s for m, v, s in outcome.select("method", "variant", "selected").iter_rows()}
+    words = {HOLISTIC: f"blant de {top_n} svakeste", UDIR: "på listen (kategori 1 eller 2)"}
+    who = {HOLISTIC: "Den helhetlige vurderingen", UDIR: "Udirs regel"}
+    sentences = []
+    for method in (HOLISTIC, UDIR):
+        mine = [(v, selected[(method, v)]) for v in names[method] if (method, v) in selected]
+        if not mine:
+            continue
+        base = mine[0][1]
+        flips = [v for v, s in mine[1:] if s != base]
+        count = sum(s for _, s in mine)
+        change = (
+            f" Utfallet endres av {listing(flips)}." if flips else " Ingen av variantene endrer utfallet."
+        )
+        sentences.append(
+            f"{who[method]}: {name} er {words[method]} i {count} av {len(mine)} varianter, grunnvalget "
+            f"medregnet.{change}"
+        )
+    if not sentences:
+        return ""
+    variants = list(dict.fromkeys([*names[HOLISTIC], *names[UDIR]]))
+    cells = {True: "ja", False: "nei", None: "–"}
+    rows = "".join(
+        f"<tr><td>{html.escape(v)}</td>"
+        + "".join(f"<td>{cells[selected.get((m, v))]}</td>" for m in (HOLISTIC, UDIR))
+        + "</tr>"
+        for v in variants
+    )
+    return f"""<h2>Følsomhet for metodens valg</h2>
+<p>{" ".join(html.escape(s) for s in sentences)}</p>
+<table class="small"><thead><tr><th>Variant</th><th>Helhetlig: {html.escape(words[HOLISTIC])}</th>
+<th>Udirs regel: på listen</th></tr></thead><tbody>{rows}</tbody></table>
+<p class="note">«–»: varianten gjelder ikke metoden (Udirs regel har ingen vekter eller krymping, den
+helhetlige vurderingen ingen absolutte grenser).</p>
+"""
 
 
 def profile_page(
     row: dict[str, object],
     values: pl.DataFrame,
+    national: pl.DataFrame,
     fylke_values: pl.DataFrame,
     schools: pl.DataFrame,
+    outcome: pl.DataFrame,
     config: Config,
     scored: int,
     gaps: DataGaps,
 ) -> str:
     code = str(row["municipality_code"])
     name = str(row["municipality_name"])
-    window = config.window()
     indicators = []
     blocks = []
     for number, indicator in enumerate(config.for_owner("kommune")):
         mine = values.filter(pl.col("indicator_id") == indicator.id)
-        by_year = {r["school_year"]: r for r in mine.iter_rows(named=True)}
-        fylke = {
-            r["school_year"]: r["value"]
-            for r in fylke_values.filter(pl.col("indicator_id") == indicator.id).iter_rows(named=True)
-        }
-        national = {y: by_year[y]["national"] for y in by_year}
-        if not by_year and not fylke:
+        fylke = _by_year(fylke_values, indicator.id)
+        if mine.is_empty() and not fylke:
             continue
         ident = f"indicator{number}"
         indicators.append(
-            {
-                "id": ident,
-                "label": indicator.label,
-                "years": window,
-                "kommune": [_clean(by_year[y]["value"]) if y in by_year else None for y in window],
-                "fylke": [_clean(fylke.get(y)) for y in window],
-                "national": [_clean(national.get(y)) for y in window],
-                "n": [
-                    by_year[y]["n"] if y in by_year and by_year[y]["value"] is not None else None
-                    for y in window
-                ],
-            }
+            _trend(ident, indicator, name, mine, _by_year(national, indicator.id), fylke, config)
         )
         blocks.append(f'<div id="{ident}" class="chart"></div>')
     school_rows = []
@@ -300,15 +449,18 @@ def profile_page(
             f"<td>{'–' if school['hidden'] else school['n']}</td></tr>"
         )
     tier = str(row["tier"] or NOT_ASSESSED)
-    joint = f" ({html.escape(str(row['joint_statement']))})" if row["joint_statement"] else ""
+    joint = f" · {html.escape(str(row['joint_statement']))}" if row["joint_statement"] else ""
     udir = _udir(row)
     share = "–" if row["udir_risk_share"] is None else f"{round(float(row['udir_risk_share']) * 100)} %"  # type: ignore[arg-type]
+    why = disagreement(row, config)
     body = f"""
 <h1>{html.escape(name)} ({code})</h1>
 {_warnings([n for n in [list_note(gaps, config, "kommune")] if n])}<p><span class="tier">{tier}</span>{joint} · Udirs regel{partial_rule_mark(gaps)}: {udir} (andel risikopoeng {share}) · {html.escape(str(row["statsforvalter"] or ""))}</p>
 <p>{html.escape(str(row["explanation"]))}</p>
+{f'<p class="disagree">{html.escape(why)}</p>' if why else ""}
 <div id="position" class="chart"></div>
-<h2>Indikatorer over tid</h2>
+{sensitivity_section(name, outcome, config)}<h2>Indikatorer over tid</h2>
+<p class="note">Det skraverte feltet er et 90 % intervall for kommunens tall. {html.escape(_hidden_note(config))}</p>
 <div class="grid">{"".join(blocks)}</div>
 <h2>Skoler</h2>
 <p class="note">Tall fra færre enn {config.selection.minimum_pupils} elever vises ikke, og flere tall skjules der
@@ -319,20 +471,106 @@ et skjult tall, eller de skjulte skolene samlet, ellers kunne regnes ut fra dem 
     data = {
         "code": code,
         "name": name,
-        "tier": tier,
         "colour": TIER_COLOURS[tier],
-        "rank": row["holistic_rank"],
-        "low": row["rank_low"],
-        "high": row["rank_high"],
-        "scored": scored,
+        "unit": {**_ranked(row, name), "scored": scored},
         "indicators": indicators,
+        "labels": _trend_labels(config, "fylket"),
+        "position_title": f"Rangering blant {scored} kommuner (90 % intervall)",
         "schools": school_data,
+    }
+    return _page(f"{name} – profil", body, data, "profile", depth=1)
+
+
+def _hidden_note(config: Config) -> str:
+    """Why a figure is hidden, where a chart marks one."""
+    return (
+        f"Et kryss markerer et skjult tall: det bygger på færre enn {config.selection.minimum_pupils} "
+        "elever, eller er skjult fordi et annet skjult tall ellers kunne regnes ut. Krysset står ved "
+        "landsnivået, for tallet selv vises ikke."
+    )
+
+
+def county_overview_page(counties: pl.DataFrame, config: Config, gaps: DataGaps) -> str:
+    """The fylkeskommuner, ranked on their own indicators, each linked to its profile."""
+    top_n = config.holistic.fylkeskommune_top_n
+    units = []
+    rows = []
+    for row in counties.iter_rows(named=True):
+        units.append(_ranked(row, row["county_name"]))
+        rows.append(
+            f"<tr><td>{row['holistic_rank'] or '–'}</td>"
+            f'<td><a href="fylkeskommuner/{row["county_code"]}.html">{html.escape(row["county_name"])}</a></td>'
+            f"<td>{html.escape(row['statsforvalter'] or '')}</td><td class='tier'>{row['tier'] or NOT_ASSESSED}</td>"
+            f"<td>{_pct(row['p_top_n'])}</td><td>{row['rank_low'] or '–'}–{row['rank_high'] or '–'}</td>"
+            f"<td>{html.escape(row['joint_statement'] or '')}</td></tr>"
+        )
+    labels = listing([f"«{i.label}»" for i in config.for_owner("fylkeskommune")])
+    note = list_note(gaps, config, "fylkeskommune")
+    body = f"""
+<h1>Fylkeskommuner {config.selection.school_year}</h1>
+{_warnings([note] if note else [])}<p class="note">Fylkeskommunene eier de videregående skolene og vurderes på egne indikatorer: {html.escape(labels)},
+i perioden {", ".join(config.window())}. Helhetlig vurdering: sannsynligheten for å være blant de {top_n}
+svakeste fylkeskommunene. Udirs regel gjelder bare kommuner.</p>
+<div id="ranks" class="chart"></div>
+<table><thead><tr><th>Rangering</th><th>Fylkeskommune</th><th>Statsforvalter</th><th>Vurdering</th>
+<th>Sannsynlighet</th><th>90 % intervall</th><th>Samlet utsagn</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
+"""
+    data = {"units": units, "colours": TIER_COLOURS, "title": "Rangering med 90 % intervall (1 = svakest)"}
+    return _page(f"Fylkeskommuner {config.selection.school_year}", body, data, "counties")
+
+
+def county_profile_page(
+    row: dict[str, object],
+    values: pl.DataFrame,
+    national: pl.DataFrame,
+    config: Config,
+    scored: int,
+    gaps: DataGaps,
+) -> str:
+    code = str(row["county_code"])
+    name = str(row["county_name"])
+    indicators = []
+    blocks = []
+    for number, indicator in enumerate(config.for_owner("fylkeskommune")):
+        mine = values.filter(pl.col("indicator_id") == indicator.id)
+        if mine.is_empty():
+            continue
+        ident = f"indicator{number}"
+        indicators.append(
+            _trend(ident, indicator, name, mine, _by_year(national, indicator.id), None, config)
+        )
+        blocks.append(f'<div id="{ident}" class="chart"></div>')
+    tier = str(row["tier"] or NOT_ASSESSED)
+    joint = f" · {html.escape(str(row['joint_statement']))}" if row["joint_statement"] else ""
+    note = list_note(gaps, config, "fylkeskommune")
+    body = f"""
+<h1>{html.escape(name)} fylkeskommune ({code})</h1>
+{_warnings([note] if note else [])}<p><span class="tier">{tier}</span>{joint} · {html.escape(str(row["statsforvalter"] or ""))}</p>
+<p>{html.escape(str(row["explanation"]))}</p>
+<div id="position" class="chart"></div>
+<h2>Indikatorer over tid</h2>
+<p class="note">Det skraverte feltet er et 90 % intervall for fylkeskommunens tall. {html.escape(_hidden_note(config))}</p>
+<div class="grid">{"".join(blocks)}</div>
+"""
+    data = {
+        "code": code,
+        "name": name,
+        "colour": TIER_COLOURS[tier],
+        "unit": {**_ranked(row, name), "scored": scored},
+        "indicators": indicators,
+        "labels": _trend_labels(config, None),
+        "position_title": f"Rangering blant {scored} fylkeskommuner (90 % intervall)",
     }
     return _page(f"{name} – profil", body, data, "profile", depth=1)
 
 
 def _nb(value: float, digits: int) -> str:
     return f"{value:.{digits}f}".replace(".", ",")
+
+
+def _scenario(name: str) -> str:
+    """A scenario's file name as words: ``tunge_haler`` → ``tunge haler``."""
+    return name.replace("_", " ")
 
 
 def validation_section(validation: ValidationResult | None, config: Config) -> str:
@@ -362,7 +600,7 @@ def validation_section(validation: ValidationResult | None, config: Config) -> s
         "helhetlig vurdering, den sammensatte skåren uten krymping, Udirs regel og et orakel: den sammensatte "
         "skåren uten krymping, trukket mot snittet med parametere hentet fra fasiten (en referanse som "
         "ingen virkelig metode har, men ikke et tak: den helhetlige vurderingen kan slå den). Scenarier: "
-        f"{html.escape(', '.join(validation.scenarios))}; kjøringer (frø): "
+        f"{html.escape(', '.join(map(_scenario, validation.scenarios)))}; kjøringer (frø): "
         f"{', '.join(map(str, validation.seeds))}; kodeversjon {html.escape(provenance['code_version'])}."
         f"{preliminary}</p>",
     ]
@@ -399,7 +637,7 @@ def validation_section(validation: ValidationResult | None, config: Config) -> s
             )
         methods = "".join(f"<th>{html.escape(METHOD_LABELS_NB[m])}</th>" for m in METHODS)
         parts += [
-            f"<h3>Scenario «{html.escape(scenario)}»</h3>",
+            f"<h3>Scenario «{html.escape(_scenario(scenario))}»</h3>",
             "<table><thead><tr><th>Mål</th><th>Krav</th><th>Målt (snitt)</th><th></th></tr></thead>"
             f"<tbody>{goal_rows}</tbody></table>",
             '<p class="note">Snitt over kjøringene, laveste–høyeste i parentes.</p>',
@@ -427,7 +665,7 @@ def method_page(
     )
     sections = "".join(
         f"<h2>{html.escape(title)}</h2>\n<p>{html.escape(text)}</p>\n"
-        for title, text in method_sections(config, gaps)
+        for title, text in method_sections(config, gaps, clear_candidate_precision(validation, config))
     )
     body = f"""
 <h1>Metode og data</h1>
@@ -493,6 +731,8 @@ def _geojson_script(geojson_path: Path) -> str:
 
 def build_dashboard(
     candidates: pl.DataFrame,
+    counties: pl.DataFrame,
+    sensitivity: pl.DataFrame,
     published: pl.DataFrame,
     school_names: pl.DataFrame,
     break_notes: pl.DataFrame,
@@ -503,11 +743,13 @@ def build_dashboard(
     gaps: DataGaps,
     validation: ValidationResult | None,
 ) -> list[Path]:
-    """Write every page and the shared files from ``published_figures``; returns the paths written.
+    """Write every page and the shared files from ``published_figures`` and the selection tables
+    (``candidates``, ``fylkeskommune_candidates``, ``sensitivity``); returns the paths written.
     ``gaps``: what the run's data lacked, said at the top of the overview, the profiles and the method."""
     shown = with_national(published, "municipality")
     schools = school_figures(published, school_names, config).sort("unit_name", "indicator_id", "school_year")
     fylker = figures_at(published, "county")
+    national = figures_at(published, "national")
     names = dict(candidates.select("municipality_code", "municipality_name").iter_rows())
     files: dict[str, bytes] = {
         "plotly.min.js": get_plotlyjs().encode("utf-8"),
@@ -515,26 +757,38 @@ def build_dashboard(
         "style.css": STYLE.encode("utf-8"),
         "kommuner.geojson.js": _geojson_script(geojson_path).encode("utf-8"),
         "index.html": overview_page(candidates, config, gaps).encode("utf-8"),
+        "fylkeskommuner.html": county_overview_page(counties, config, gaps).encode("utf-8"),
         "traktplott.html": funnel_page(shown, names, config).encode("utf-8"),
         "metode.html": method_page(config, break_notes, produced_by, gaps, validation).encode("utf-8"),
     }
     scored = candidates["holistic_rank"].drop_nulls().len()
-    values_by_kommune = shown.partition_by("unit_code", as_dict=True)
+    values_by_kommune = figures_at(published, "municipality").partition_by("unit_code", as_dict=True)
     schools_by_kommune = schools.partition_by("municipality_code", as_dict=True)
-    empty_values, empty_schools = shown.clear(), schools.clear()
+    fylker_by_code = fylker.partition_by("unit_code", as_dict=True)
+    outcome_by_kommune = outcomes(sensitivity, config).partition_by("unit_code", as_dict=True)
+    empty_values, empty_schools = published.clear(), schools.clear()
+    empty_outcome = outcomes(sensitivity.clear(), config)
     for row in candidates.iter_rows(named=True):
         code = row["municipality_code"]
-        county = fylker.filter(pl.col("unit_code") == code[:2])
         page = profile_page(
             row,
             values_by_kommune.get((code,), empty_values),
-            county,
+            national,
+            fylker_by_code.get((code[:2],), empty_values),
             schools_by_kommune.get((code,), empty_schools),
+            outcome_by_kommune.get((code,), empty_outcome),
             config,
             scored,
             gaps,
         )
         files[f"kommuner/{code}.html"] = page.encode("utf-8")
+    counties_scored = counties["holistic_rank"].drop_nulls().len()
+    for row in counties.iter_rows(named=True):
+        code = row["county_code"]
+        page = county_profile_page(
+            row, fylker_by_code.get((code,), empty_values), national, config, counties_scored, gaps
+        )
+        files[f"fylkeskommuner/{code}.html"] = page.encode("utf-8")
     written = []
     for name, data in files.items():
         path = out_dir / name

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pipelines.config import Config
 from pipelines.indicators.coverage import DataGaps, gap_notes, rule_note
+from pipelines.selection.sensitivity import limit_variants, variants
 from pipelines.vocabulary import (
     AREA_LABELS,
     AREAS,
@@ -137,26 +138,64 @@ def _joint(config: Config) -> str:
     )
 
 
-def _tiers(config: Config) -> str:
+def _tiers(config: Config, precision: dict[str, float] | None) -> str:
     high = config.holistic.candidate_probability
     low = config.holistic.not_candidate_probability
+    measured = (
+        f" Terskelen for «{CLEAR_CANDIDATE}» er valgt på simulerte data der fasiten er kjent. Der var "
+        f"«{CLEAR_CANDIDATE}» faktisk blant de {config.holistic.top_n} svakeste i "
+        + listing(
+            [f"{round(share * 100):d} % ({name.replace('_', ' ')})" for name, share in precision.items()]
+        )
+        + " av tilfellene (se valideringen)."
+        if precision
+        else ""
+    )
     return (
         f"«{CLEAR_CANDIDATE}»: sannsynlighet minst {percent(high)}; "
         f"«{BORDERLINE}»: {decimal(low * 100)}–{percent(high)}; "
         f"«{CLEARLY_NOT}»: under {percent(low)}; «{NOT_ASSESSED}»: for få tall til en helhetlig vurdering."
+        f"{measured}"
     )
 
 
-def method_sections(config: Config, gaps: DataGaps | None = None) -> list[tuple[str, str]]:
+def _sensitivity(config: Config) -> str:
+    changed = [v.name for v in variants(config) if v.choice != "grunnvalg"]
+    limits = [name for name, _ in limit_variants(config)]
+    return (
+        f"Utvalget er regnet ut på nytt med ett valg endret om gangen: {listing(changed)} i den helhetlige "
+        f"vurderingen, og Udirs regel med {listing(limits)} (5 %) og med det andre vinduet. "
+        "Kommuneprofilen viser hvilke av disse valgene som endrer om kommunen kommer med."
+    )
+
+
+def _counties(config: Config) -> str:
+    labels = [i.label for i in config.for_owner("fylkeskommune")]
+    return (
+        "Fylkeskommunene vurderes for seg, med den helhetlige metoden på sine egne indikatorer "
+        f"({listing(labels)}): sannsynligheten for å være blant de {config.holistic.fylkeskommune_top_n} "
+        "svakeste. Udirs regel gjelder kommunene og brukes ikke på fylkeskommunene."
+        if labels
+        else "Ingen indikatorer for fylkeskommunene er satt opp, så de vurderes ikke."
+    )
+
+
+def method_sections(
+    config: Config, gaps: DataGaps | None = None, precision: dict[str, float] | None = None
+) -> list[tuple[str, str]]:
     """The method in (title, text) pairs, in reading order; with ``gaps`` (what the run's data lacked),
-    first what the selection is without, and the method as it ran on the data there were."""
+    first what the selection is without, and the method as it ran on the data there were; with
+    ``precision`` (per validation scenario, :func:`clear_candidate_precision`), how often the top tier was
+    right in simulation."""
     notes = gap_notes(gaps, config) if gaps is not None else []
     return [
         *([("Datagrunnlag", " ".join(notes))] if notes else []),
         ("Udirs regel", _udir_rule(config, gaps)),
         ("Helhetlig vurdering", _holistic(config, gaps)),
-        ("Nivå", _tiers(config)),
+        ("Nivå", _tiers(config, precision)),
         ("Samlet utsagn", _joint(config)),
+        ("Følsomhet", _sensitivity(config)),
+        ("Fylkeskommuner", _counties(config)),
         (
             "Personvern",
             f"Tall fra færre enn {config.selection.minimum_pupils} elever vises ikke. Flere tall "

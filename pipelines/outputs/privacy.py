@@ -24,6 +24,12 @@ Where the listed parts do not add up to their total, the model says so conservat
   published counts alone, whatever the shares);
 - all parts' counts known and more than the total (older years mapped to today's kommuner): the
   difference is one more cell with a negative count; such a link gives no exact group.
+
+A shown figure's standard error is published with it (the uncertainty band on the dashboard's trends)
+and hidden with it. It adds no figure an attacker could subtract: for shares and survey indices it is
+a function of the published pupil count alone (the binomial variance at the national share, or the
+configured pupil SD); for figures Udir publishes with a ``Usikkerhet`` (scale points) it is Udir's
+own, combined as for a weighted mean where kommuner were merged.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ PUBLISHED_SCHEMA = pl.Schema(
         "school_year": pl.String(),
         "value": pl.Float64(),
         "n": pl.Int64(),
+        "std_error": pl.Float64(),
         "hidden": pl.Boolean(),
     }
 )
@@ -167,9 +174,10 @@ def published_figures(
     school: pl.DataFrame,
     config: Config,
 ) -> pl.DataFrame:
-    """Every figure with a pupil count that any output shows, for the kommune indicators over the
-    window, with ``hidden`` set by primary and secondary suppression; value and n are null where
-    hidden."""
+    """Every figure with a pupil count that any output shows, for the kommune and fylkeskommune
+    indicators over the window, with ``hidden`` set by primary and secondary suppression; value, n and
+    std_error are null where hidden. ``county`` holds the fylker's figures of both owners' indicators
+    (each indicator is its own table)."""
     minimum = config.selection.minimum_pupils
     frames = [
         frame.select(list(PUBLISHED_SCHEMA)[:-1]).cast(dict(list(PUBLISHED_SCHEMA.items())[:-1]))
@@ -188,7 +196,8 @@ def published_figures(
     if not parts:
         return pl.DataFrame(schema=PUBLISHED_SCHEMA)
     published = pl.concat(parts).with_columns(
-        pl.when(pl.col("hidden")).then(None).otherwise(pl.col(c)).alias(c) for c in ("value", "n")
+        pl.when(pl.col("hidden")).then(None).otherwise(pl.col(c)).alias(c)
+        for c in ("value", "n", "std_error")
     )
     return published.select(list(PUBLISHED_SCHEMA)).sort(KEY)
 

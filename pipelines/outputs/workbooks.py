@@ -111,16 +111,19 @@ def _minimum_text(config: Config) -> str:
     return minimum if reason is None else f"{minimum} (begrunnelse: {reason})"
 
 
-def method_rows(config: Config, produced_by: str, gaps: DataGaps) -> list[tuple[str, str]]:
-    """The ``Metode`` sheet: the workbook's purpose, what the data lacked (when they did), the method,
-    how to answer, the run and the indicators."""
+def method_rows(
+    config: Config, produced_by: str, gaps: DataGaps, precision: dict[str, float] | None = None
+) -> list[tuple[str, str]]:
+    """The ``Metode`` sheet: the workbook's purpose, what the data lacked (when they did), the method
+    (with the tier's measured precision, :func:`clear_candidate_precision`), how to answer, the run and
+    the indicators."""
     return [
         (
             "Formål",
             "Arbeidsboken viser kommunene i embetets område som er kandidater til "
             "oppfølgingsordningen, og grensetilfellene, til statsforvalterens vurdering.",
         ),
-        *method_sections(config, gaps),
+        *method_sections(config, gaps, precision),
         ("Slik svarer du", "Se arket Forklaring: hver kolonne du fyller ut, og hva kodene betyr."),
         ("Skoleår", ", ".join(config.window())),
         ("Minste antall elever", _minimum_text(config)),
@@ -380,6 +383,8 @@ def _write_review_sheet(
         "Udir-rangering": "int",
         "Kommuner med lik andel": "int",
         "Rangering": "int",
+        "Udir-status": "wrap",
+        "Helhetlig vurdering": "wrap",
         "Samlet utsagn": "wrap",
         EXPLANATION_HEADING: "wrap",
     }
@@ -521,6 +526,7 @@ def workbook_bytes(
     config: Config,
     run: tuple[str, str],
     gaps: DataGaps,
+    precision: dict[str, float] | None = None,
 ) -> bytes:
     """The workbook of one statsforvalter as bytes; ``run`` is the run id and a line naming the code and
     inputs, ``gaps`` what the data lacked."""
@@ -569,7 +575,7 @@ def workbook_bytes(
         office,
     )
     _write_text_sheet(book, "Forklaring", legend_rows(config, gaps), styles, office)
-    _write_text_sheet(book, "Metode", method_rows(config, produced_by, gaps), styles, office)
+    _write_text_sheet(book, "Metode", method_rows(config, produced_by, gaps, precision), styles, office)
     fingerprint = list_fingerprint(review.columns, review.iter_rows())
     _write_control_sheet(book, (FORM_VERSION, run_id, config.selection.school_year, office, fingerprint))
     book.close()
@@ -585,6 +591,7 @@ def write_workbooks(
     out_dir: Path,
     run: tuple[str, str],
     gaps: DataGaps,
+    precision: dict[str, float] | None = None,
 ) -> list[Path]:
     """Write one workbook per statsforvalter office from ``published_figures``; returns the paths.
     ``counties``: the ranked fylkeskommuner; ``run``: the run id and the line naming code and inputs."""
@@ -606,6 +613,7 @@ def write_workbooks(
             config,
             run,
             gaps,
+            precision,
         )
         path = out_dir / file_name(office)
         write_atomically(path, data)

@@ -68,13 +68,15 @@ def review_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.xlsx") if p.is_file() and not p.name.startswith(("~$", ".~")))
 
 
-def import_path(path: Path, year_folder: Path, register: Register, office: str | None = None) -> ImportReport:
+def import_path(
+    path: Path, year_folder: Path, school_year: str, register: Register, office: str | None = None
+) -> ImportReport:
     """Import a workbook, or every workbook in a folder, against the run published in ``year_folder``
     (``reports/<school-year>``): what `utvalg review import` and the inbox sensor do."""
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     paths = review_files(path) if path.is_dir() else [path]
-    return import_reviews(paths, published_run(year_folder), register, office)
+    return import_reviews(paths, published_run(year_folder, school_year), register, office)
 
 
 def import_reviews(

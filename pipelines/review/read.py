@@ -131,8 +131,9 @@ def read_form(data: bytes, file: str) -> Form:
     return Form(control, headings, rows)
 
 
-def published_run(year_folder: Path) -> PublishedRun:
-    """The run published in ``reports/<school-year>``, as the importer compares against it."""
+def published_run(year_folder: Path, school_year: str) -> PublishedRun:
+    """The run of ``school_year`` published in ``year_folder`` (``reports/<school-year>``), as the importer
+    compares against it."""
     provenance = year_folder / "provenance.json"
     if not provenance.is_file():
         raise FileNotFoundError(f"no published run in {year_folder}: {provenance.name} is missing; run first")
@@ -140,7 +141,7 @@ def published_run(year_folder: Path) -> PublishedRun:
     for path in sorted((year_folder / "statsforvaltere").glob("*.xlsx")):
         form = read_form(path.read_bytes(), path.name)
         forms[form.control["embete"]] = form
-    return PublishedRun(provenance_id(provenance.read_text(encoding="utf-8")), year_folder.name, forms)
+    return PublishedRun(provenance_id(provenance.read_text(encoding="utf-8")), school_year, forms)
 
 
 def _check_list(file: str, form: Form, sent: Form) -> None:

@@ -11,6 +11,7 @@ from pipelines.config import Config
 from pipelines.selection.explain import drivers, sentence
 from pipelines.selection.holistic import holistic_scores
 from pipelines.selection.scheme import scheme_status, without_scheme
+from pipelines.selection.sensitivity import HOLISTIC
 from pipelines.vocabulary import UDIR_TOO_LITTLE_DATA, joint_statement
 
 # Oppfølgingsordningen and applications beside the statistics: the kommune's place in the scheme, and
@@ -81,6 +82,7 @@ def _explained(
             top_n,
             row["driver_texts"],
             row.get("udir_category"),
+            row.get("udir_status"),
         )
         if row["tier"] is not None
         else f"{row[name_column]} har for få tall i perioden til å bli vurdert."
@@ -124,7 +126,7 @@ def kommune_candidates(
         "udir_status",
         "udir_category",
     )
-    holistic_sensitivity = sensitivity.filter(pl.col("method") == "holistisk").select(
+    holistic_sensitivity = sensitivity.filter(pl.col("method") == HOLISTIC).select(
         "unit_code",
         pl.col("selected_share").alias("sensitivity_selected_share"),
         pl.col("deciding_choices").alias("sensitivity_deciding_choices"),

@@ -187,6 +187,46 @@ def _split(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if b < total % parts else 0) for b in range(parts)]
 
 
+@dataclass(frozen=True)
+class FittedPosterior:
+    """The model fitted to one window of scores: what every choice of area weights shares. The
+    sensitivity's weight variants score from it instead of fitting and bootstrapping again."""
+
+    arrays: _Arrays
+    yearly: pl.DataFrame
+    fitted: Fit
+    error: np.ndarray  # [unit, indicator, indicator] the window mean's error covariance
+    replicates: list[tuple[np.ndarray, np.ndarray]]  # per bootstrap fit: posterior mean [J,K], cov [J,K,K]
+
+
+def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Independent random streams for the bootstrap and for the draws, so that scoring the same fitted
+    posterior twice (the baseline and a weight variant) uses the same draws."""
+    bootstrap, draws = np.random.SeedSequence(seed).spawn(2)
+    return np.random.Generator(np.random.PCG64(bootstrap)), np.random.Generator(np.random.PCG64(draws))
+
+
+def fit_posterior(
+    values: pl.DataFrame, config: Config, school_values: pl.DataFrame | None = None, bootstrap: bool = True
+) -> FittedPosterior | None:
+    """Standardise one owner's values, fit the model and, with ``bootstrap``, the posterior under each
+    bootstrap re-estimate. None when there are no usable scores."""
+    yearly = standardise(values)
+    if yearly.is_empty():
+        return None
+    arrays = _arrays(yearly, school_concentration(values, school_values))
+    panel = arrays.panel
+    fitted = fit(panel)
+    replicates = []
+    if bootstrap:
+        rng, _ = _streams(config.holistic.seed)
+        for replicate in bootstrap_fits(panel, fitted, config.holistic.bootstraps, rng):
+            replicates.append(
+                posterior(panel.window_mean, window_error(panel, replicate.noise), replicate.prior)
+            )
+    return FittedPosterior(arrays, yearly, fitted, window_error(panel, fitted.noise), replicates)
+
+
 def holistic_scores(
     values: pl.DataFrame,
     config: Config,
@@ -194,49 +234,47 @@ def holistic_scores(
     school_values: pl.DataFrame | None = None,
 ) -> HolisticResult:
     """The holistic method on one owner's indicator values (kommune or fylkeskommune level)."""
-    settings = config.holistic
-    shrink = settings.shrinkage if shrinkage is None else shrinkage
-    yearly = standardise(values)
-    if yearly.is_empty():
+    shrink = config.holistic.shrinkage if shrinkage is None else shrinkage
+    fitted = fit_posterior(values, config, school_values, bootstrap=shrink)
+    return scores_from(fitted, config, shrink)
+
+
+def scores_from(fitted_posterior: FittedPosterior | None, config: Config, shrinkage: bool) -> HolisticResult:
+    """Scores, ranks and tiers from a fitted posterior, with the configuration's area weights and tiers."""
+    if fitted_posterior is None:
         return HolisticResult(
             pl.DataFrame(schema=SCORE_SCHEMA),
             pl.DataFrame(schema=INDICATOR_SCORE_SCHEMA),
             pl.DataFrame(),
             0,
         )
-    arrays = _arrays(yearly, school_concentration(values, school_values))
+    settings = config.holistic
+    arrays, error = fitted_posterior.arrays, fitted_posterior.error
     panel = arrays.panel
-    rng = np.random.Generator(np.random.PCG64(settings.seed))
-    fitted = fit(panel)
-    weights = composite_weights(arrays.areas, fitted.prior.covariance, settings.area_weights)
-    error = window_error(panel, fitted.noise)
+    _, rng = _streams(settings.seed)
+    weights = composite_weights(arrays.areas, fitted_posterior.fitted.prior.covariance, settings.area_weights)
     raw, raw_var = _raw_composite(arrays, error, settings.area_weights)
 
-    if shrink:
-        fits = bootstrap_fits(panel, fitted, settings.bootstraps, rng)
-        counts = _split(settings.draws, len(fits))
-        centres, spreads, means, variances, draws = [], [], [], [], []
-        for replicate, count in zip(fits, counts, strict=True):
-            mean, covariance = posterior(
-                panel.window_mean, window_error(panel, replicate.noise), replicate.prior
-            )
+    if shrinkage:
+        if not fitted_posterior.replicates:
+            raise ValueError("shrinkage needs a posterior fitted with its bootstrap")
+        counts = _split(settings.draws, len(fitted_posterior.replicates))
+        centres, spreads, draws = [], [], []
+        for (mean, covariance), count in zip(fitted_posterior.replicates, counts, strict=True):
             centre = mean @ weights
             spread = np.sqrt(np.clip(np.einsum("k,jkl,l->j", weights, covariance, weights), 0, None))
             draws.append(centre + spread * rng.standard_normal((count, centre.size)))
             centres.append(centre)
             spreads.append(spread)
-            means.append(mean)
-            variances.append(np.diagonal(covariance, axis1=1, axis2=2))
         all_draws = np.vstack(draws)
         # The mixture's moments, exactly (not from the draws), weighted by each replicate's draws.
         share = np.array(counts, dtype=np.float64)[:, None] / settings.draws
         composite = (share * np.array(centres)).sum(axis=0)
         composite_var = (share * (np.array(spreads) ** 2 + np.array(centres) ** 2)).sum(axis=0) - composite**2
-        indicator_mean = np.einsum("b,bjk->jk", share[:, 0], np.array(means))
-        indicator_var = (
-            np.einsum("b,bjk->jk", share[:, 0], np.array(variances) + np.array(means) ** 2)
-            - indicator_mean**2
-        )
+        means = np.array([mean for mean, _ in fitted_posterior.replicates])
+        variances = np.array([np.diagonal(cov, axis1=1, axis2=2) for _, cov in fitted_posterior.replicates])
+        indicator_mean = np.einsum("b,bjk->jk", share[:, 0], means)
+        indicator_var = np.einsum("b,bjk->jk", share[:, 0], variances + means**2) - indicator_mean**2
     else:
         all_draws = raw + np.sqrt(raw_var) * rng.standard_normal((settings.draws, raw.size))
         composite, composite_var = raw, raw_var
@@ -272,8 +310,8 @@ def holistic_scores(
     ).sort("holistic_rank")
     return HolisticResult(
         scores=scores,
-        indicator_scores=_indicator_scores(arrays, yearly, indicator_mean, indicator_var),
-        model=_model_table(arrays, fitted, weights),
+        indicator_scores=_indicator_scores(arrays, fitted_posterior.yearly, indicator_mean, indicator_var),
+        model=_model_table(arrays, fitted_posterior.fitted, weights),
         intervals_widened=statements.widened,
     )
 

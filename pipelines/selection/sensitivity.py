@@ -10,9 +10,14 @@ import polars as pl
 
 from pipelines.config import Config
 from pipelines.indicators.values import kommune_and_school_values
-from pipelines.selection.holistic import holistic_scores
+from pipelines.selection.holistic import FittedPosterior, fit_posterior, scores_from
 from pipelines.selection.udir_rule import udir_selection
-from pipelines.vocabulary import AREAS
+from pipelines.vocabulary import AREA_LABELS, AREAS
+
+HOLISTIC = "holistisk"
+UDIR = "udir"
+# The variants Udir's rule is rerun under, besides its own limits: weights and shrinkage are not its.
+UDIR_CHOICES = ("grunnvalg", "vindu")
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,7 @@ def variants(config: Config) -> list[Variant]:
         weights[area] = weights[area] * 2
         found.append(
             Variant(
-                f"dobbel vekt på {area}",
+                f"dobbel vekt på {AREA_LABELS[area]}",
                 "vekter",
                 replace(config, holistic=replace(config.holistic, area_weights=weights)),
                 baseline_shrinkage,
@@ -79,26 +84,35 @@ def sensitivity(
 ) -> pl.DataFrame:
     """One row per unit × variant × method: selected or not.
 
-    ``values_for(config)`` returns (kommune values, school values) for a configuration: the window
-    changes which school years are read.
+    ``values_for(config)`` returns (kommune values, school values) for a configuration whose window
+    differs from the baseline's (it changes which school years are read).
     """
     rows: list[pl.DataFrame] = []
     top_n = config.holistic.top_n
+    # The model is fitted once per window: area weights and shrinkage only change how a fitted posterior
+    # is scored, so those variants reuse the baseline's fit (and its draws).
+    fits: dict[int, tuple[pl.DataFrame, pl.DataFrame, FittedPosterior | None]] = {}
     for variant in variants(config):
-        municipal, schools = values_for(variant.config)
-        result = holistic_scores(
-            municipal, variant.config, shrinkage=variant.shrinkage, school_values=schools
-        )
+        window = variant.config.selection.window_years
+        if window not in fits:
+            municipal, schools = (
+                (municipal_values, school_values)
+                if window == config.selection.window_years
+                else values_for(variant.config)
+            )
+            fits[window] = municipal, schools, fit_posterior(municipal, variant.config, schools)
+        municipal, schools, fitted = fits[window]
+        result = scores_from(fitted, variant.config, variant.shrinkage)
         rows.append(
             result.scores.select(
                 "unit_code",
-                pl.lit("holistisk").alias("method"),
+                pl.lit(HOLISTIC).alias("method"),
                 pl.lit(variant.name).alias("variant"),
                 pl.lit(variant.choice).alias("choice"),
                 (pl.col("holistic_rank") <= top_n).alias("selected"),
             )
         )
-        if variant.choice in ("grunnvalg", "vindu"):
+        if variant.choice in UDIR_CHOICES:
             udir = udir_selection(municipal, schools, variant.config)
             rows.append(_udir_rows(udir, variant.name, variant.choice))
     for name, limits in limit_variants(config):
@@ -110,7 +124,7 @@ def sensitivity(
 def _udir_rows(udir: pl.DataFrame, name: str, choice: str) -> pl.DataFrame:
     return udir.select(
         "unit_code",
-        pl.lit("udir").alias("method"),
+        pl.lit(UDIR).alias("method"),
         pl.lit(name).alias("variant"),
         pl.lit(choice).alias("choice"),
         pl.col("udir_category").is_not_null().alias("selected"),
@@ -138,6 +152,34 @@ def summarise(runs: pl.DataFrame) -> pl.DataFrame:
         )
         .with_columns(pl.col("deciding_choices").replace("", None))
         .sort("method", "unit_code")
+    )
+
+
+def variant_names(config: Config) -> dict[str, list[str]]:
+    """The variants each method is rerun under, baseline first, in the order :func:`sensitivity` runs
+    them."""
+    found = variants(config)
+    return {
+        HOLISTIC: [v.name for v in found],
+        UDIR: [v.name for v in found if v.choice in UDIR_CHOICES]
+        + [name for name, _ in limit_variants(config)],
+    }
+
+
+def outcomes(summary: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """The summary back to one row per unit × method × variant (``selected``): a variant selects a unit
+    when the baseline does and the variant is not among its deciding choices, or the other way round."""
+    rows = []
+    names = variant_names(config)
+    for unit, method, baseline, deciding in summary.select(
+        "unit_code", "method", "baseline", "deciding_choices"
+    ).iter_rows():
+        flipped = set(deciding.split("; ")) if deciding else set()
+        rows += [(unit, method, name, baseline != (name in flipped)) for name in names[method]]
+    return pl.DataFrame(
+        rows,
+        schema={"unit_code": pl.String, "method": pl.String, "variant": pl.String, "selected": pl.Boolean},
+        orient="row",
     )
 
 

@@ -55,8 +55,13 @@ RELIABILITY_SCHEMA = {
 def configuration_fingerprint(config: Config) -> str:
     """SHA-256 of the configuration as the method uses it, the school year left out (the synthetic
     samples have their own years): the validation describes a run whose fingerprint is the same."""
-    settings = config.as_dict()
-    settings["selection"] = {k: v for k, v in settings["selection"].items() if k != "school_year"}
+    everything = config.as_dict()
+    # Only what the selection uses: a section added for other work (reviews, the scheme) is not the method.
+    settings = {
+        "selection": {k: v for k, v in everything["selection"].items() if k != "school_year"},
+        "holistic": everything["holistic"],
+        "indicators": everything["indicators"],
+    }
     return hashlib.sha256(json.dumps(settings, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -184,6 +189,19 @@ def summary(metrics: pl.DataFrame) -> pl.DataFrame:
             pl.len().alias("seeds"),
         )
     )
+
+
+def clear_candidate_precision(validation: ValidationResult | None, config: Config) -> dict[str, float] | None:
+    """Per scenario: how often the holistic method's *klar kandidat* was truly among the weakest (mean
+    over seeds), from a validation measured with this configuration; None without one."""
+    if validation is None or (
+        validation.provenance["configuration"]["configuration_sha256"] != configuration_fingerprint(config)
+    ):
+        return None
+    rows = summary(validation.metrics).filter(
+        (pl.col("method") == "holistic") & (pl.col("metric") == "clear_candidate_rate")
+    )
+    return {scenario: mean for scenario, mean in rows.select("scenario", "mean").iter_rows()}
 
 
 def pooled_reliability(reliability: pl.DataFrame) -> pl.DataFrame:
