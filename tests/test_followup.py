@@ -185,7 +185,7 @@ def no_effect():
 
 @pytest.fixture(scope="module")
 def with_effect():
-    return pl.concat([simulated_followup(s, Scenario()) for s in SEEDS])
+    return pl.concat([simulated_followup(s, Scenario(support_effect=2.0)) for s in SEEDS])
 
 
 def _pooled(frame: pl.DataFrame, method: str, area: str) -> pl.DataFrame:
