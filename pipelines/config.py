@@ -14,7 +14,7 @@ from pipelines.settings import PROJECT_ROOT
 from pipelines.vocabulary import AREAS, OWNERS, SOURCES
 
 DEFAULT_CONFIG = PROJECT_ROOT / "utvalg.toml"
-SECTIONS = ("selection", "holistic", "indicator", "scheme")
+SECTIONS = ("selection", "holistic", "indicator", "scheme", "followup")
 
 
 class ConfigError(ValueError):
@@ -82,11 +82,24 @@ class Scheme:
 
 
 @dataclass(frozen=True)
+class Followup:
+    """How the kommuner in the scheme are followed up (:mod:`pipelines.followup`)."""
+
+    pre_years: int = 3  # school years before a cohort's first: the window its list was made on
+    post_years: int = 3  # school years followed from the gjennomføringsfase on
+    confidence: float = 0.90  # of every interval
+    matches: int = 5  # comparison kommuner per kommune in the scheme (difference-in-differences)
+    bandwidth: int = 20  # ranks either side of the cut-off (regression discontinuity)
+    minimum_units: int = 10  # fewer kommuner than this (per side) and an estimate says "for lite data"
+
+
+@dataclass(frozen=True)
 class Config:
     selection: Selection
     holistic: Holistic
     indicators: tuple[Indicator, ...]
     scheme: Scheme = field(default_factory=Scheme)
+    followup: Followup = field(default_factory=Followup)
 
     def for_owner(self, owner: str) -> tuple[Indicator, ...]:
         return tuple(i for i in self.indicators if i.owner == owner)
@@ -186,7 +199,7 @@ def parse_config(data: dict[str, Any], file: str) -> Config:
             hint = (
                 f"; did you mean [{close[0]}]?"
                 if close
-                else "; expected [selection], [holistic], [[indicator]], [scheme]"
+                else "; expected [selection], [holistic], [[indicator]], [scheme], [followup]"
             )
             kind = "section" if isinstance(value, dict | list) else "key"
             shown = f"[{name}]" if kind == "section" else f"'{name}'"
@@ -305,7 +318,13 @@ def parse_config(data: dict[str, Any], file: str) -> Config:
         if indicator.pupil_sd is not None:
             _positive(indicator.pupil_sd, "pupil_sd", where)
         indicators.append(indicator)
-    return Config(selection, holistic, tuple(indicators), _scheme(data.get("scheme", {}), file))
+    return Config(
+        selection,
+        holistic,
+        tuple(indicators),
+        _scheme(data.get("scheme", {}), file),
+        _followup(data.get("followup", {}), file),
+    )
 
 
 def _scheme(section: object, file: str) -> Scheme:
@@ -327,6 +346,25 @@ def _scheme(section: object, file: str) -> Scheme:
             f"({scheme.forfase_years}): the gjennomføringsfase follows the forfase"
         )
     return scheme
+
+
+def _followup(section: object, file: str) -> Followup:
+    """The optional [followup] section: whole school years and counts, a confidence strictly between 0
+    and 1."""
+    where = f"{file} [followup]"
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where}: expected a table [followup]")
+    _known_keys(section, _names(Followup), where, "followup")
+    kinds = {name: float if name == "confidence" else int for name in _names(Followup)}
+    followup = Followup(
+        **{name: _typed(section, name, kind, where, getattr(Followup, name)) for name, kind in kinds.items()}
+    )
+    for name in ("pre_years", "post_years", "matches", "minimum_units"):
+        _at_least(getattr(followup, name), 1, name, where)
+    _at_least(followup.bandwidth, 2, "bandwidth", where)
+    if not 0 < followup.confidence < 1:
+        raise ConfigError(f"{where}: 'confidence' must be between 0 and 1, found {followup.confidence}")
+    return followup
 
 
 def load_config(path: Path = DEFAULT_CONFIG) -> Config:

@@ -35,14 +35,17 @@ STAGES = {
     "harmonise": 4,
     "indicators": 5,
     "selection": 6,
+    # Did the support help? Reads the selection's rule and the scheme's periods; the outputs show it.
+    "followup": 6,
     "outputs": 7,
     # The governors' returned workbooks are read against the outputs; the register stores them.
     "review": 8,
     "register": 0,
 }
 # The sample generator writes raw exports as Udir does; it may use the registers, the export format and
-# the organisation-number check (so its numbers pass validation).
-TOOLS = {"sample": 3}
+# the organisation-number check (so its numbers pass validation), and Udir's rule and the scheme's periods
+# (to select its past cohorts as the project would, on its own figures).
+TOOLS = {"sample": 6}
 SHELL = {"cli", "definitions", "resources", "flow", "snapshot", "diagram", "evaluation"}
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
 

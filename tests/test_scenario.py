@@ -38,12 +38,14 @@ def write(tmp_path: Path, text: str, name: str = "mine.toml") -> Path:
 
 
 def test_the_shipped_scenarios_load_and_standard_is_the_default():
-    assert [p.stem for p in SCENARIOS] == ["standard", "trender", "tunge_haler", "ulik_vekt"]
+    assert [p.stem for p in SCENARIOS] == ["med_effekt", "standard", "trender", "tunge_haler", "ulik_vekt"]
     loaded = {p.stem: load_scenario(p) for p in SCENARIOS}
     assert loaded["standard"] == Scenario()
     assert {s.name for s in loaded.values()} == set(loaded)
     assert loaded["tunge_haler"].school_effects == "heavy_tailed"
     assert loaded["trender"].kommune_trend_sd > 0
+    assert loaded["standard"].support_effect == 0
+    assert loaded["med_effekt"] == Scenario(name="med_effekt", support_effect=2.0)
     ulik = loaded["ulik_vekt"]
     assert (ulik.estimand, ulik.suppression_minimum) == ("kommune_only", 15)
     assert ulik.truth_area_weights == {"laeringsresultater": 2.0, "laeringsmiljo": 0.5, "gjennomforing": 1.0}

@@ -18,6 +18,12 @@ from pipelines.reference.registers import Registers
 EXPORT_SUFFIXES = {".csv", ".xlsx", ".txt"}
 # The synthetic sample's answer key sits beside its exports; the pipeline must never read it.
 TRUTH_FILE = "truth.csv"
+# The synthetic sample's other files beside its exports: Udir's list of past cohorts (read by `utvalg
+# scheme import`, never as an export) and two more answer keys.
+COHORTS_FILE = "ordningen_kohorter.csv"
+SELECTION_TRUTH_FILE = "truth_selection.csv"
+SUPPORT_TRUTH_FILE = "truth_support.csv"
+NOT_EXPORTS = {TRUTH_FILE, COHORTS_FILE, SELECTION_TRUTH_FILE, SUPPORT_TRUTH_FILE}
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,7 @@ def find_raw_files(raw_dir: Path) -> list[Path]:
         if path.is_file()
         and path.suffix.lower() in EXPORT_SUFFIXES
         and not path.name.startswith(".")
-        and path.relative_to(raw_dir).as_posix() != TRUTH_FILE
+        and path.relative_to(raw_dir).as_posix() not in NOT_EXPORTS
     )
 
 

@@ -15,6 +15,20 @@ per kommune (Svalbard left out):
   cohorts; then standardised to mean 0 and SD 1 (ddof 0) across kommuner. Higher is better.
 - ``true_risk``: minus the ``truth_area_weights``-weighted mean of the three quality columns (higher =
   weaker).
+
+Past cohorts of Oppfølgingsordningen (:data:`PAST_COHORTS`): before each cohort's first school year the
+generator selects it as the project does, by Udir's rule (``udir_rule.udir_selection``,
+category 1 of ``utvalg.toml``) on the kommune figures it has published for the window before, with the
+kommuner in the scheme or recently out set aside. The selected kommuner's learning quality rises by the
+scenario's ``support_effect`` from their gjennomføringsfase on, and stays. Selecting on noisy published
+figures is what makes regression to the mean real in the sample. Three more files, none of them ingested:
+
+- ``ordningen_kohorter.csv``: the cohorts as Udir would keep them (``utvalg scheme import`` reads it):
+  ``kommunenummer;første skoleår``, today's kommune numbers.
+- ``truth_selection.csv``: every ranked kommune of each cohort's list, with its rank among those not set
+  aside, its share of risk points and whether it was selected (the running variable of a discontinuity).
+- ``truth_support.csv``: per cohort kommune, school year and indicator, the true effect of support on the
+  published kommune figure: the figure minus the same pupils' figure without the support.
 """
 
 from __future__ import annotations
@@ -27,7 +41,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.ingest.files import TRUTH_FILE
+from pipelines.config import Config, load_config
+from pipelines.ingest.files import COHORTS_FILE, SELECTION_TRUTH_FILE, SUPPORT_TRUTH_FILE, TRUTH_FILE
 from pipelines.reference.mapping import load_changes, municipality_mapping
 from pipelines.reference.registers import NEWEST_STRUCTURE, Registers, load_registers, nominal_structure
 from pipelines.sample.exports import UNIT_HEADER, portal_csv, portal_number, portal_xlsx
@@ -42,11 +57,35 @@ from pipelines.sample.simulate import (
     totals,
     yearly_sizes,
 )
+from pipelines.selection.scheme import COHORT_SCHEMA, scheme_status, support_periods
+from pipelines.selection.udir_rule import udir_selection
 from pipelines.storage.files import write_atomically
 
 SCHOOL_YEARS = [f"{year}-{(year + 1) % 100:02d}" for year in range(2015, 2026)]
 NATIONAL_TEST_YEARS = SCHOOL_YEARS[SCHOOL_YEARS.index("2022-23") :]
 TRUTH_YEARS = SCHOOL_YEARS[-3:]
+# Cohorts with pre-years (the selection window) and follow-up years in the sample.
+PAST_COHORTS = ("2017-18", "2020-21", "2023-24")
+LEARNING_IN_GRUNNSKOLEPOENG = 0.6  # grunnskolepoeng read 0.6 learning and 0.4 completion quality
+FIGURE_SCHEMA = {
+    "school_year": pl.String,
+    "indicator_id": pl.String,
+    "unit_code": pl.String,
+    "n": pl.Int64,
+    "value": pl.Float64,
+    "value_without_support": pl.Float64,
+    "national": pl.Float64,
+    "national_without_support": pl.Float64,
+}
+SELECTION_SCHEMA = pl.Schema(
+    {
+        "first_school_year": pl.String,
+        "municipality_code": pl.String,
+        "rank": pl.UInt32,
+        "risk_share": pl.Float64,
+        "selected": pl.Boolean,
+    }
+)
 TREND_CENTRE = SCHOOL_YEARS.index("2024-25")  # the latents are the kommuner's quality this year
 LEFT_OUT_BELOW = 5  # and leaves some of the smallest schools out of a file entirely
 GRUNNSKOLEPOENG_MEAN = dict(
@@ -66,6 +105,7 @@ SURVEY = {
     "Læringskultur": {"7": 4.00, "10": 3.75, "vg1": 3.80},
 }
 BULLIED = {"7": 0.075, "10": 0.065, "vg1": 0.045}
+SURVEY_INDICATORS = {"Støtte fra lærerne": "stotte_fra_laererne", "Motivasjon": "motivasjon"}
 GRADE_TEXT = {"5": "5. årstrinn", "8": "8. årstrinn", "9": "9. årstrinn"}
 SURVEY_GRADE_TEXT = {"7": "7. trinn", "10": "10. trinn", "vg1": "Vg1"}
 # 5th grade: three levels at the 25/75 percentiles; 8th/9th: five at 10/30/70/90 (base-year pupils).
@@ -290,8 +330,11 @@ def _half_width(groups: np.ndarray, values: np.ndarray, size: int) -> np.ndarray
 class NationalSample:
     """The simulated population of one seed, and the exports Udir would publish from it, year by year."""
 
-    def __init__(self, seed: int, reference_dir: Path, scenario: Scenario) -> None:
+    def __init__(
+        self, seed: int, reference_dir: Path, scenario: Scenario, config: Config | None = None
+    ) -> None:
         self.scenario = scenario
+        self.config = config or load_config()
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.registers = load_registers(reference_dir)
         self.links = municipality_mapping(self.registers, load_changes(reference_dir), NEWEST_STRUCTURE)
@@ -312,6 +355,129 @@ class NationalSample:
             d: self.rng.normal(0, scenario.school_year_sd, (years, schools.height)) for d in AREAS.values()
         }
         self.layouts: dict[int, Layout] = {}
+        self.kommune_codes = self.population.kommuner["code"].to_list()
+        # Per kommune, the index of the school year its support starts to work (none: past the end).
+        self.effect_from = np.full(kommuner, years, dtype=np.int64)
+        self.indicator_ids = {
+            (i.source, i.indicator, i.grade, i.subject): i.id for i in self.config.for_owner("kommune")
+        }
+        self.figures: list[pl.DataFrame] = []
+        self.selections: list[pl.DataFrame] = []
+
+    def support_shift(self, year: str) -> np.ndarray:
+        """Per school, what support adds to its kommune's learning quality in ``year`` (scale points)."""
+        working = SCHOOL_YEARS.index(year) >= self.effect_from
+        return np.where(working, self.scenario.support_effect, 0.0)[self.school_kommune]
+
+    def record(
+        self, year: str, key: tuple[str, str, str, str | None], pupils: Cohort, values: np.ndarray,
+        without: np.ndarray | None = None,
+    ) -> None:  # fmt: skip
+        """Keep a configured kommune indicator's figures per today's kommune, with and without support."""
+        indicator = self.indicator_ids.get(key)
+        if indicator is None:
+            return
+        without = values if without is None else without
+        kommune = self.school_kommune[pupils.school]
+        actual, counterfactual = (totals(kommune, v, len(self.kommune_codes)) for v in (values, without))
+        self.figures.append(
+            pl.DataFrame(
+                {
+                    "school_year": year,
+                    "indicator_id": indicator,
+                    "unit_code": self.kommune_codes,
+                    "n": actual.count.astype(np.int64),
+                    "value": actual.mean,
+                    "value_without_support": counterfactual.mean,
+                    "national": float(values.mean()),
+                    "national_without_support": float(without.mean()),
+                },
+                schema=FIGURE_SCHEMA,
+            ).with_columns(pl.col("value", "value_without_support").fill_nan(None))
+        )
+
+    def kommune_figures(self) -> pl.DataFrame:
+        """The configured kommune indicators recorded so far, per today's kommune (Svalbard left out)."""
+        if not self.figures:
+            return pl.DataFrame(schema=FIGURE_SCHEMA)
+        return pl.concat(self.figures).filter(pl.col("unit_code") != "2100")
+
+    def select_cohort(self, first_school_year: str) -> None:
+        """Select the cohort starting in ``first_school_year`` by Udir's rule on the published kommune
+        figures of the window before it, setting aside the kommuner in the scheme or recently out."""
+        config, t = self.config, SCHOOL_YEARS.index(first_school_year)
+        window = SCHOOL_YEARS[max(0, t - config.selection.window_years) : t]
+        worse_sign = {i.id: -1.0 if i.higher_is_better else 1.0 for i in config.indicators}
+        values = (
+            self.kommune_figures()
+            .filter(pl.col("school_year").is_in(window))
+            .select(
+                "unit_code",
+                "indicator_id",
+                "school_year",
+                pl.when(pl.col("n") >= config.selection.minimum_pupils).then(pl.col("value")).alias("value"),
+                "national",
+                pl.col("indicator_id")
+                .replace_strict(worse_sign, return_dtype=pl.Float64)
+                .alias("worse_sign"),
+            )
+        )
+        no_schools = values.clear().with_columns(pl.lit(None, pl.String).alias("municipality_code"))
+        udir = udir_selection(values, no_schools, config)
+        earlier = [
+            s.filter("selected").select(
+                "municipality_code", "first_school_year", pl.lit("sample").alias("origin")
+            )
+            for s in self.selections
+        ]
+        periods = support_periods(pl.concat([pl.DataFrame(schema=COHORT_SCHEMA), *earlier]), config.scheme)
+        set_aside = scheme_status(periods, SCHOOL_YEARS[t - 1], config.scheme)["municipality_code"]
+        ranked = (
+            udir.filter(pl.col("udir_rank").is_not_null() & ~pl.col("unit_code").is_in(set_aside.implode()))
+            .sort("udir_rank")
+            .with_row_index("rank", offset=1)
+            .select(
+                pl.lit(first_school_year).alias("first_school_year"),
+                pl.col("unit_code").alias("municipality_code"),
+                "rank",
+                "risk_share",
+                (pl.col("rank") <= config.selection.category_1_count).alias("selected"),
+            )
+        )
+        self.selections.append(ranked.cast(SELECTION_SCHEMA))
+        index = {code: i for i, code in enumerate(self.kommune_codes)}
+        chosen = [index[c] for c in ranked.filter("selected")["municipality_code"].to_list()]
+        start = t + config.scheme.forfase_years
+        self.effect_from[chosen] = np.minimum(self.effect_from[chosen], start)
+
+    def cohorts_csv(self) -> bytes:
+        """The past cohorts in the list format ``utvalg scheme import`` reads."""
+        lines = ["kommunenummer;første skoleår"]
+        for selection in self.selections:
+            lines += [f"{code};{first}" for first, code in selection.filter("selected").select(
+                "first_school_year", "municipality_code").iter_rows()]  # fmt: skip
+        return ("\n".join(lines) + "\n").encode("utf-8")
+
+    def support_truth(self) -> pl.DataFrame:
+        """Per cohort kommune, school year and indicator: the true effect of support on its figure."""
+        members = pl.concat([s.filter("selected") for s in self.selections]).select(
+            "municipality_code", "first_school_year"
+        )
+        return (
+            self.kommune_figures()
+            .rename({"unit_code": "municipality_code"})
+            .join(members, on="municipality_code")
+            .filter(pl.col("school_year") >= pl.col("first_school_year"))
+            .select(
+                "municipality_code",
+                "first_school_year",
+                "school_year",
+                "indicator_id",
+                (pl.col("value") - pl.col("value_without_support")).round(6).alias("effect"),
+            )
+            .filter(pl.col("effect").is_not_null())
+            .sort("municipality_code", "first_school_year", "school_year", "indicator_id")
+        )
 
     def kommune_quality(self, domain: str, year: str) -> np.ndarray:
         """A kommune's persistent quality in ``year`` (scale points): its own effect and its trend."""
@@ -323,11 +489,12 @@ class NationalSample:
         persistent quality and kommune-year effect, its own persistent and school-year effects."""
         t = SCHOOL_YEARS.index(year)
         kommune = self.kommune_quality(domain, year) + self.kommune_year[domain][t]
-        return (
+        level = (
             kommune[self.school_kommune]
             + self.scenario.school_sd * self.effect[domain]
             + self.school_year[domain][t]
         )
+        return level + self.support_shift(year) if domain == "learning" else level
 
     def test_noise(self, size: int) -> np.ndarray:
         """A transient effect per school and national test (grade and subject)."""
@@ -381,6 +548,17 @@ class NationalSample:
                         ability,
                         self.scenario.pupil_subject_correlation,
                     )
+                    without = scores - self.support_shift(year)[pupils.school]
+                    key = ("nasjonale_prover", "skalapoeng", grade, subject.lower())
+                    self.record(year, key, pupils, scores, without)
+                    key = ("nasjonale_prover", "mestringsniva_1", grade, subject.lower())
+                    self.record(
+                        year,
+                        key,
+                        pupils,
+                        100.0 * (scores <= CUTS[grade][0]),
+                        100.0 * (without <= CUTS[grade][0]),
+                    )
                     dims = f"{subject}.{GRADE_TEXT[grade]}.Alle eierformer.Alle kjønn"
                     main_blocks.append(
                         Block(
@@ -432,6 +610,7 @@ class NationalSample:
                 bullied = bernoulli(
                     self.rng, pupils, bullied_logit + SOURCE_UNITS["bullying_logit"] * environment
                 )
+                self.record(year, ("elevundersokelsen", "mobbing", grade, None), pupils, bullied * 100)
                 dims = f"Mobbing på skolen.{SURVEY_GRADE_TEXT[grade]}.Alle eierformer.Begge kjønn"
                 blocks.append(
                     Block(
@@ -445,6 +624,8 @@ class NationalSample:
                     index = normal_scores(
                         self.rng, pupils, national[grade] + SOURCE_UNITS["survey_index"] * environment, 0.8
                     ).clip(1, 5)
+                    key = ("elevundersokelsen", SURVEY_INDICATORS.get(indicator, ""), grade, None)
+                    self.record(year, key, pupils, index)
                     dims = f"{indicator}.{SURVEY_GRADE_TEXT[grade]}.Alle eierformer.Begge kjønn"
                     blocks.append(
                         Block(dims, "Antall besvarte", counts, [("Snitt", 1, levels.aggregate(index, _mean))])
@@ -474,9 +655,13 @@ class NationalSample:
     def grunnskolepoeng(self, year: str) -> dict[str, bytes]:
         layout, sizes, pupils, levels = self.tenth_graders(year)
         quality = 0.6 * self.school_level("learning", year) + 0.4 * self.school_level("completion", year)
-        points = normal_scores(
+        raw = normal_scores(
             self.rng, pupils, GRUNNSKOLEPOENG_MEAN[year] + SOURCE_UNITS["grunnskolepoeng"] * quality, 8.3
-        ).clip(10, 60)
+        )
+        points = raw.clip(10, 60)
+        support = SOURCE_UNITS["grunnskolepoeng"] * LEARNING_IN_GRUNNSKOLEPOENG * self.support_shift(year)
+        without = (raw - support[pupils.school]).clip(10, 60)
+        self.record(year, ("grunnskolepoeng", "grunnskolepoeng", "10", None), pupils, points, without)
         note = EXAMS_CANCELLED if year in ("2019-20", "2020-21") else None
         block = Block(
             "Alle eierformer.Begge kjønn",
@@ -529,6 +714,7 @@ class NationalSample:
             + self.rng.normal(0, 0.05)  # the nation's year
         )
         completed = bernoulli(self.rng, pupils, logit)
+        self.record(year, ("gjennomforing", "fullfort_og_bestatt", "vgs", None), pupils, completed * 100)
         block = Block(
             "Alle eierformer.Alle utdanningsprogram.Begge kjønn",
             "Antall elever",
@@ -590,19 +776,7 @@ def generate_sample(
     returns a summary."""
     started = time.perf_counter()
     scenario = scenario or Scenario()
-    sample = NationalSample(seed, reference_dir, scenario)
-    written: dict[str, bytes] = {}
-    for year in SCHOOL_YEARS:
-        for source, files in (
-            ("elevundersokelsen", sample.survey(year)),
-            ("grunnskolepoeng", sample.grunnskolepoeng(year)),
-            ("gjennomforing", sample.completion(year)),
-            ("nasjonale_prover", sample.national_tests(year) if year in NATIONAL_TEST_YEARS else {}),
-        ):
-            for name, data in files.items():
-                written[f"{source}/{name}"] = data
-    written[TRUTH_FILE] = sample.truth().write_csv().encode("utf-8")
-    written[SCENARIO_FILE] = scenario_toml(scenario, seed).encode("utf-8")
+    sample, written = simulate(seed, reference_dir, scenario)
     for name, data in written.items():
         write_atomically(out_dir / name, data)
     return {
@@ -616,3 +790,26 @@ def generate_sample(
         "videregaende_skoler": int(sample.is_vgs.sum()),
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def simulate(seed: int, reference_dir: Path, scenario: Scenario) -> tuple[NationalSample, dict[str, bytes]]:
+    """The sample for ``seed`` and ``scenario``, and its files by path (nothing written)."""
+    sample = NationalSample(seed, reference_dir, scenario)
+    written: dict[str, bytes] = {}
+    for year in SCHOOL_YEARS:
+        if year in PAST_COHORTS:
+            sample.select_cohort(year)
+        for source, files in (
+            ("elevundersokelsen", sample.survey(year)),
+            ("grunnskolepoeng", sample.grunnskolepoeng(year)),
+            ("gjennomforing", sample.completion(year)),
+            ("nasjonale_prover", sample.national_tests(year) if year in NATIONAL_TEST_YEARS else {}),
+        ):
+            for name, data in files.items():
+                written[f"{source}/{name}"] = data
+    written[TRUTH_FILE] = sample.truth().write_csv().encode("utf-8")
+    written[COHORTS_FILE] = sample.cohorts_csv()
+    written[SELECTION_TRUTH_FILE] = pl.concat(sample.selections).write_csv().encode("utf-8")
+    written[SUPPORT_TRUTH_FILE] = sample.support_truth().write_csv().encode("utf-8")
+    written[SCENARIO_FILE] = scenario_toml(scenario, seed).encode("utf-8")
+    return sample, written

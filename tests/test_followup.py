@@ -1,0 +1,242 @@
+"""The follow-up of the scheme: each estimator against values computed by hand, and against the truth
+the sample generator knows (regression to the mean with no effect; the effect recovered)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from pipelines.config import ConfigError, load_config, parse_config
+from pipelines.followup.estimates import (
+    DID,
+    NAIVE,
+    POOLED,
+    RD,
+    TOO_LITTLE,
+    discontinuity,
+    follow_up_estimates,
+    matched_units,
+    mean_interval,
+    panel,
+    t_quantile,
+)
+from pipelines.followup.outcomes import area_scores
+from pipelines.sample.scenario import Scenario
+from tests.followup_sim import simulated_followup
+
+CONFIG = load_config()
+
+
+@pytest.mark.parametrize("df, exact", [(3, 2.3534), (9, 1.8331), (29, 1.6991), (200, 1.6525)])
+def test_t_quantile_against_the_table(df, exact):
+    assert t_quantile(0.95, df) == pytest.approx(exact, abs=0.003)
+
+
+def test_area_scores_by_hand():
+    values = pl.DataFrame(
+        {
+            "unit_code": ["0301"] * 4,
+            "indicator_id": ["grunnskolepoeng", "fullfort_kommune", "mobbing_7", "skalapoeng_lesing_5"],
+            "school_year": ["2024-25"] * 4,
+            "n": [40, 40, 9, 40],
+            "value": [47.5, 70.0, 10.0, 45.0],
+            "national": [43.25, 80.0, 6.4, 50.0],
+        }
+    )
+    scores = {(r["area"]): r for r in area_scores(values, CONFIG).iter_rows(named=True)}
+    # grunnskolepoeng: (47.5 − 43.25) / 8.5 = 0.5; fullført: (70 − 80) / √(80 × 20) = −0.25; mean 0.125.
+    assert scores["gjennomforing"]["score"] == pytest.approx(0.125)
+    assert scores["gjennomforing"]["indicators"] == 2
+    # National tests: (45 − 50) / 10; mobbing from 9 pupils is below the minimum and not counted.
+    assert scores["laeringsresultater"]["score"] == pytest.approx(-0.5)
+    assert "laeringsmiljo" not in scores
+
+
+def _rows(**columns):
+    base = {"first_school_year": "2020-21", "area": "gjennomforing"}
+    n = len(next(iter(columns.values())))
+    return pl.DataFrame({**{k: [v] * n for k, v in base.items()}, **columns})
+
+
+def test_matched_difference_in_differences_by_hand():
+    # Two kommuner in the scheme, three comparison kommuner; one match each, on pre-level, share and size.
+    rows = _rows(
+        municipality_code=["A", "B", "C", "D", "E"],
+        treated=[True, True, False, False, False],
+        comparison=[False, False, True, True, True],
+        pre=[-1.0, -0.5, -0.9, -0.45, 0.5],
+        risk_share=[0.5, 0.4, 0.5, 0.4, 0.1],
+        pupils=[50.0, 50.0, 50.0, 50.0, 50.0],
+        change=[0.3, 0.2, 0.1, 0.15, -0.4],
+    )
+    effects, used = matched_units(rows, 1)
+    # A is matched to C (0.3 − 0.1 = 0.2), B to D (0.2 − 0.15 = 0.05).
+    assert dict(effects.select("municipality_code", "effect").iter_rows()) == pytest.approx(
+        {"A": 0.2, "B": 0.05}
+    )
+    assert used == 2
+    mean, lower, upper = mean_interval(np.array([0.2, 0.05]), 0.90)
+    half = t_quantile(0.95, 1) * np.std([0.2, 0.05], ddof=1) / math.sqrt(2)
+    assert (mean, lower, upper) == pytest.approx((0.125, 0.125 - half, 0.125 + half))
+
+
+def test_discontinuity_recovers_an_exact_jump_and_leaves_out_the_wrong_side():
+    ranks = list(range(21, 41))
+    x = np.array(ranks) - 30.5
+    change = 0.5 + 1.0 * (x < 0) + 0.1 * x - 0.05 * x * (x < 0)
+    rows = _rows(
+        municipality_code=[f"{r:04d}" for r in ranks] + ["9998", "9999"],
+        rank=[*ranks, 28, 33],
+        treated=[r <= 30 for r in ranks] + [False, True],
+        comparison=[r > 30 for r in ranks] + [True, False],
+        change=[*change.tolist(), 5.0, 5.0],
+    )
+    jump = discontinuity(rows, 30, 20)
+    assert jump["jump"] == pytest.approx(1.0)
+    assert jump["se"] == pytest.approx(0.0, abs=1e-9)
+    assert (jump["inside"], jump["outside"], jump["left_out"]) == (10, 10, 2)
+
+
+def test_too_few_kommuner_give_no_number():
+    rows = _rows(
+        municipality_code=["A", "B", "C"],
+        treated=[True, False, False],
+        comparison=[False, True, True],
+        rank=[30, 31, 32],
+        risk_share=[0.5, 0.4, 0.3],
+        pupils=[10.0, 10.0, 10.0],
+        pre=[0.0, 0.0, 0.0],
+        change=[0.1, 0.0, 0.0],
+    )
+    found = follow_up_estimates(rows, CONFIG)
+    assert set(found["status"]) == {TOO_LITTLE}
+    assert found["estimate"].null_count() == found.height
+
+
+def test_the_panel_splits_years_and_keeps_other_cohorts_out_of_the_comparison():
+    years = [
+        "2016-17",
+        "2017-18",
+        "2018-19",
+        "2019-20",
+        "2020-21",
+        "2021-22",
+        "2022-23",
+        "2023-24",
+        "2024-25",
+    ]
+    scores = pl.DataFrame(
+        {
+            "unit_code": ["A"] * 9 + ["B"] * 9 + ["C"] * 9,
+            "school_year": years * 3,
+            "area": "gjennomforing",
+            "score": [float(i) for i in range(9)] * 3,
+            "indicators": 1,
+        },
+        schema_overrides={"indicators": pl.UInt32},
+    )
+    lists = pl.DataFrame(
+        {
+            "first_school_year": "2020-21",
+            "municipality_code": ["A", "B", "C"],
+            "rank": [1, 2, 3],
+            "risk_share": [0.9, 0.8, 0.7],
+        }
+    )
+    cohorts = pl.DataFrame({"municipality_code": ["A", "B"], "first_school_year": ["2020-21", "2023-24"]})
+    sizes = pl.DataFrame({"municipality_code": ["A", "B", "C"], "pupils": [10.0, 10.0, 10.0]})
+    rows = {
+        r["municipality_code"]: r for r in panel(scores, lists, cohorts, sizes, CONFIG).iter_rows(named=True)
+    }
+    # Pre: 2017-18 to 2019-20 (scores 1, 2, 3); post, from the gjennomføringsfase: 2021-22 to 2023-24.
+    assert rows["A"]["pre_years"] == ["2017-18", "2018-19", "2019-20"]
+    assert rows["A"]["post_years"] == ["2021-22", "2022-23", "2023-24"]
+    assert (rows["A"]["pre"], rows["A"]["post"], rows["A"]["change"]) == (2.0, 6.0, 4.0)
+    assert rows["A"]["treated"] and not rows["A"]["comparison"]
+    # B's own support (from 2023-24) overlaps A's follow-up: never a comparison for it.
+    assert not rows["B"]["treated"] and not rows["B"]["comparison"]
+    assert rows["C"]["comparison"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"confidence": 1.0}, {"bandwidth": 1}, {"matches": 0}, {"pre_years": "3"}, {"bandwith": 20}],
+)
+def test_a_bad_followup_section_is_refused(bad):
+    import tomllib
+
+    from pipelines.settings import PROJECT_ROOT
+
+    data = tomllib.loads((PROJECT_ROOT / "utvalg.toml").read_text(encoding="utf-8"))
+    with pytest.raises(ConfigError, match=r"\[followup\]"):
+        parse_config({**data, "followup": bad}, "utvalg.toml")
+
+
+SEEDS = (11, 12, 13, 14)
+
+
+@pytest.fixture(scope="module")
+def no_effect():
+    return pl.concat([simulated_followup(s, Scenario(support_effect=0.0)) for s in SEEDS])
+
+
+@pytest.fixture(scope="module")
+def with_effect():
+    return pl.concat([simulated_followup(s, Scenario(support_effect=2.0)) for s in SEEDS])
+
+
+def _pooled(frame: pl.DataFrame, method: str, area: str) -> pl.DataFrame:
+    return frame.filter(
+        (pl.col("first_school_year") == POOLED) & (pl.col("method") == method) & (pl.col("area") == area)
+    )
+
+
+def test_with_no_effect_the_naive_estimate_still_shows_an_improvement(no_effect):
+    # Regression to the mean: the kommuner chosen for weak results rise on average with no support.
+    for area in ("laeringsmiljo", "gjennomforing"):
+        naive = _pooled(no_effect, NAIVE, area)
+        assert (naive["truth"] == 0).all()
+        assert naive["estimate"].mean() > 0
+    assert _pooled(no_effect, NAIVE, "laeringsmiljo")["estimate"].min() > 0
+
+
+def test_with_no_effect_the_did_and_rd_intervals_cover_zero_in_most_seeds(no_effect):
+    for method in (DID, RD):
+        pooled = no_effect.filter((pl.col("first_school_year") == POOLED) & (pl.col("method") == method))
+        covered = ((pooled["lower"] <= 0) & (pooled["upper"] >= 0)).sum()
+        assert covered >= 0.75 * pooled.height, (method, covered, pooled.height)
+
+
+def test_with_an_effect_did_and_rd_recover_it_within_their_intervals(with_effect):
+    for method in (DID, RD):
+        pooled = with_effect.filter(
+            (pl.col("first_school_year") == POOLED) & (pl.col("method") == method) & (pl.col("truth") > 0)
+        )
+        assert pooled.height == 2 * len(SEEDS)  # learning results and gjennomføring
+        covered = ((pooled["lower"] <= pooled["truth"]) & (pooled["upper"] >= pooled["truth"])).sum()
+        assert covered >= 0.75 * pooled.height, (method, covered, pooled.height)
+    # The matched comparison sees the effect: its pooled interval lies above zero in gjennomføring.
+    assert (_pooled(with_effect, DID, "gjennomforing")["lower"] > 0).all()
+
+
+def test_the_sample_cohorts_import_as_the_kommuner_it_supported(national_sample, registers):
+    from pipelines.reference.mapping import load_changes, municipality_mapping
+    from pipelines.reference.registers import NEWEST_STRUCTURE
+    from pipelines.review.scheme_records import cohort_rows
+    from pipelines.settings import REFERENCE_DIR
+
+    mapping = municipality_mapping(registers, load_changes(REFERENCE_DIR), NEWEST_STRUCTURE)
+    data = (national_sample / "ordningen_kohorter.csv").read_bytes()
+    imported = cohort_rows(data, "ordningen_kohorter.csv", mapping, set(registers.codes(NEWEST_STRUCTURE)))
+    selected = pl.read_csv(
+        national_sample / "truth_selection.csv", schema_overrides={"municipality_code": pl.String}
+    )
+    supported = selected.filter("selected").select("municipality_code", "first_school_year").sort(pl.all())
+    assert imported.select("municipality_code", "first_school_year").sort(pl.all()).equals(supported)
+    assert supported.height == 90
+    # Each cohort is 30 kommuner ranked 1–30 among those not set aside, none in two cohorts.
+    assert selected.filter("selected")["rank"].max() == 30
+    assert supported["municipality_code"].n_unique() == 90
