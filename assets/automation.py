@@ -2,6 +2,7 @@
 imports the review workbooks dropped in the inbox."""
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import dagster as dg
@@ -28,13 +29,19 @@ autumn_schedule = dg.ScheduleDefinition(
 )
 
 
-def raw_folder_fingerprint(raw_dir: Path) -> str:
-    """A hash of every export's path, size and modification time (cheap; contents are hashed later)."""
+def files_fingerprint(paths: Iterable[Path], root: Path) -> str:
+    """A hash of the files' paths (below ``root``), sizes and modification times: cheap, so a sensor can
+    tell whether anything changed; contents are hashed by the run."""
     digest = hashlib.sha256()
-    for path in find_raw_files(raw_dir):
+    for path in paths:
         stat = path.stat()
-        digest.update(f"{path.relative_to(raw_dir)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+        digest.update(f"{path.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     return digest.hexdigest()
+
+
+def raw_folder_fingerprint(raw_dir: Path) -> str:
+    """Every export's path, size and modification time."""
+    return files_fingerprint(find_raw_files(raw_dir), raw_dir)
 
 
 @dg.sensor(job=everything, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
@@ -50,12 +57,8 @@ def new_raw_files(context: dg.SensorEvaluationContext, utvalg: UtvalgSettings) -
 
 
 def inbox_fingerprint(inbox: Path) -> str:
-    """A hash of the inbox's workbooks' names, sizes and modification times."""
-    digest = hashlib.sha256()
-    for path in review_files(inbox):
-        stat = path.stat()
-        digest.update(f"{path.name}|{stat.st_size}|{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()
+    """The inbox's workbooks' names, sizes and modification times."""
+    return files_fingerprint(review_files(inbox), inbox)
 
 
 @dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)

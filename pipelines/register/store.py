@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.storage.warehouse import TABLE_NAME
+from pipelines.storage.warehouse import TABLE_NAME, table_names
 
 VERSION = "version"
 RECORDED_AT = "recorded_at"
@@ -65,10 +65,7 @@ class Register:
         if not self.path.exists():
             return []
         with self._connect(read_only=True) as connection:
-            rows = connection.execute(
-                "SELECT table_name FROM information_schema.tables ORDER BY table_name"
-            ).fetchall()
-        return [row[0] for row in rows]
+            return table_names(connection)
 
     def read(self, table: str) -> pl.DataFrame:
         """Every row of ``table`` in the order appended, ``recorded_at`` in UTC.

@@ -45,6 +45,14 @@ def _quote(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
 
 
+def table_names(connection: duckdb.DuckDBPyConnection) -> list[str]:
+    """The tables of a DuckDB database, sorted."""
+    rows = connection.execute(
+        "SELECT table_name FROM information_schema.tables ORDER BY table_name"
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
 class Warehouse:
     """A DuckDB file holding the pipeline's tables."""
 
@@ -101,10 +109,7 @@ class Warehouse:
         if not self.path.exists():
             return []
         with self.connect(read_only=True) as connection:
-            rows = connection.execute(
-                "SELECT table_name FROM information_schema.tables ORDER BY table_name"
-            ).fetchall()
-        return [row[0] for row in rows]
+            return table_names(connection)
 
     def read(self, table: str, columns: Sequence[str] | None = None) -> pl.DataFrame:
         _check_name(table)
