@@ -29,6 +29,7 @@ from pipelines.provenance import (
 )
 from pipelines.resources import UtvalgSettings
 from pipelines.review.status import office_progress, review_status
+from pipelines.selection.candidates import with_county_applicants
 from pipelines.selection.validation import clear_candidate_precision, load_validation
 
 GROUP = "outputs"
@@ -166,7 +167,12 @@ def dashboard(
     status), funnel plots, a profile per kommune, the fylkeskommuner's overview and profiles, where the
     review stands, method."""
     out = utvalg.year_folder / "dashboard"
-    status = review_status(candidates, review_answers, decisions, utvalg.config.selection.school_year)
+    status = review_status(
+        with_county_applicants(candidates, fylkeskommune_candidates),
+        review_answers,
+        decisions,
+        utvalg.config.selection.school_year,
+    )
     written = build_dashboard(
         candidates,
         fylkeskommune_candidates,

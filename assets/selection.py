@@ -228,8 +228,21 @@ def candidates(
 
 @dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY, deps=CHECKED)
 def fylkeskommune_candidates(
-    utvalg: UtvalgSettings, kommune_register: pl.DataFrame, fylke_indicator_values: pl.DataFrame
+    utvalg: UtvalgSettings,
+    kommune_register: pl.DataFrame,
+    fylke_indicator_values: pl.DataFrame,
+    applications: pl.DataFrame,
 ) -> dg.MaterializeResult:
-    """The ranked list of fylkeskommuner (the holistic method on their own indicators)."""
-    frame = county_list(kommune_register, fylke_indicator_values, utvalg.config)
-    return table(frame, preview=frame.select("county_code", "county_name", "holistic_rank", "tier"))
+    """The ranked list of fylkeskommuner (the holistic method on their own indicators), and whether
+    each applied."""
+    frame = county_list(
+        kommune_register,
+        fylke_indicator_values,
+        utvalg.config,
+        applications.filter(pl.col("owner_kind") == "fylkeskommune"),
+    )
+    return table(
+        frame,
+        preview=frame.select("county_code", "county_name", "holistic_rank", "tier", "applicant"),
+        applicants=int(frame["applicant"].sum()),
+    )

@@ -56,8 +56,12 @@ UDIR_TOO_LITTLE_DATA = "for lite data"
 UDIR_STATUSES = (UDIR_RANKED, UDIR_TIED_AT_CUTOFF, UDIR_TOO_LITTLE_DATA)
 
 # On the list: in one of Udir's categories, or a clear candidate or borderline case of the holistic
-# method. This is what the governors review, the dashboard lists and `utvalg select` counts.
-ON_LIST = pl.col("udir_category").is_not_null() | pl.col("tier").is_in([CLEAR_CANDIDATE, BORDERLINE])
+# method. This is what the governors review, the dashboard lists and `utvalg select` counts. A kommune
+# only: a fylkeskommune that applied is reviewed beside the list (two-digit number), and its tier is
+# among fylkeskommuner.
+ON_LIST = (pl.col("municipality_code").str.len_chars() == 4) & (
+    pl.col("udir_category").is_not_null() | pl.col("tier").is_in([CLEAR_CANDIDATE, BORDERLINE])
+)
 
 # The order a governor reviews the list in: category 1, clear candidates, category 2, borderline.
 PRIORITY = (

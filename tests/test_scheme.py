@@ -20,9 +20,15 @@ from pipelines.flow import FlowRun, materialise
 from pipelines.reference.mapping import load_changes, municipality_mapping
 from pipelines.reference.registers import NEWEST_STRUCTURE, Registers
 from pipelines.register.store import Register
-from pipelines.review.imports import import_path
+from pipelines.review.imports import REVIEWS, import_path, latest_reviews
 from pipelines.review.records import RecordError
-from pipelines.review.scheme_commands import decide, import_application_list, import_scheme, write_summary
+from pipelines.review.scheme_commands import (
+    decide,
+    import_application_list,
+    import_scheme,
+    published_candidates,
+    write_summary,
+)
 from pipelines.review.scheme_records import (
     APPLICATIONS,
     COHORTS,
@@ -31,10 +37,11 @@ from pipelines.review.scheme_records import (
     cohorts,
     decision_rows,
 )
+from pipelines.review.status import office_progress, review_status
 from pipelines.review.summary import DECISION_HEADING, HEADER_ROW, NOT_ANSWERED, SUMMARY_SHEET
 from pipelines.selection.scheme import scheme_status, support_periods, without_scheme
 from pipelines.settings import REFERENCE_DIR
-from pipelines.vocabulary import IN_SCHEME, NOT_REVIEWED, ON_LIST, RECENTLY_OUT, REVIEW_FIELDS
+from pipelines.vocabulary import APPLICANT, IN_SCHEME, NOT_REVIEWED, ON_LIST, RECENTLY_OUT, REVIEW_FIELDS
 from tests.conftest import SCHOOL_YEAR
 
 
@@ -446,16 +453,16 @@ def test_a_returned_summary_workbook_is_checked_cell_by_cell(national_run: FlowR
     assert DECISIONS_TABLE not in register.tables()
 
 
-def test_the_next_list_marks_the_scheme_and_applicants(
-    national_sample, national_run: FlowRun, tmp_path, registers
-):
-    """A run with historic cohorts and an application in the register: the list marks them, Udir's rule
-    and the holistic rank are shown without the kommuner in the scheme, and provenance names the
-    register's content."""
+@pytest.fixture(scope="module")
+def applied(national_sample, national_run: FlowRun, tmp_path_factory, registers) -> dict:
+    """A run with historic cohorts and two applications in the register (a kommune not on the list and
+    the fylkeskommune of its county): the one extra materialisation of this module."""
+    tmp_path = tmp_path_factory.mktemp("applied")
     first = national_run.table("candidates")
     category_1 = first.filter(pl.col("udir_category") == 1).sort("udir_rank")
     in_scheme, recently_out = category_1["municipality_code"][0], category_1["municipality_code"][1]
     outside = first.filter(~ON_LIST)["municipality_code"][0]
+    county = outside[:2]
     register = Register(tmp_path / "register.duckdb")
     kull = tmp_path / "kull.csv"
     kull.write_text(
@@ -463,9 +470,12 @@ def test_the_next_list_marks_the_scheme_and_applicants(
     )
     import_scheme(kull, registers, load_changes(REFERENCE_DIR), NEWEST_STRUCTURE, register)
     applications = tmp_path / "søknader.csv"
-    applications.write_text(f"eier;dato;begrunnelse\n{outside};15.09.2025;Ønsker støtte\n", encoding="utf-8")
+    applications.write_text(
+        "eier;dato;begrunnelse\n"
+        f"{outside};15.09.2025;Ønsker støtte\n{county};01.10.2025;Svak gjennomføring\n",
+        encoding="utf-8",
+    )
     import_application_list(applications, SCHOOL_YEAR, registers, NEWEST_STRUCTURE, register)
-
     run = materialise(
         tmp_path / "warehouse.duckdb",
         raise_on_error=True,
@@ -474,6 +484,25 @@ def test_the_next_list_marks_the_scheme_and_applicants(
         reports_dir=str(tmp_path / "reports"),
         register_path=str(register.path),
     )
+    codes = {"in_scheme": in_scheme, "recently_out": recently_out, "outside": outside, "county": county}
+    return {"run": run, "codes": codes, "reports": tmp_path / "reports"}
+
+
+def _office_workbook(folder: Path, office: str) -> Path:
+    (workbook,) = [
+        p
+        for p in (folder / "statsforvaltere").glob("*.xlsx")
+        if openpyxl.load_workbook(p)["Kontroll"]["B4"].value == office
+    ]
+    return workbook
+
+
+def test_the_next_list_marks_the_scheme_and_applicants(national_run: FlowRun, applied):
+    """A run with historic cohorts and an application in the register: the list marks them, Udir's rule
+    and the holistic rank are shown without the kommuner in the scheme, and provenance names the
+    register's content."""
+    run = applied["run"]
+    in_scheme, recently_out, outside = (applied["codes"][k] for k in ("in_scheme", "recently_out", "outside"))
     frame = run.table("candidates")
     by_code = {row["municipality_code"]: row for row in frame.iter_rows(named=True)}
     assert by_code[in_scheme]["scheme_status"] == IN_SCHEME
@@ -496,11 +525,7 @@ def test_the_next_list_marks_the_scheme_and_applicants(
     # The applicant is in its governor's workbook, marked, though not a statistical candidate.
     office = by_code[outside]["statsforvalter"]
     folder = Path(run.metadata("candidate_files")["folder"])
-    (workbook,) = [
-        p
-        for p in (folder / "statsforvaltere").glob("*.xlsx")
-        if openpyxl.load_workbook(p)["Kontroll"]["B4"].value == office
-    ]
+    workbook = _office_workbook(folder, office)
     sheet = openpyxl.load_workbook(io.BytesIO(workbook.read_bytes()))["Vurdering"]
     rows = list(sheet.iter_rows(min_row=HEADER_ROW + 1, values_only=True))
     headings = list(rows[0])
@@ -509,6 +534,98 @@ def test_the_next_list_marks_the_scheme_and_applicants(
     recorded = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))["register"]
     before = json.loads((published_root(national_run) / "provenance.json").read_text(encoding="utf-8"))
     assert recorded != before["register"]  # the register's content is part of the run's inputs
+
+
+def test_a_fylkeskommune_that_applied_is_reviewed_and_decided(applied, national_config, tmp_path):
+    """As a governor and Udir meet it: the fylkeskommune that applied is on its office's review sheet with
+    its evidence and review cells, its answer is imported and shown, and Udir decides it; an edited
+    evidence cell of its row and a decision on a fylkeskommune that did not apply are refused."""
+    run, county = applied["run"], applied["codes"]["county"]
+    counties = run.table("fylkeskommune_candidates")
+    assert counties.filter(pl.col("applicant"))["county_code"].to_list() == [county]
+    row = counties.filter(pl.col("county_code") == county).row(0, named=True)
+    assert row["application_date"].isoformat() == "2025-10-01"
+    assert county not in set(run.table("candidates")["municipality_code"])  # not on the kommune list
+    folder = Path(run.metadata("candidate_files")["folder"])
+    year_folder = applied["reports"] / SCHOOL_YEAR
+    workbook = _office_workbook(folder, row["statsforvalter"])
+
+    book = openpyxl.load_workbook(workbook)
+    sheet = book["Vurdering"]
+    headings = [c.value for c in sheet[HEADER_ROW + 1]]
+    codes = [r[0].value for r in sheet.iter_rows(min_row=HEADER_ROW + 2)]
+    index = codes.index(county)
+    mine = {h: c for h, c in zip(headings, sheet[HEADER_ROW + 2 + index], strict=True)}
+    assert mine["Kommune"].value == f"{row['county_name']} fylkeskommune"
+    assert mine["Søker"].value == "søkte 01.10.2025" and mine["Listegruppe"].value == 5
+    assert mine["Helhetlig vurdering"].value == row["tier"] and mine["Forklaring"].value == row["explanation"]
+    # Its probability and rank are among fylkeskommuner: stated in the explanation, not in a kommune's column.
+    assert mine["Rangering"].value is None
+    recommendation = mine[REVIEW_FIELDS["recommendation"][0]]
+    assert not recommendation.protection.locked and mine["Helhetlig vurdering"].protection.locked
+    (dropdown,) = [v for v in sheet.data_validations.dataValidation if v.type == "list"]
+    assert recommendation.coordinate in dropdown.sqref
+    # Its indicators are the fylkeskommune's, the means of its published figures (none hidden shown).
+    indicators = [r for r in book["Indikatorer"].iter_rows(min_row=2, values_only=True) if r[0] == county]
+    assert [r[2] for r in indicators] == [i.label for i in national_config.for_owner("fylkeskommune")]
+    shown = run.table("published_figures").filter(
+        (pl.col("level") == "county") & (pl.col("unit_code") == county) & ~pl.col("hidden")
+    )
+    means = dict(shown.group_by("indicator_id").agg(pl.col("value").mean()).iter_rows())
+    labels = {i.label: i.id for i in national_config.indicators}
+    for r in indicators:
+        expected = means.get(labels[r[2]])
+        assert r[4] == (None if expected is None else round(expected, 1))
+
+    register = Register(tmp_path / "register.duckdb")
+    edited = tmp_path / "endret"
+    edited.mkdir()
+    mine["Helhetlig vurdering"].value = (
+        "klar kandidat" if row["tier"] != "klar kandidat" else "grensetilfelle"
+    )
+    book.save(edited / workbook.name)
+    report = import_path(edited, year_folder, SCHOOL_YEAR, register)
+    assert len(report.refused) == 1 and "evidence edited" in report.refused[0][1]
+    assert f"cell {mine['Helhetlig vurdering'].coordinate}" in report.refused[0][1]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    assert _fill_workbook(workbook, inbox / workbook.name, {index: "anbefales"}) == {county: "anbefales"}
+    report = import_path(inbox, year_folder, SCHOOL_YEAR, register)
+    assert report.refused == [] and report.imported[0][2] == len(codes)
+
+    answers = latest_reviews(register.read(REVIEWS)).filter(pl.col("municipality_code") == county)
+    assert answers["recommendation"].to_list() == ["anbefales"]
+    listed = published_candidates(year_folder)
+    status = review_status(listed, register.read(REVIEWS), register.read(DECISIONS_TABLE), SCHOOL_YEAR)
+    (shown_status,) = status.filter(pl.col("municipality_code") == county).iter_rows(named=True)
+    assert (shown_status["basis"], shown_status["review_status"]) == (APPLICANT, "anbefalt")
+    progress = office_progress(status, register.read(REVIEWS), SCHOOL_YEAR)
+    office = progress.filter(pl.col("statsforvalter") == row["statsforvalter"]).row(0, named=True)
+    assert (office["listed"], office["reviewed"]) == (len(codes), 1)
+    summary = write_summary(year_folder, register, tmp_path / "oppsummering.xlsx")
+    assert summary.filter(pl.col("Kommunenr") == county)["Embetets anbefaling"].to_list() == ["anbefalt"]
+
+    other = counties.filter(~pl.col("applicant"))["county_code"][0]
+    refused = tmp_path / "vedtak-feil.csv"
+    refused.write_text(f"skoleår;kommunenummer;beslutning\n{SCHOOL_YEAR};{other};tilbud\n", encoding="utf-8")
+    with pytest.raises(RecordError, match=f"line 2, column kommunenummer: fylkeskommune {other} is neither"):
+        decide(refused, year_folder, register)
+    assert DECISIONS_TABLE not in register.tables()
+    vedtak = tmp_path / "vedtak.csv"
+    vedtak.write_text(f"skoleår;kommunenummer;beslutning\n{SCHOOL_YEAR};{county};tilbud\n", encoding="utf-8")
+    rows, version = decide(vedtak, year_folder, register)
+    assert version == 1 and rows["municipality_code"].to_list() == [county]
+    # The scheme is for school owners: the fylkeskommune gets the same three years from next school year.
+    periods = support_periods(cohorts(register, "2026-27"), SCHEME)
+    assert periods.select("municipality_code", "first_school_year", "last_school_year").rows() == [
+        (county, "2026-27", "2028-29")
+    ]
+
+    dashboard = folder / "dashboard"
+    badge = "Søker om oppfølging (01.10.2025)"
+    assert (dashboard / "fylkeskommuner.html").read_text(encoding="utf-8").count(badge) == 1
+    assert badge in (dashboard / "fylkeskommuner" / f"{county}.html").read_text(encoding="utf-8")
+    assert f'href="fylkeskommuner/{county}.html"' in (dashboard / "status.html").read_text(encoding="utf-8")
 
 
 def test_the_commands_and_their_exit_codes(tmp_path, capsys):

@@ -553,6 +553,11 @@ et skjult tall, eller de skjulte skolene samlet, ellers kunne regnes ut fra dem 
     return _page(f"{name} – profil", body, data, "profile", depth=1)
 
 
+def _profile_folder(owner_code: str) -> str:
+    """Where an owner's profile is: a fylkeskommune (two digits) that applied is reviewed too."""
+    return "fylkeskommuner" if len(owner_code) == 2 else "kommuner"
+
+
 def status_page(status: pl.DataFrame, progress: pl.DataFrame, config: Config) -> str:
     """Where the review stands: each office's progress and each listed kommune's status (``status`` and
     ``progress``: :mod:`pipelines.review.status`). Said plainly when no office has answered yet."""
@@ -568,7 +573,8 @@ def status_page(status: pl.DataFrame, progress: pl.DataFrame, config: Config) ->
         for row in progress.iter_rows(named=True)
     )
     kommuner = "".join(
-        f'<tr><td><a href="kommuner/{row["municipality_code"]}.html">{html.escape(row["municipality_name"])}</a></td>'
+        f'<tr><td><a href="{_profile_folder(row["municipality_code"])}/{row["municipality_code"]}.html">'
+        f"{html.escape(row['municipality_name'])}</a></td>"
         f"<td>{html.escape(row['statsforvalter'] or '')}</td><td>{html.escape(row['basis'])}</td>"
         f"<td>{html.escape(row['review_status'])}</td><td>{row['office_priority'] or '–'}</td>"
         f"<td>{html.escape(row['decision'] or 'ikke besluttet')}</td></tr>"
@@ -609,7 +615,8 @@ def county_overview_page(counties: pl.DataFrame, config: Config, gaps: DataGaps)
         units.append(_ranked(row, row["county_name"]))
         rows.append(
             f"<tr><td>{row['holistic_rank'] or '–'}</td>"
-            f'<td><a href="fylkeskommuner/{row["county_code"]}.html">{html.escape(row["county_name"])}</a></td>'
+            f'<td><a href="fylkeskommuner/{row["county_code"]}.html">{html.escape(row["county_name"])}</a>'
+            f"{' ' + _applicant(row) if row['applicant'] else ''}</td>"
             f"<td>{html.escape(row['statsforvalter'] or '')}</td><td class='tier'>{row['tier'] or NOT_ASSESSED}</td>"
             f"<td>{_pct(row['p_top_n'])}</td><td>{row['rank_low'] or '–'}–{row['rank_high'] or '–'}</td>"
             f"<td>{html.escape(row['joint_statement'] or '')}</td></tr>"
@@ -656,6 +663,7 @@ def county_profile_page(
     body = f"""
 <h1>{html.escape(name)} fylkeskommune ({code})</h1>
 {_warnings([note] if note else [])}<p><span class="tier">{tier}</span>{joint} · {html.escape(str(row["statsforvalter"] or ""))}</p>
+{f"<p>{_applicant(row)}</p>" if row["applicant"] else ""}
 <p>{html.escape(str(row["explanation"]))}</p>
 <div id="position" class="chart"></div>
 <h2>Indikatorer over tid</h2>

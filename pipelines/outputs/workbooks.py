@@ -1,5 +1,5 @@
 """One Excel workbook per statsforvalter, made for reviewing: its kommuner on the candidate list and the
-borderline ones, and its fylkeskommuner. Everything in the workbook is in Norwegian bokmål, rendered
+borderline ones, the kommuner and fylkeskommuner that applied, and its fylkeskommuner as ranked. Everything in the workbook is in Norwegian bokmål, rendered
 from the configuration and :mod:`pipelines.vocabulary`.
 
 Sheets: ``Vurdering`` (the kommune's number and name frozen, the review cells beside them, open for
@@ -42,6 +42,7 @@ from pipelines.outputs.review_form import (
     REVIEW_SHEET,
     list_fingerprint,
 )
+from pipelines.selection.candidates import with_county_applicants
 from pipelines.storage.files import write_atomically
 from pipelines.vocabulary import (
     BORDERLINE,
@@ -79,8 +80,9 @@ A4 = 9
 
 
 def listed_kommuner(candidates: pl.DataFrame) -> pl.DataFrame:
-    """Kommuner on the list and those that applied, in the order a governor reviews them, then by the
-    holistic rank."""
+    """Kommuner on the list and the owners that applied (fylkeskommuner among them:
+    :func:`pipelines.selection.candidates.with_county_applicants`), in the order a governor reviews
+    them, then by the holistic rank."""
     return (
         candidates.filter(ON_LIST | pl.col("applicant"))
         .with_columns(PRIORITY.alias("prioritet"))
@@ -89,9 +91,9 @@ def listed_kommuner(candidates: pl.DataFrame) -> pl.DataFrame:
 
 
 def indicator_means(published: pl.DataFrame) -> pl.DataFrame:
-    """Mean over the window per kommune × indicator of the published (not hidden) figures, beside the
-    national mean: a function of published figures only, so it reveals nothing they do not."""
-    shown = with_national(published, "municipality")
+    """Mean over the window per kommune or fylke × indicator of the published (not hidden) figures,
+    beside the national mean: a function of published figures only, so it reveals nothing they do not."""
+    shown = pl.concat([with_national(published, "municipality"), with_national(published, "county")])
     return shown.group_by("unit_code", "indicator_id").agg(
         pl.col("value").mean().alias("value"),
         pl.col("national").mean().alias("national"),
@@ -163,28 +165,33 @@ def review_table(listed: pl.DataFrame, config: Config, gaps: DataGaps) -> pl.Dat
     )
 
 
-def indicator_table(listed: pl.DataFrame, municipal_means: pl.DataFrame, config: Config) -> pl.DataFrame:
-    """The ``Indikatorer`` sheet: per listed kommune (in the review order) and indicator, the mean over
-    the window of its published figures beside the country's."""
+def indicator_table(listed: pl.DataFrame, means: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """The ``Indikatorer`` sheet: per listed owner (in the review order) and indicator of its kind
+    (a fylkeskommune's number has two digits), the mean over the window of its published figures
+    beside the country's."""
     order = {code: i for i, code in enumerate(listed["municipality_code"])}
+    owned = [(owner, i) for owner in ("kommune", "fylkeskommune") for i in config.for_owner(owner)]
     indicators = pl.DataFrame(
         {
-            "indicator_id": [i.id for i in config.for_owner("kommune")],
-            "Indikator": [i.label for i in config.for_owner("kommune")],
-            "Retning": [
-                "høyere er bedre" if i.higher_is_better else "lavere er bedre"
-                for i in config.for_owner("kommune")
-            ],
-            "order": list(range(len(config.for_owner("kommune")))),
+            "owner": [owner for owner, _ in owned],
+            "indicator_id": [i.id for _, i in owned],
+            "Indikator": [i.label for _, i in owned],
+            "Retning": ["høyere er bedre" if i.higher_is_better else "lavere er bedre" for _, i in owned],
+            "order": list(range(len(owned))),
         }
     )
-    kommuner = listed.select(
-        pl.col("municipality_code").alias(CODE_HEADING), pl.col("municipality_name").alias(NAME_HEADING)
+    owners = listed.select(
+        pl.col("municipality_code").alias(CODE_HEADING),
+        pl.col("municipality_name").alias(NAME_HEADING),
+        pl.when(pl.col("municipality_code").str.len_chars() == 2)
+        .then(pl.lit("fylkeskommune"))
+        .otherwise(pl.lit("kommune"))
+        .alias("owner"),
     )
     return (
-        kommuner.join(indicators, how="cross")
+        owners.join(indicators, on="owner")
         .join(
-            municipal_means.rename({"unit_code": CODE_HEADING}),
+            means.rename({"unit_code": CODE_HEADING}),
             on=[CODE_HEADING, "indicator_id"],
             how="left",
         )
@@ -194,7 +201,7 @@ def indicator_table(listed: pl.DataFrame, municipal_means: pl.DataFrame, config:
             NAME_HEADING,
             "Indikator",
             "Retning",
-            pl.col("value").round(1).alias("Kommunen, snitt i perioden"),
+            pl.col("value").round(1).alias("Skoleeieren, snitt i perioden"),
             pl.col("national").round(1).alias("Landet, snitt i perioden"),
             pl.col("years").cast(pl.Float64).alias("Skoleår med tall"),
         )
@@ -202,10 +209,12 @@ def indicator_table(listed: pl.DataFrame, municipal_means: pl.DataFrame, config:
 
 
 def county_table(counties: pl.DataFrame, config: Config) -> pl.DataFrame:
-    """The ``Fylkeskommuner`` sheet: the office's fylkeskommuner as the holistic method ranks them."""
+    """The ``Fylkeskommuner`` sheet: the office's fylkeskommuner as the holistic method ranks them; one
+    that applied is reviewed on the ``Vurdering`` sheet too."""
     return counties.sort("holistic_rank", "county_code", nulls_last=True).select(
         pl.col("county_code").alias("Fylkesnr"),
         pl.col("county_name").alias("Fylkeskommune"),
+        pl.col("application_date").dt.strftime("søkte %d.%m.%Y").alias(APPLICANT_HEADING),
         pl.col("tier").alias("Helhetlig vurdering"),
         pl.col("p_top_n").round(DECIMALS).alias(_probability_column(config.holistic.fylkeskommune_top_n)),
         pl.col("holistic_rank").cast(pl.Float64).alias("Rangering"),
@@ -236,6 +245,12 @@ def legend_rows(config: Config, gaps: DataGaps) -> list[tuple[str, str]]:
             "minst én skole er blant de svakeste nasjonalt",
         ),
         (APPLICANT_HEADING, "skoleeieren har selv søkt om oppfølging (datoen søknaden kom)"),
+        (
+            "Fylkeskommune som søker",
+            "en fylkeskommune som har søkt, vurderes på arket Vurdering som kommunene (nummeret har to "
+            "sifre). Den rangeres blant fylkeskommunene på egne indikatorer, ikke etter Udirs regel: "
+            "sannsynligheten og rangeringen står i forklaringen og på arket Fylkeskommuner.",
+        ),
         (
             SCHEME_HEADING,
             f"{IN_SCHEME}: kommunen får støtte i ordningen dette skoleåret; {RECENTLY_OUT}: støtten "
@@ -520,7 +535,7 @@ def _write_control_sheet(book: xlsxwriter.Workbook, values: tuple[str, ...]) -> 
 def workbook_bytes(
     office: str,
     listed: pl.DataFrame,
-    municipal_means: pl.DataFrame,
+    means: pl.DataFrame,
     schools: pl.DataFrame,
     counties: pl.DataFrame,
     config: Config,
@@ -546,9 +561,13 @@ def workbook_bytes(
     _write_evidence_sheet(
         book,
         "Indikatorer",
-        indicator_table(listed, municipal_means, config),
+        indicator_table(listed, means, config),
         styles,
-        {"Kommunen, snitt i perioden": "one", "Landet, snitt i perioden": "one", "Skoleår med tall": "int"},
+        {
+            "Skoleeieren, snitt i perioden": "one",
+            "Landet, snitt i perioden": "one",
+            "Skoleår med tall": "int",
+        },
         {NAME_HEADING: 16, "Indikator": 44, "Retning": 16},
         office,
     )
@@ -595,7 +614,7 @@ def write_workbooks(
 ) -> list[Path]:
     """Write one workbook per statsforvalter office from ``published_figures``; returns the paths.
     ``counties``: the ranked fylkeskommuner; ``run``: the run id and the line naming code and inputs."""
-    listed = listed_kommuner(candidates)
+    listed = listed_kommuner(with_county_applicants(candidates, counties))
     means = indicator_means(published)
     schools = school_figures(published, school_names, config).sort(
         "municipality_code", "unit_name", "indicator_id", "school_year"

@@ -90,6 +90,14 @@ def municipality_code(value: str, where: str, file: str) -> str:
     return value.zfill(4)
 
 
+def owner_code(value: str, where: str, file: str) -> str:
+    """A school owner's number: a fylkeskommune's two digits or a kommune's four (leading zeros put
+    back)."""
+    if re.fullmatch(r"\d{1,2}", value):
+        return value.zfill(2)
+    return municipality_code(value, where, file)
+
+
 def school_year(value: str, where: str, file: str) -> str:
     """``2021-22`` (two consecutive years)."""
     if not re.fullmatch(r"\d{4}-\d{2}", value) or (int(value[:4]) + 1) % 100 != int(value[5:]):

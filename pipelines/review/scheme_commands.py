@@ -22,15 +22,17 @@ from pipelines.review.scheme_records import (
 )
 from pipelines.review.status import listed
 from pipelines.review.summary import office_table, summary_bytes, summary_decisions, summary_table
+from pipelines.selection.candidates import with_county_applicants
 from pipelines.storage.files import write_atomically
 
 
 def published_candidates(year_folder: Path) -> pl.DataFrame:
-    """The kommune list of the run published in ``year_folder``."""
-    path = year_folder / "candidates.parquet"
-    if not path.is_file():
-        raise FileNotFoundError(f"no published list in {year_folder}: {path.name} is missing; run first")
-    return pl.read_parquet(path)
+    """The kommune list of the run published in ``year_folder``, with the fylkeskommuner that applied."""
+    paths = [year_folder / name for name in ("candidates.parquet", "fylkeskommuner.parquet")]
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"no published list in {year_folder}: {path.name} is missing; run first")
+    return with_county_applicants(*(pl.read_parquet(path) for path in paths))
 
 
 def decide(path: Path, year_folder: Path, register: Register) -> tuple[pl.DataFrame, int | None]:

@@ -14,8 +14,10 @@ lists Udir keeps (:mod:`pipelines.review.records`), and the cohorts a run reads 
   school year the list is for. One list per school year.
 - ``decisions`` (``utvalg decide FILE``): ``skoleår``, ``kommunenummer`` and ``beslutning`` (``tilbud``
   or ``ikke tilbud``), or the summary workbook returned with its decision column filled in
-  (:mod:`pipelines.review.summary`). Every kommune must be on the year's published list or an applicant.
-  One list per school year; a kommune offered a place starts its support the next school year.
+  (:mod:`pipelines.review.summary`). Every kommune must be on the year's published list or an applicant;
+  a fylkeskommune (two digits) must have applied. One list per school year; an owner offered a place
+  starts its support the next school year: a fylkeskommune too, with the same periods, since the scheme
+  is for school owners.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pipelines.review.records import (
     latest,
     municipality_code,
     no_duplicates,
+    owner_code,
     read_rows,
     record,
     school_year,
@@ -189,10 +192,11 @@ def decision_frame(
     seen: dict[str, str] = {}
     for code, decision, where in decisions:
         if code not in listed:
+            owner = "fylkeskommune" if len(code) == 2 else "kommune"
             raise RecordError(
                 file,
                 where,
-                f"kommune {code} is neither on the {year} list nor an applicant; nothing recorded",
+                f"{owner} {code} is neither on the {year} list nor an applicant; nothing recorded",
             )
         if decision not in DECISIONS:
             raise RecordError(file, where, f"{decision!r} is not a decision: write {' or '.join(DECISIONS)}")
@@ -225,7 +229,7 @@ def decision_rows(data: bytes, file: str, year: str, listed: dict[str, str]) -> 
         found = school_year(row.cells["skoleår"], row.where("skoleår"), file)
         if found != year:
             raise RecordError(file, row.where("skoleår"), f"school year {found}; the list is for {year}")
-        code = municipality_code(row.cells["kommunenummer"], row.where("kommunenummer"), file)
+        code = owner_code(row.cells["kommunenummer"], row.where("kommunenummer"), file)
         decisions.append((code, row.cells["beslutning"].lower(), row.where("kommunenummer")))
     return decision_frame(decisions, year, file, data, listed)
 

@@ -62,6 +62,8 @@ COUNTY_COLUMNS = [
     *HOLISTIC_COLUMNS,
     "drivers",
     "explanation",
+    "applicant",
+    "application_date",
 ]
 
 
@@ -141,14 +143,9 @@ def kommune_candidates(
     status = scheme_status(scheme, config.selection.school_year, config.scheme).rename(
         {"municipality_code": "unit_code"}
     )
-    applied = (
-        applications.group_by("owner_code")
-        .agg(pl.col("application_date").min())
-        .rename({"owner_code": "unit_code"})
-    )
     merged = (
         merged.join(status, on="unit_code", how="left")
-        .join(applied, on="unit_code", how="left")
+        .join(_applied(applications), on="unit_code", how="left")
         .with_columns(pl.col("application_date").is_not_null().alias("applicant"))
         .join(
             without_scheme(udir, merged, status["unit_code"].to_list(), config),
@@ -164,10 +161,20 @@ def kommune_candidates(
     )
 
 
+def _applied(applications: pl.DataFrame) -> pl.DataFrame:
+    """Per owner that applied, its first application's date: ``unit_code``, ``application_date``."""
+    return (
+        applications.group_by("owner_code")
+        .agg(pl.col("application_date").min())
+        .rename({"owner_code": "unit_code"})
+    )
+
+
 def fylkeskommune_candidates(
-    register: pl.DataFrame, fylke_values: pl.DataFrame, config: Config
+    register: pl.DataFrame, fylke_values: pl.DataFrame, config: Config, applications: pl.DataFrame
 ) -> pl.DataFrame:
-    """The fylkeskommuner ranked by the holistic method on their own indicators (top N of its own)."""
+    """The fylkeskommuner ranked by the holistic method on their own indicators (top N of its own), and
+    whether each applied (``applications``: the year's fylkeskommune applications)."""
     county_config = replace(
         config, holistic=replace(config.holistic, top_n=config.holistic.fylkeskommune_top_n)
     )
@@ -182,7 +189,28 @@ def fylkeskommune_candidates(
     )
     return (
         _explained(scored, holistic.indicator_scores, county_config, "county_name")
+        .join(_applied(applications), on="unit_code", how="left")
+        .with_columns(pl.col("application_date").is_not_null().alias("applicant"))
         .rename({"unit_code": "county_code"})
         .select(COUNTY_COLUMNS)
         .sort(["holistic_rank", "county_code"], nulls_last=True)
     )
+
+
+def with_county_applicants(candidates: pl.DataFrame, counties: pl.DataFrame) -> pl.DataFrame:
+    """The kommune list with the fylkeskommuner that applied as rows of its own shape (owner number of
+    two digits, name «… fylkeskommune»), so that they are reviewed and decided as applicant kommuner
+    are. Only their holistic tier, statement and explanation are carried over: their probability and
+    rank are among fylkeskommuner, not comparable with a kommune's, and the explanation states them."""
+    applicants = counties.filter(pl.col("applicant")).select(
+        pl.col("county_code").alias("municipality_code"),
+        pl.format("{} fylkeskommune", "county_name").alias("municipality_name"),
+        "county_code",
+        "statsforvalter",
+        "tier",
+        "joint_statement",
+        "explanation",
+        "applicant",
+        "application_date",
+    )
+    return pl.concat([candidates, applicants], how="diagonal_relaxed")
