@@ -221,10 +221,10 @@ def matched_interval(
     deviation from the mean, each comparison kommune with its residual times the weight it got, summed
     over every time it was matched (a match shared by many kommuner counts as much as it weighs), CR1."""
     per = effects.group_by("municipality_code").agg(pl.col("effect").mean(), pl.len().alias("cohorts"))
-    n = per.height
+    n, values = per.height, per["effect"].to_numpy()
+    mean = float(values.mean()) if n else math.nan
     if n < 2:
-        return (float(per["effect"].mean()) if n else math.nan), math.nan, math.nan
-    mean = float(per["effect"].mean())
+        return mean, math.nan, math.nan
     weight = 1 / (n * pl.col("cohorts") * pl.len().over("first_school_year", "municipality_code"))
     terms = pl.concat(
         [
