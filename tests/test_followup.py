@@ -264,3 +264,27 @@ def test_the_sample_cohorts_import_as_the_kommuner_it_supported(national_sample,
     # Each cohort is 30 kommuner ranked 1–30 among those not set aside, none in two cohorts.
     assert selected.filter("selected")["rank"].max() == 30
     assert supported["municipality_code"].n_unique() == 90
+
+
+def test_a_run_remakes_each_cohort_list_as_the_generator_selected_it():
+    from pipelines.followup.cohorts import cohort_lists
+    from pipelines.sample.generate import simulate
+    from pipelines.selection.scheme import support_periods
+    from pipelines.settings import REFERENCE_DIR
+
+    sample, _ = simulate(11, REFERENCE_DIR, Scenario())
+    config = sample.config
+    worse = {i.id: -1.0 if i.higher_is_better else 1.0 for i in config.indicators}
+    values = sample.kommune_figures().with_columns(
+        pl.when(pl.col("n") >= config.selection.minimum_pupils).then(pl.col("value")).alias("value"),
+        pl.col("indicator_id").replace_strict(worse, return_dtype=pl.Float64).alias("worse_sign"),
+        pl.col("unit_code").alias("municipality_code"),
+    )
+    truth = pl.concat(sample.selections)
+    members = truth.filter("selected").select(
+        "municipality_code", "first_school_year", pl.lit("").alias("origin")
+    )
+    found = cohort_lists(values, support_periods(members, config.scheme), config)
+    columns = ["first_school_year", "municipality_code", pl.col("rank").cast(pl.UInt32)]
+    assert found.select(columns).equals(truth.select(columns))
+    assert found["first_school_year"].unique().to_list() == ["2017-18", "2020-21", "2023-24"]
