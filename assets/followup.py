@@ -59,9 +59,15 @@ def followup_estimates(utvalg: UtvalgSettings, followup_panel: pl.DataFrame) -> 
 
 @dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
 def followup_trends(
-    utvalg: UtvalgSettings, area_scores: pl.DataFrame, followup_panel: pl.DataFrame
+    utvalg: UtvalgSettings,
+    area_scores: pl.DataFrame,
+    followup_panel: pl.DataFrame,
+    kommune_register: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """Per kommune in the scheme, area and school year: its area score beside the mean of its matched
     comparison kommuner (the Oppfølging page's charts)."""
-    frame = kommune_trends(area_scores, followup_panel, utvalg.config)
+    names = kommune_register.select("municipality_code", "municipality_name").unique("municipality_code")
+    frame = kommune_trends(area_scores, followup_panel, utvalg.config).join(
+        names, on="municipality_code", how="left"
+    )
     return table(frame, kommuner=frame["municipality_code"].n_unique())
