@@ -287,4 +287,5 @@ def test_a_run_remakes_each_cohort_list_as_the_generator_selected_it():
     found = cohort_lists(values, support_periods(members, config.scheme), config)
     columns = ["first_school_year", "municipality_code", pl.col("rank").cast(pl.UInt32)]
     assert found.select(columns).equals(truth.select(columns))
-    assert found["first_school_year"].unique(maintain_order=True).to_list() == ["2017-18", "2020-21", "2023-24"]
+    made = found["first_school_year"].unique(maintain_order=True).to_list()
+    assert made == ["2017-18", "2020-21", "2023-24"]

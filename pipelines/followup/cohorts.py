@@ -3,7 +3,8 @@
 ``window_years`` before it, as the cohort was selected.
 
 A cohort's list sets aside the kommuner in the scheme or recently out when it was made (earlier cohorts),
-as the selection does; the follow-up compares the cohort with the others on that list.
+as the selection does, and is made by the same function the sample generator selects its cohorts with;
+the follow-up compares the cohort with the others on that list.
 """
 
 from __future__ import annotations
@@ -16,22 +17,7 @@ from pipelines.config import Config
 from pipelines.followup.estimates import matched_units, panel, pre_levels
 from pipelines.followup.outcomes import area_scores, pupil_counts
 from pipelines.indicators.values import indicator_values
-from pipelines.selection.scheme import scheme_status
-from pipelines.selection.udir_rule import udir_selection
-
-LIST_SCHEMA = pl.Schema(
-    {
-        "first_school_year": pl.String,
-        "municipality_code": pl.String,
-        "rank": pl.UInt32,
-        "risk_share": pl.Float64,
-    }
-)
-
-
-def previous_school_year(school_year: str) -> str:
-    start = int(school_year[:4]) - 1
-    return f"{start}-{(start + 1) % 100:02d}"
+from pipelines.selection.scheme import COHORT_LIST_SCHEMA, cohort_list, previous_school_year
 
 
 def kommune_values_all_years(harmonised: pl.DataFrame, config: Config) -> pl.DataFrame:
@@ -45,32 +31,17 @@ def kommune_values_all_years(harmonised: pl.DataFrame, config: Config) -> pl.Dat
 
 
 def cohort_lists(values: pl.DataFrame, periods: pl.DataFrame, config: Config) -> pl.DataFrame:
-    """Per cohort in ``periods`` with figures in its window: its list by Udir's rule."""
+    """Per cohort in ``periods`` with figures in its window: its list
+    (:func:`pipelines.selection.scheme.cohort_list`)."""
     have = set(values["school_year"].to_list())
-    lists = []
-    for first in sorted(set(periods["first_school_year"].to_list())):
-        made = config.with_year(previous_school_year(first))
+    lists = [
+        cohort_list(values, periods, first, config)
+        for first in sorted(set(periods["first_school_year"].to_list()))
         # The first cohort's window may reach back before the first year with figures: it was made on
         # the years there were.
-        if not set(made.window()) & have:
-            continue
-        window = values.filter(pl.col("school_year").is_in(made.window()))
-        udir = udir_selection(window, window.clear(), made)
-        earlier = periods.filter(pl.col("first_school_year") < first)
-        set_aside = scheme_status(earlier, made.selection.school_year, config.scheme)["municipality_code"]
-        lists.append(
-            udir.filter(pl.col("udir_rank").is_not_null() & ~pl.col("unit_code").is_in(set_aside.implode()))
-            .sort("udir_rank")
-            .with_row_index("rank", offset=1)
-            .select(
-                pl.lit(first).alias("first_school_year"),
-                pl.col("unit_code").alias("municipality_code"),
-                "rank",
-                "risk_share",
-            )
-            .cast(LIST_SCHEMA)
-        )
-    return pl.concat(lists) if lists else pl.DataFrame(schema=LIST_SCHEMA)
+        if set(config.with_year(previous_school_year(first)).window()) & have
+    ]
+    return pl.concat(lists) if lists else pl.DataFrame(schema=COHORT_LIST_SCHEMA)
 
 
 def followup_panel(values: pl.DataFrame, periods: pl.DataFrame, config: Config) -> pl.DataFrame:
