@@ -289,3 +289,68 @@ def test_a_run_remakes_each_cohort_list_as_the_generator_selected_it():
     assert found.select(columns).equals(truth.select(columns))
     made = found["first_school_year"].unique(maintain_order=True).to_list()
     assert made == ["2017-18", "2020-21", "2023-24"]
+
+
+@pytest.fixture(scope="module")
+def cohort_run(national_sample, registers, tmp_path_factory):
+    """A run of the national sample with its past cohorts imported into a register of its own."""
+    from pipelines.flow import materialise
+    from pipelines.reference.mapping import load_changes
+    from pipelines.reference.registers import NEWEST_STRUCTURE
+    from pipelines.register.store import Register
+    from pipelines.review.scheme_commands import import_scheme
+    from pipelines.settings import REFERENCE_DIR
+    from tests.conftest import SCHOOL_YEAR
+
+    folder = tmp_path_factory.mktemp("cohort-run")
+    register = Register(folder / "register.duckdb")
+    import_scheme(
+        national_sample / "ordningen_kohorter.csv", registers, load_changes(REFERENCE_DIR), NEWEST_STRUCTURE,
+        register,
+    )  # fmt: skip
+    return materialise(
+        folder / "warehouse.duckdb",
+        raise_on_error=True,
+        raw_dir=str(national_sample),
+        school_year=SCHOOL_YEAR,
+        reports_dir=str(folder / "reports"),
+        register_path=str(register.path),
+    )
+
+
+def test_a_run_with_cohorts_estimates_every_cohort_and_area_and_shows_them(cohort_run):
+    from pathlib import Path
+
+    from pipelines.outputs.followup_page import AREA_NAMES, METHOD_NAMES
+    from tests.test_dashboard import _data, _ids_in, _internal_ids, _visible
+
+    estimates = cohort_run.table("followup_estimates")
+    pairs = set(cohort_run.table("followup_panel").select("first_school_year", "area").iter_rows())
+    assert {c for c, _ in pairs} == {"2017-18", "2020-21", "2023-24"}
+    every = pairs | {(POOLED, area) for _, area in pairs}
+    assert set(estimates.select("first_school_year", "area", "method").iter_rows()) == {
+        (c, a, m) for c, a in every for m in (NAIVE, DID, RD)
+    }
+    # The national tests begin in 2022-23: no pre-years for the 2020-21 cohort's læringsresultater.
+    no_pre = estimates.filter(
+        (pl.col("first_school_year") == "2020-21") & (pl.col("area") == "laeringsresultater")
+    )
+    assert set(no_pre["status"]) == {TOO_LITTLE} and (no_pre["treated"] == 0).all()
+    # Every estimate with a number counts the kommuner it rests on, on both sides where it compares.
+    numbers = estimates.filter(pl.col("estimate").is_not_null())
+    assert numbers.height >= 24 and (numbers["treated"] >= CONFIG.followup.minimum_units).all()
+    assert (numbers.filter(pl.col("method") != NAIVE)["comparison"] >= CONFIG.followup.minimum_units).all()
+    assert estimates.filter(pl.col("first_school_year") != POOLED)["treated"].max() == 30
+
+    page_path = Path(cohort_run.metadata("candidate_files")["folder"]) / "dashboard" / "oppfolging.html"
+    page = page_path.read_text(encoding="utf-8")
+    visible = _visible(page)
+    assert all(name in visible for name in METHOD_NAMES.values())
+    assert all(f"Kohorten fra {c}" in visible for c, _ in pairs)
+    trends = cohort_run.table("followup_trends")
+    in_scheme = trends.filter(pl.col("first_school_year") == "2020-21").row(0, named=True)
+    charts = {chart["title"]: chart for chart in _data(page_path)["charts"]}
+    title = f"{in_scheme['municipality_name']}: {AREA_NAMES[in_scheme['area']]} (kohorten fra 2020-21)"
+    assert any(v is not None for v in charts[title]["own"]) and None not in charts[title]["comparison"]
+    assert len(charts) == trends.select("first_school_year", "municipality_code", "area").n_unique()
+    assert _ids_in(visible, _internal_ids()) == set()
