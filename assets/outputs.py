@@ -162,6 +162,8 @@ def dashboard(
     data_coverage: pl.DataFrame,
     review_answers: pl.DataFrame,
     decisions: pl.DataFrame,
+    followup_estimates: pl.DataFrame,
+    followup_trends: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """The static HTML dashboard: overview map and list (applicants marked, the scheme and the review's
     status), funnel plots, a profile per kommune, the fylkeskommuner's overview and profiles, where the
@@ -188,5 +190,6 @@ def dashboard(
         load_validation(settings.VALIDATION_DIR),
         status,
         office_progress(status, review_answers, utvalg.config.selection.school_year),
+        (followup_estimates, followup_trends),
     )
     return files(written, out, index_bytes=dg.MetadataValue.int((out / "index.html").stat().st_size))

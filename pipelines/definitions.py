@@ -8,6 +8,7 @@ import dagster as dg
 
 import assets.automation
 import assets.checks
+import assets.followup
 import assets.harmonised
 import assets.indicators
 import assets.observations
@@ -28,6 +29,7 @@ ASSET_MODULES = [
     assets.provenance,
     assets.selection,
     assets.outputs,
+    assets.followup,
 ]
 
 

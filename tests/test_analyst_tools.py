@@ -41,11 +41,12 @@ def test_notebooks_run_on_the_snapshot_and_are_stored_without_outputs(path, snap
     assert any(cell.outputs for cell in code)
 
 
-def test_there_are_three_notebooks():
+def test_there_are_four_notebooks():
     assert [p.stem for p in NOTEBOOKS] == [
         "01_kommune_up_close",
         "02_methods_side_by_side",
         "03_data_quality",
+        "04_oppfolging",
     ]
 
 

@@ -43,8 +43,8 @@ STAGES = {
     "register": 0,
 }
 # The sample generator writes raw exports as Udir does; it may use the registers, the export format and
-# the organisation-number check (so its numbers pass validation), and Udir's rule and the scheme's periods
-# (to select its past cohorts as the project would, on its own figures).
+# the organisation-number check (so its numbers pass validation), and the scheme's cohort list (to select
+# its past cohorts with the function the follow-up remakes them with, on its own figures).
 TOOLS = {"sample": 6}
 SHELL = {"cli", "definitions", "resources", "flow", "snapshot", "diagram", "evaluation"}
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"

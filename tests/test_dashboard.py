@@ -260,7 +260,7 @@ def test_no_page_shows_an_internal_id_or_a_decimal_point(published):
         *(dashboard / "kommuner").glob("*.html"),
         *(dashboard / "fylkeskommuner").glob("*.html"),
     ]
-    assert len(pages) == 5 + 357 + 15
+    assert len(pages) == 6 + 357 + 15  # overview, fylkeskommuner, funnel, status, method, oppfølging
     ids = _internal_ids()
     for path in pages:
         page = path.read_text(encoding="utf-8")

@@ -9,18 +9,21 @@ minus the mean of the pre-years. Every estimate compares such changes:
   results improve on average even without support (regression to the mean), so this flatters the scheme:
   it is shown only to say so.
 - **did** (difference-in-differences): each kommune's change minus the mean change of its ``matches``
-  nearest comparison kommuner on the same list, by pre-level, share of risk points and size (log pupils),
-  each standardised; with replacement, ties by kommune number. Comparison kommuner chosen on the same
-  weak pre-levels regress as much, so the difference removes it.
+  nearest comparison kommuner on the same list, by its pre-level in every area and size (log pupils),
+  each standardised; with replacement, ties by kommune number. Kommuner chosen for weak results on every
+  area regress as much as comparison kommuner alike on every area; matched on one area's pre-level
+  alone, the comparison kommuner (weak there, not elsewhere) regress further up and bias it downwards.
 - **rd** (regression discontinuity): the changes of kommuner ranked on either side of the cut-off
   (``category_1_count``) on the score that selected them, a local linear fit on each side with a
   triangular kernel of ``bandwidth`` ranks, and the jump at the cut-off. Sharp: kommuner on the wrong
   side of it (in the scheme from above it, or not in it from below) are left out and counted.
 
 Comparison kommuner are those on the cohort's list with no support period overlapping the cohort's
-span (pre-years to the last post-year). Intervals, at ``confidence``: for naive and did a t interval
-over the kommuner's (cluster) means, each kommune one unit (a kommune in two cohorts counts once when
-pooled); for rd the cluster-robust (by kommune, CR1) standard error of the jump, t with clusters − 1
+span (pre-years to the last post-year). Intervals, at ``confidence``: for naive a t interval over the
+kommuner's (cluster) means, each kommune one unit (a kommune in two cohorts counts once when pooled); for
+did the same mean, with the variance of that linear combination of independent kommuner' changes, which
+counts a comparison kommune matched to many as often as it is used (:func:`matched_interval`); for rd the
+cluster-robust (by kommune, CR1) standard error of the jump, t with clusters − 1
 degrees of freedom. With fewer than ``minimum_units`` kommuner (on either side) an estimate is
 ``for lite data``: no number.
 """
@@ -154,18 +157,35 @@ def naive_units(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def matched_units(rows: pl.DataFrame, matches: int) -> tuple[pl.DataFrame, int]:
-    """Per kommune in the scheme (one cohort, one area): its change minus the mean change of its
-    ``matches`` nearest comparison kommuner (``effect``); and how many comparison kommuner were used."""
-    usable = rows.filter(
-        pl.col("change").is_not_null() & pl.col("risk_share").is_not_null() & (pl.col("pupils") > 0)
-    ).with_columns(pl.col("pupils").log().alias("log_pupils"))
+def pre_levels(rows: pl.DataFrame) -> pl.DataFrame:
+    """Per cohort list and kommune its pre-mean in every area (``pre_<area>``): what the matching compares."""
+    return (
+        rows.select("first_school_year", "municipality_code", pl.format("pre_{}", "area").alias("key"), "pre")
+        .pivot(on="key", index=["first_school_year", "municipality_code"], values="pre", sort_columns=True)
+        .sort("first_school_year", "municipality_code")
+    )
+
+
+def matched_units(rows: pl.DataFrame, matches: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per kommune in the scheme (one cohort, one area; ``rows`` joined with :func:`pre_levels`): its
+    change minus the mean change of its ``matches`` nearest comparison kommuner (``effect``); and the
+    links from each to its matches, with the match's ``residual``: its change minus the mean change of
+    every match in the sets it belongs to (what :func:`matched_interval` needs)."""
+    levels = sorted(c for c in rows.columns if c.startswith("pre_") and rows[c].dtype == pl.Float64)
+    covariates = [c for c in levels if rows[c].drop_nulls().len() > 0] + ["log_pupils"]
+    usable = (
+        rows.filter(pl.col("change").is_not_null() & (pl.col("pupils") > 0))
+        .with_columns(pl.col("pupils").log().alias("log_pupils"))
+        .drop_nulls(covariates)
+    )
     treated = usable.filter("treated").sort("municipality_code")
     pool = usable.filter("comparison").sort("municipality_code")
+    effects = pl.DataFrame(schema={"first_school_year": pl.String, "municipality_code": pl.String,
+                                   "effect": pl.Float64})  # fmt: skip
+    links = pl.DataFrame(schema={"first_school_year": pl.String, "municipality_code": pl.String,
+                                 "match_code": pl.String, "residual": pl.Float64})  # fmt: skip
     if treated.is_empty() or pool.height < matches:
-        return pl.DataFrame(schema={"first_school_year": pl.String, "municipality_code": pl.String,
-                                    "effect": pl.Float64}), 0  # fmt: skip
-    covariates = ["pre", "risk_share", "log_pupils"]
+        return effects, links
     both = pl.concat([treated.select(covariates), pool.select(covariates)]).to_numpy()
     scale = both.std(axis=0, ddof=1)
     scale[scale == 0] = 1.0
@@ -173,11 +193,51 @@ def matched_units(rows: pl.DataFrame, matches: int) -> tuple[pl.DataFrame, int]:
     distance = np.sqrt(((t[:, None, :] - c[None, :, :]) ** 2).sum(axis=2))
     nearest = np.argsort(distance, axis=1, kind="stable")[:, :matches]
     pool_change = pool["change"].to_numpy()
-    effect = treated["change"].to_numpy() - pool_change[nearest].mean(axis=1)
+    local_mean = np.zeros(pool.height)
+    for j in np.unique(nearest):
+        local_mean[j] = pool_change[nearest[(nearest == j).any(axis=1)]].mean()
+    cohort = treated["first_school_year"][0]
     return (
-        treated.select("first_school_year", "municipality_code").with_columns(pl.Series("effect", effect)),
-        int(np.unique(nearest).size),
+        treated.select("first_school_year", "municipality_code").with_columns(
+            pl.Series("effect", treated["change"].to_numpy() - pool_change[nearest].mean(axis=1))
+        ),
+        pl.DataFrame(
+            {
+                "first_school_year": cohort,
+                "municipality_code": np.repeat(treated["municipality_code"].to_numpy(), matches),
+                "match_code": pool["municipality_code"].to_numpy()[nearest.ravel()],
+                "residual": (pool_change - local_mean)[nearest.ravel()],
+            },
+            schema=links.schema,
+        ),
     )
+
+
+def matched_interval(
+    effects: pl.DataFrame, links: pl.DataFrame, confidence: float
+) -> tuple[float, float, float]:
+    """The mean over kommuner of their (cohort-mean) effects, and its t interval from the variance of that
+    linear combination of independent kommuner' changes: each kommune in the scheme enters with its
+    deviation from the mean, each comparison kommune with its residual times the weight it got, summed
+    over every time it was matched (a match shared by many kommuner counts as much as it weighs), CR1."""
+    per = effects.group_by("municipality_code").agg(pl.col("effect").mean(), pl.len().alias("cohorts"))
+    n, values = per.height, per["effect"].to_numpy()
+    mean = float(values.mean()) if n else math.nan
+    if n < 2:
+        return mean, math.nan, math.nan
+    weight = 1 / (n * pl.col("cohorts") * pl.len().over("first_school_year", "municipality_code"))
+    terms = pl.concat(
+        [
+            per.select("municipality_code", ((pl.col("effect") - mean) / n).alias("term")),
+            links.join(per.select("municipality_code", "cohorts"), on="municipality_code").select(
+                pl.col("match_code").alias("municipality_code"), (-weight * pl.col("residual")).alias("term")
+            ),
+        ]
+    )
+    sums = terms.group_by("municipality_code").agg(pl.col("term").sum())["term"].to_numpy()
+    g = sums.size
+    half = t_quantile((1 + confidence) / 2, n - 1) * math.sqrt(g / (g - 1) * float((sums**2).sum()))
+    return mean, mean - half, mean + half
 
 
 def per_kommune(units: pl.DataFrame) -> np.ndarray:
@@ -225,11 +285,16 @@ def discontinuity(rows: pl.DataFrame, cutoff: int, bandwidth: int) -> dict[str, 
     return result | {"jump": float(beta[0]), "se": float(math.sqrt(covariance[0, 0])), "clusters": g}
 
 
+def _status(enough: bool) -> str:
+    return OK if enough else TOO_LITTLE
+
+
 def follow_up_estimates(rows: pl.DataFrame, config: Config) -> pl.DataFrame:
     """The three estimates per cohort and area, and pooled over cohorts (``first_school_year`` =
     ``alle``), from :func:`panel` rows."""
     followup = config.followup
     confidence, minimum = followup.confidence, followup.minimum_units
+    rows = rows.join(pre_levels(rows), on=["first_school_year", "municipality_code"], how="left")
     out = []
     groups = sorted(set(rows.select("first_school_year", "area").iter_rows()))
     for area in sorted({a for _, a in groups}):
@@ -241,14 +306,17 @@ def follow_up_estimates(rows: pl.DataFrame, config: Config) -> pl.DataFrame:
             naive = naive_units(part)
             matched = [matched_units(part.filter(pl.col("first_school_year") == c), followup.matches)
                        for c in sorted(set(part["first_school_year"].to_list()))]  # fmt: skip
-            did = pl.concat([m for m, _ in matched]) if matched else naive.clear()
-            used_comparison = sum(n for _, n in matched)
-            for method, units, comparison in ((NAIVE, naive, 0), (DID, did, used_comparison)):
-                values = per_kommune(units)
-                enough = values.size >= minimum and (method == NAIVE or comparison >= minimum)
-                estimate, lower, upper = mean_interval(values, confidence) if enough else (None,) * 3
-                out.append((cohort, area, method, estimate, lower, upper, values.size, comparison, 0,
-                            OK if enough else TOO_LITTLE))  # fmt: skip
+            effects = pl.concat([m for m, _ in matched]) if matched else naive.clear()
+            links = pl.concat([k for _, k in matched]) if matched else pl.DataFrame()
+            used = sum(k.select("match_code").n_unique() for _, k in matched if not k.is_empty())
+            values = per_kommune(naive)
+            enough = values.size >= minimum
+            estimate, lower, upper = mean_interval(values, confidence) if enough else (None,) * 3
+            out.append((cohort, area, NAIVE, estimate, lower, upper, values.size, 0, 0, _status(enough)))
+            treated = effects["municipality_code"].n_unique()
+            enough = treated >= minimum and used >= minimum
+            estimate, lower, upper = matched_interval(effects, links, confidence) if enough else (None,) * 3
+            out.append((cohort, area, DID, estimate, lower, upper, treated, used, 0, _status(enough)))
             jump = discontinuity(part, config.selection.category_1_count, followup.bandwidth)
             enough = min(jump["inside"], jump["outside"]) >= minimum and jump["clusters"] > 1
             if enough:
@@ -257,5 +325,5 @@ def follow_up_estimates(rows: pl.DataFrame, config: Config) -> pl.DataFrame:
             else:
                 estimate = lower = upper = None
             counts = (int(jump["inside"]), int(jump["outside"]), int(jump["left_out"]))
-            out.append((cohort, area, RD, estimate, lower, upper, *counts, OK if enough else TOO_LITTLE))
+            out.append((cohort, area, RD, estimate, lower, upper, *counts, _status(enough)))
     return pl.DataFrame(out, schema=ESTIMATE_SCHEMA, orient="row")

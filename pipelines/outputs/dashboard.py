@@ -29,6 +29,7 @@ from pipelines import vocabulary
 from pipelines.config import Config, Indicator
 from pipelines.indicators.coverage import DataGaps, gap_notes, list_note
 from pipelines.indicators.values import indicator_measure, pupil_sd
+from pipelines.outputs.followup_page import followup_page
 from pipelines.outputs.method_text import listing, method_sections, partial_rule_mark
 from pipelines.outputs.privacy import figures_at, school_figures, with_national
 from pipelines.outputs.workbooks import scheme_text
@@ -104,7 +105,7 @@ def _page(title: str, body: str, data: Mapping[str, object], init: str | None, d
 <link rel="stylesheet" href="{up}style.css">
 </head>
 <body>
-<nav><a href="{up}index.html">Oversikt</a><a href="{up}fylkeskommuner.html">Fylkeskommuner</a><a href="{up}traktplott.html">Traktplott</a><a href="{up}status.html">Status for vurderingen</a><a href="{up}metode.html">Metode og data</a></nav>
+<nav><a href="{up}index.html">Oversikt</a><a href="{up}fylkeskommuner.html">Fylkeskommuner</a><a href="{up}traktplott.html">Traktplott</a><a href="{up}status.html">Status for vurderingen</a><a href="{up}oppfolging.html">Oppfølging</a><a href="{up}metode.html">Metode og data</a></nav>
 {body}
 <script type="application/json" id="data">{payload}</script>
 {"".join(scripts)}
@@ -862,6 +863,7 @@ def build_dashboard(
     validation: ValidationResult | None,
     status: pl.DataFrame,
     progress: pl.DataFrame,
+    followup: tuple[pl.DataFrame, pl.DataFrame],
 ) -> list[Path]:
     """Write every page and the shared files from ``published_figures`` and the selection tables
     (``candidates``, ``fylkeskommune_candidates``, ``sensitivity``); returns the paths written.
@@ -883,6 +885,7 @@ def build_dashboard(
         "kommuner.geojson.js": _geojson_script(geojson_path).encode("utf-8"),
         "index.html": overview_page(candidates, status, config, gaps).encode("utf-8"),
         "status.html": status_page(status, progress, config).encode("utf-8"),
+        "oppfolging.html": _page("Oppfølging", *followup_page(*followup, config), init=None).encode("utf-8"),
         "fylkeskommuner.html": county_overview_page(counties, config, gaps).encode("utf-8"),
         "traktplott.html": funnel_page(shown, names, config).encode("utf-8"),
         "metode.html": method_page(config, break_notes, produced_by, gaps, validation).encode("utf-8"),

@@ -17,9 +17,9 @@ per kommune (Svalbard left out):
   weaker).
 
 Past cohorts of Oppfølgingsordningen (:data:`PAST_COHORTS`): before each cohort's first school year the
-generator selects it as the project does, by Udir's rule (``udir_rule.udir_selection``,
-category 1 of ``utvalg.toml``) on the kommune figures it has published for the window before, with the
-kommuner in the scheme or recently out set aside. The selected kommuner's learning quality rises by the
+generator selects it with the function the follow-up remakes it with (``scheme.cohort_list``: Udir's
+rule, category 1 of ``utvalg.toml``) on the kommune figures it has published for the window before, with
+the kommuner in the scheme or recently out set aside. The selected kommuner's learning quality rises by the
 scenario's ``support_effect`` from their gjennomføringsfase on, and stays. Selecting on noisy published
 figures is what makes regression to the mean real in the sample. Three more files, none of them ingested:
 
@@ -57,8 +57,7 @@ from pipelines.sample.simulate import (
     totals,
     yearly_sizes,
 )
-from pipelines.selection.scheme import COHORT_SCHEMA, scheme_status, support_periods
-from pipelines.selection.udir_rule import udir_selection
+from pipelines.selection.scheme import COHORT_SCHEMA, cohort_list, support_periods
 from pipelines.storage.files import write_atomically
 
 SCHOOL_YEARS = [f"{year}-{(year + 1) % 100:02d}" for year in range(2015, 2026)]
@@ -403,27 +402,19 @@ class NationalSample:
         return pl.concat(self.figures).filter(pl.col("unit_code") != "2100")
 
     def select_cohort(self, first_school_year: str) -> None:
-        """Select the cohort starting in ``first_school_year`` by Udir's rule on the published kommune
-        figures of the window before it, setting aside the kommuner in the scheme or recently out."""
-        config, t = self.config, SCHOOL_YEARS.index(first_school_year)
-        window = SCHOOL_YEARS[max(0, t - config.selection.window_years) : t]
+        """Select the cohort starting in ``first_school_year`` as the project remakes it
+        (:func:`pipelines.selection.scheme.cohort_list`) on the kommune figures published so far, as a run
+        reads them: below the minimum pupils a figure is suppressed."""
+        config = self.config
         worse_sign = {i.id: -1.0 if i.higher_is_better else 1.0 for i in config.indicators}
-        values = (
-            self.kommune_figures()
-            .filter(pl.col("school_year").is_in(window))
-            .select(
-                "unit_code",
-                "indicator_id",
-                "school_year",
-                pl.when(pl.col("n") >= config.selection.minimum_pupils).then(pl.col("value")).alias("value"),
-                "national",
-                pl.col("indicator_id")
-                .replace_strict(worse_sign, return_dtype=pl.Float64)
-                .alias("worse_sign"),
-            )
+        values = self.kommune_figures().select(
+            "unit_code",
+            "indicator_id",
+            "school_year",
+            pl.when(pl.col("n") >= config.selection.minimum_pupils).then(pl.col("value")).alias("value"),
+            "national",
+            pl.col("indicator_id").replace_strict(worse_sign, return_dtype=pl.Float64).alias("worse_sign"),
         )
-        no_schools = values.clear().with_columns(pl.lit(None, pl.String).alias("municipality_code"))
-        udir = udir_selection(values, no_schools, config)
         earlier = [
             s.filter("selected").select(
                 "municipality_code", "first_school_year", pl.lit("sample").alias("origin")
@@ -431,23 +422,13 @@ class NationalSample:
             for s in self.selections
         ]
         periods = support_periods(pl.concat([pl.DataFrame(schema=COHORT_SCHEMA), *earlier]), config.scheme)
-        set_aside = scheme_status(periods, SCHOOL_YEARS[t - 1], config.scheme)["municipality_code"]
-        ranked = (
-            udir.filter(pl.col("udir_rank").is_not_null() & ~pl.col("unit_code").is_in(set_aside.implode()))
-            .sort("udir_rank")
-            .with_row_index("rank", offset=1)
-            .select(
-                pl.lit(first_school_year).alias("first_school_year"),
-                pl.col("unit_code").alias("municipality_code"),
-                "rank",
-                "risk_share",
-                (pl.col("rank") <= config.selection.category_1_count).alias("selected"),
-            )
+        ranked = cohort_list(values, periods, first_school_year, config).with_columns(
+            (pl.col("rank") <= config.selection.category_1_count).alias("selected")
         )
         self.selections.append(ranked.cast(SELECTION_SCHEMA))
         index = {code: i for i, code in enumerate(self.kommune_codes)}
         chosen = [index[c] for c in ranked.filter("selected")["municipality_code"].to_list()]
-        start = t + config.scheme.forfase_years
+        start = SCHOOL_YEARS.index(first_school_year) + config.scheme.forfase_years
         self.effect_from[chosen] = np.minimum(self.effect_from[chosen], start)
 
     def cohorts_csv(self) -> bytes:

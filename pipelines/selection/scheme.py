@@ -17,7 +17,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.config import Config, Scheme
-from pipelines.selection.udir_rule import categories
+from pipelines.selection.udir_rule import categories, udir_selection
 from pipelines.vocabulary import IN_SCHEME, RECENTLY_OUT
 
 COHORT_SCHEMA = {"municipality_code": pl.String, "first_school_year": pl.String, "origin": pl.String}
@@ -29,6 +29,14 @@ PERIOD_COLUMNS = [
     "gjennomforing_first_school_year",
     "last_school_year",
 ]
+COHORT_LIST_SCHEMA = pl.Schema(
+    {
+        "first_school_year": pl.String,
+        "municipality_code": pl.String,
+        "rank": pl.UInt32,
+        "risk_share": pl.Float64,
+    }
+)
 STATUS_SCHEMA = {
     "municipality_code": pl.String,
     "scheme_status": pl.String,
@@ -50,6 +58,12 @@ def school_year_from(start: pl.Expr) -> pl.Expr:
 def next_school_year(school_year: str) -> str:
     """The school year after ``school_year``: a decision's cohort starts then."""
     start = int(school_year[:4]) + 1
+    return f"{start}-{(start + 1) % 100:02d}"
+
+
+def previous_school_year(school_year: str) -> str:
+    """The school year before ``school_year``: a cohort's list was made then."""
+    start = int(school_year[:4]) - 1
     return f"{start}-{(start + 1) % 100:02d}"
 
 
@@ -120,3 +134,33 @@ def without_scheme(
         .select("unit_code", "holistic_rank_without_scheme")
     )
     return udir_without.join(holistic_without, on="unit_code", how="full", coalesce=True)
+
+
+def cohort_list(
+    values: pl.DataFrame, periods: pl.DataFrame, first_school_year: str, config: Config
+) -> pl.DataFrame:
+    """The list the cohort starting in ``first_school_year`` was chosen from, made the school year before:
+    Udir's rule on the kommune figures ``values`` of that year's window, the kommuner in the scheme or
+    recently out by the ``periods`` of earlier cohorts set aside, ranked 1, 2, … among the rest.
+
+    The sample generator selects its past cohorts with it and the follow-up remakes them with it, so the
+    two cannot drift apart."""
+    made = config.with_year(previous_school_year(first_school_year))
+    window = values.filter(pl.col("school_year").is_in(made.window()))
+    # A cohort is category 1 only: no school figures, so no category 2.
+    no_schools = window.clear().with_columns(pl.lit(None, pl.String).alias("municipality_code"))
+    udir = udir_selection(window, no_schools, made)
+    earlier = periods.filter(pl.col("first_school_year") < first_school_year)
+    set_aside = scheme_status(earlier, made.selection.school_year, config.scheme)["municipality_code"]
+    return (
+        udir.filter(pl.col("udir_rank").is_not_null() & ~pl.col("unit_code").is_in(set_aside.implode()))
+        .sort("udir_rank")
+        .with_row_index("rank", offset=1)
+        .select(
+            pl.lit(first_school_year).alias("first_school_year"),
+            pl.col("unit_code").alias("municipality_code"),
+            "rank",
+            "risk_share",
+        )
+        .cast(COHORT_LIST_SCHEMA)
+    )

@@ -1,0 +1,114 @@
+"""The dashboard's page *Oppfølging* (``oppfolging.html``): did the support help? Per cohort and area
+the three estimates (:mod:`pipelines.followup.estimates`) with their 90 % intervals and the number of
+kommuner each rests on, and per kommune in the scheme its area score against the mean of its matched
+comparison kommuner. Area scores come from published figures from at least ``minimum_pupils`` pupils,
+and a comparison mean is over several kommuner; no kommune number is shown."""
+
+from __future__ import annotations
+
+import html
+
+import polars as pl
+
+from pipelines.config import Config
+from pipelines.followup.estimates import DID, NAIVE, POOLED, RD, TOO_LITTLE
+
+METHOD_NAMES = {
+    NAIVE: "Før og etter (naiv)",
+    DID: "Mot sammenlignbare kommuner",
+    RD: "Rett over og under grensen",
+}
+AREA_NAMES = {
+    "laeringsresultater": "Læringsresultater",
+    "laeringsmiljo": "Læringsmiljø",
+    "gjennomforing": "Gjennomføring",
+}
+ALL_COHORTS = "Alle kohorter"
+EXPLAINED = (
+    "Tallene er endringer i standardavvik for elevene: 0,1 er en tidel av spredningen mellom elever. "
+    "Et 90 %-intervall er et spenn som i simuleringer der svaret var kjent, inneholdt den sanne effekten "
+    "omtrent ni av ti ganger. Et intervall som omfatter 0 betyr at dataene ikke kan skille en effekt fra "
+    "ingen effekt. Før og etter-tallet smigrer ordningen: kommuner som ble valgt fordi resultatene var "
+    "svake, får i snitt bedre resultater årene etter også uten støtte (regresjon mot gjennomsnittet). "
+    "Sammenligningen med kommuner som var like før støtten, og sammenligningen rett over og under "
+    "grensen for utvelgelse, tar høyde for det. Med færre enn {minimum} kommuner på en side står det "
+    "«for lite data» i stedet for et tall."
+)
+
+
+def _nb(value: float) -> str:
+    return f"{value:+.2f}".replace(".", ",").replace("-", "−")
+
+
+def _cell(row: dict[str, object]) -> str:
+    if row["status"] == TOO_LITTLE or row["estimate"] is None:
+        return "<td>for lite data</td>"
+    return f"<td>{_nb(row['estimate'])} ({_nb(row['lower'])} til {_nb(row['upper'])})</td>"  # type: ignore[arg-type]
+
+
+def _counts(row: dict[str, object]) -> str:
+    if row["method"] == RD:
+        return f"{row['treated']} innenfor, {row['comparison']} utenfor grensen"
+    if row["method"] == DID:
+        return f"{row['treated']} i ordningen, {row['comparison']} til sammenligning"
+    return f"{row['treated']} i ordningen"
+
+
+def followup_page(
+    estimates: pl.DataFrame, trends: pl.DataFrame, config: Config
+) -> tuple[str, dict[str, object]]:
+    """The page's body and its chart data: per kommune (by name) and area, years, its scores and its
+    comparison group's mean."""
+    if estimates.is_empty():
+        body = (
+            "<h1>Oppfølging av kommunene i ordningen</h1>\n<p>Registeret har ingen kohorter i "
+            "Oppfølgingsordningen ennå, så det er ingenting å følge opp. Importer kohortene med "
+            "<code>utvalg scheme import</code>.</p>\n"
+        )
+        return body, {"charts": []}
+    rows = []
+    for row in estimates.sort("area", "first_school_year", "method").iter_rows(named=True):
+        cohort = (
+            ALL_COHORTS if row["first_school_year"] == POOLED else f"Kohorten fra {row['first_school_year']}"
+        )
+        rows.append(
+            f"<tr><td>{html.escape(AREA_NAMES[row['area']])}</td><td>{cohort}</td>"
+            f"<td>{METHOD_NAMES[row['method']]}</td>{_cell(row)}<td>{_counts(row)}</td></tr>"
+        )
+    charts = [
+        {
+            "title": f"{name}: {AREA_NAMES[area]} (kohorten fra {cohort})",
+            "years": part["school_year"].to_list(),
+            "own": [None if v is None else round(v, 3) for v in part["score"].to_list()],
+            "comparison": [round(v, 3) for v in part["comparison_score"].to_list()],
+        }
+        for (cohort, name, area), part in trends.sort("school_year").group_by(
+            "first_school_year", "municipality_name", "area", maintain_order=True
+        )
+    ]
+    charts.sort(key=lambda c: str(c["title"]))
+    body = (
+        "<h1>Oppfølging av kommunene i ordningen</h1>\n"
+        f"<p>{html.escape(EXPLAINED.format(minimum=config.followup.minimum_units))}</p>\n"
+        "<table><thead><tr><th>Område</th><th>Kohort</th><th>Metode</th><th>Effekt (90 %-intervall)</th>"
+        "<th>Antall kommuner</th></tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>\n"
+        "<h2>Hver kommune i ordningen mot sine sammenligningskommuner</h2>\n"
+        "<p>Områdepoeng per skoleår: kommunens avstand fra landet i standardavvik for elevene (høyere er "
+        "bedre), og snittet for de kommunene den sammenlignes med.</p>\n"
+        + "".join(f'<div id="oppfolging-{i}" class="chart"></div>\n' for i in range(len(charts)))
+        + f'<script src="plotly.min.js"></script>\n<script>{CHART_SCRIPT}</script>\n'
+    )
+    return body, {"charts": charts}
+
+
+CHART_SCRIPT = """document.addEventListener("DOMContentLoaded", function () {
+  var data = JSON.parse(document.getElementById("data").textContent);
+  data.charts.forEach(function (c, i) {
+    Plotly.newPlot("oppfolging-" + i, [
+      {x: c.years, y: c.own, name: "Kommunen", mode: "lines+markers"},
+      {x: c.years, y: c.comparison, name: "Sammenligningskommunene", mode: "lines+markers",
+       line: {dash: "dot"}}
+    ], {title: {text: c.title}, separators: ",\\u00a0", yaxis: {title: {text: "Standardavvik fra landet"}},
+        xaxis: {title: {text: "Skoleår"}, type: "category"}, height: 320}, {displayModeBar: false});
+  });
+});"""
