@@ -74,7 +74,7 @@ class FlowRun:
 
 
 # The stages in the order data flows through them, as the asset groups name them.
-STAGES = ("reference", "raw", "observations", "harmonised", "indicators", "selection", "outputs")
+STAGES = ("reference", "raw", "observations", "harmonised", "indicators", "selection", "followup", "outputs")
 
 
 def _number(value: object) -> str:
