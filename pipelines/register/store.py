@@ -14,14 +14,13 @@ process at a time write a file: a second writer gets an error, never a half-writ
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, suppress
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from pipelines.storage.warehouse import TABLE_NAME, table_names
+from pipelines.storage.warehouse import TABLE_NAME, connect_file, table_names
 
 VERSION = "version"
 RECORDED_AT = "recorded_at"
@@ -50,15 +49,8 @@ class Register:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
-    @contextmanager
-    def _connect(self, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
-        if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = duckdb.connect(str(self.path), read_only=read_only)
-        try:
-            yield connection
-        finally:
-            connection.close()
+    def _connect(self, read_only: bool) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        return connect_file(self.path, read_only)
 
     def tables(self) -> list[str]:
         """The tables appended to so far, sorted."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 
 import dagster as dg
@@ -45,6 +45,18 @@ def _quote(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
 
 
+@contextmanager
+def connect_file(path: Path, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to a DuckDB file, closed on exit; a writer creates the folder."""
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(str(path), read_only=read_only)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
 def table_names(connection: duckdb.DuckDBPyConnection) -> list[str]:
     """The tables of a DuckDB database, sorted."""
     rows = connection.execute(
@@ -59,15 +71,8 @@ class Warehouse:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
-    @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = duckdb.connect(str(self.path), read_only=read_only)
-        try:
-            yield connection
-        finally:
-            connection.close()
+    def connect(self, read_only: bool = False) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        return connect_file(self.path, read_only)
 
     def write(self, table: str, frame: pl.DataFrame, *, allow_empty: bool = False) -> None:
         """Replace ``table`` with ``frame`` atomically."""
