@@ -532,6 +532,14 @@ def _write_control_sheet(book: xlsxwriter.Workbook, values: tuple[str, ...]) -> 
     sheet.protect()
 
 
+def new_workbook(buffer: io.BytesIO, title: str) -> xlsxwriter.Workbook:
+    """A workbook written into ``buffer``, Udir as author and a fixed creation time (the same tables give
+    the same bytes)."""
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    book.set_properties({"title": title, "author": "Utdanningsdirektoratet", "created": FIXED_CREATED})
+    return book
+
+
 def workbook_bytes(
     office: str,
     listed: pl.DataFrame,
@@ -547,14 +555,7 @@ def workbook_bytes(
     inputs, ``gaps`` what the data lacked."""
     run_id, produced_by = run
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    book.set_properties(
-        {
-            "title": f"Kandidater til oppfølgingsordningen – {office}",
-            "author": "Utdanningsdirektoratet",
-            "created": FIXED_CREATED,
-        }
-    )
+    book = new_workbook(buffer, f"Kandidater til oppfølgingsordningen – {office}")
     styles = _Styles(book)
     review = review_table(listed, config, gaps)
     _write_review_sheet(book, review, styles, office, config)

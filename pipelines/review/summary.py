@@ -10,17 +10,16 @@ year). An office that has not answered is shown as *har ikke svart* on every row
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import zipfile
 
 import openpyxl
 import polars as pl
-import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from pipelines.outputs.review_form import DECIMALS, cell_text
+from pipelines.outputs.workbooks import new_workbook
 from pipelines.review.imports import latest_reviews
 from pipelines.review.read import cell
 from pipelines.review.records import RecordError
@@ -36,7 +35,6 @@ HEADER_ROW = 2  # zero-based, below a title and a line of instructions
 CODE_HEADING = "Kommunenr"
 DECISION_HEADING = "Udirs beslutning"
 NOT_ANSWERED = "embetet har ikke svart"
-FIXED_CREATED = dt.datetime(2026, 1, 1)
 
 
 def summary_table(
@@ -136,14 +134,7 @@ def _write(sheet: Worksheet, frame: pl.DataFrame, row: int, formats: dict[str, F
 def summary_bytes(table: pl.DataFrame, offices: pl.DataFrame, school_year: str) -> bytes:
     """The summary workbook as bytes (the same tables give the same bytes)."""
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    book.set_properties(
-        {
-            "title": f"Oppfølgingsordningen {school_year}: statsforvalternes anbefalinger",
-            "author": "Utdanningsdirektoratet",
-            "created": FIXED_CREATED,
-        }
-    )
+    book = new_workbook(buffer, f"Oppfølgingsordningen {school_year}: statsforvalternes anbefalinger")
     formats = {
         "header": book.add_format({"bold": True, "text_wrap": True, "bg_color": "#DDE6F0", "border": 1}),
         "locked": book.add_format({"bg_color": "#F2F2F2", "border": 1, "text_wrap": True, "valign": "top"}),
