@@ -106,21 +106,67 @@ def test_the_matched_interval_by_hand_and_wider_when_kommuner_share_their_matche
     assert half_apart < half
 
 
-def test_discontinuity_recovers_an_exact_jump_and_leaves_out_the_wrong_side():
+def test_discontinuity_recovers_an_exact_jump():
     ranks = list(range(21, 41))
     x = np.array(ranks) - 30.5
     change = 0.5 + 1.0 * (x < 0) + 0.1 * x - 0.05 * x * (x < 0)
     rows = _rows(
-        municipality_code=[f"{r:04d}" for r in ranks] + ["9998", "9999"],
-        rank=[*ranks, 28, 33],
-        treated=[r <= 30 for r in ranks] + [False, True],
-        comparison=[r > 30 for r in ranks] + [True, False],
-        change=[*change.tolist(), 5.0, 5.0],
+        municipality_code=[f"{r:04d}" for r in ranks],
+        rank=ranks,
+        treated=[r <= 30 for r in ranks],
+        comparison=[r > 30 for r in ranks],
+        change=change.tolist(),
     )
     jump = discontinuity(rows, 30, 20)
     assert jump["jump"] == pytest.approx(1.0)
+    assert jump["first_stage"] == pytest.approx(1.0)
     assert jump["se"] == pytest.approx(0.0, abs=1e-9)
-    assert (jump["inside"], jump["outside"], jump["left_out"]) == (10, 10, 2)
+    assert (jump["inside"], jump["outside"], jump["wrong_side"]) == (10, 10, 0)
+
+
+def test_with_kommuner_on_the_wrong_side_the_discontinuity_is_the_ratio_of_the_two_jumps():
+    # A remade list puts two kommuner in the scheme below the cut-off and one not in it above: the
+    # effect is the jump in change over the jump in the share in the scheme, each from a weighted line
+    # on either side (computed here with numpy's polyfit, apart from the code under test).
+    rng = np.random.default_rng(5)
+    ranks = np.arange(12, 50)
+    x = ranks - 30.5
+    treated = x < 0
+    treated[[3, 25, 30]] = [False, True, True]
+    change = 0.2 * treated + 0.01 * x + rng.normal(0, 0.05, x.size)
+    rows = _rows(
+        municipality_code=[f"{r:04d}" for r in ranks],
+        rank=ranks.tolist(),
+        treated=treated.tolist(),
+        comparison=(~treated).tolist(),
+        change=change.tolist(),
+    )
+    jump = discontinuity(rows, 30, 20)
+
+    def at_cutoff(values: np.ndarray, side: np.ndarray) -> float:
+        weight = 1 - np.abs(x[side]) / 20
+        return float(np.polyfit(x[side], values[side], 1, w=np.sqrt(weight))[1])
+
+    def step(values: np.ndarray) -> float:
+        return at_cutoff(values, x < 0) - at_cutoff(values, x > 0)
+
+    assert jump["first_stage"] == pytest.approx(step(treated.astype(float)))
+    assert jump["jump"] == pytest.approx(step(change) / step(treated.astype(float)))
+    assert (jump["inside"], jump["outside"], jump["wrong_side"]) == (19, 19, 3)
+    assert jump["se"] > 0
+
+
+def test_a_list_that_no_longer_tells_who_was_selected_gives_no_discontinuity():
+    ranks = list(range(21, 41))
+    rows = _rows(
+        municipality_code=[f"{r:04d}" for r in ranks],
+        rank=ranks,
+        treated=[r % 2 == 0 for r in ranks],
+        comparison=[r % 2 == 1 for r in ranks],
+        change=[0.1] * 20,
+    )
+    jump = discontinuity(rows, 30, 20)
+    assert abs(jump["first_stage"]) < 0.5 and math.isnan(jump["jump"]) and jump["clusters"] == 0
 
 
 def test_too_few_kommuner_give_no_number():
@@ -169,8 +215,17 @@ def test_the_panel_splits_years_and_keeps_other_cohorts_out_of_the_comparison():
             "risk_share": [0.9, 0.8, 0.7],
         }
     )
-    cohorts = pl.DataFrame({"municipality_code": ["A", "B"], "first_school_year": ["2020-21", "2023-24"]})
-    sizes = pl.DataFrame({"municipality_code": ["A", "B", "C"], "pupils": [10.0, 10.0, 10.0]})
+    # Z is in the 2020-21 cohort but the remade list does not rank it; Y's cohort (2017-18) has no list.
+    cohorts = pl.DataFrame(
+        {
+            "municipality_code": ["A", "B", "Z", "Y"],
+            "first_school_year": ["2020-21", "2023-24", "2020-21", "2017-18"],
+        }
+    )
+    scores = pl.concat(
+        [scores, scores.filter(pl.col("unit_code") == "A").with_columns(unit_code=pl.lit("Z"))]
+    )
+    sizes = pl.DataFrame({"municipality_code": ["A", "B", "C", "Z"], "pupils": [10.0, 10.0, 10.0, 10.0]})
     rows = {
         r["municipality_code"]: r for r in panel(scores, lists, cohorts, sizes, CONFIG).iter_rows(named=True)
     }
@@ -182,6 +237,9 @@ def test_the_panel_splits_years_and_keeps_other_cohorts_out_of_the_comparison():
     # B's own support (from 2023-24) overlaps A's follow-up: never a comparison for it.
     assert not rows["B"]["treated"] and not rows["B"]["comparison"]
     assert rows["C"]["comparison"]
+    # Z is followed without a rank; Y, whose cohort has no list, has no row.
+    assert rows["Z"]["treated"] and rows["Z"]["rank"] is None and rows["Z"]["change"] == 4.0
+    assert len(rows) == 4
 
 
 @pytest.mark.parametrize(

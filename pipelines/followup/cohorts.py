@@ -68,27 +68,34 @@ TREND_SCHEMA = pl.Schema(
 
 def kommune_trends(scores: pl.DataFrame, rows: pl.DataFrame, config: Config) -> pl.DataFrame:
     """Per cohort, kommune in the scheme and area, every school year: its area score beside the mean
-    score of the comparison kommuner the difference-in-differences matched it to (and how many had one)."""
+    score of the comparison kommuner the difference-in-differences matched it to (and how many had one).
+    A kommune with no match (no figures in the years before its cohort) has its own scores alone."""
+    if rows.is_empty():
+        return pl.DataFrame(schema=TREND_SCHEMA)
     rows = rows.join(pre_levels(rows), on=["first_school_year", "municipality_code"], how="left")
+    keys = ["first_school_year", "municipality_code", "area", "school_year"]
     links = [
         matched_units(part, config.followup.matches)[1].with_columns(pl.lit(area).alias("area"))
         for (cohort, area), part in rows.group_by("first_school_year", "area", maintain_order=True)
     ]
-    if not links:
-        return pl.DataFrame(schema=TREND_SCHEMA)
     scored = scores.rename({"unit_code": "match_code", "score": "comparison_score"})
     comparison = (
         pl.concat(links)
         .unique(["first_school_year", "municipality_code", "area", "match_code"])
         .join(scored, on=["match_code", "area"])
-        .group_by("first_school_year", "municipality_code", "area", "school_year")
+        .group_by(keys)
         .agg(pl.col("comparison_score").mean(), pl.len().alias("comparison_kommuner"))
     )
-    own = scores.rename({"unit_code": "municipality_code"}).select(
-        "municipality_code", "area", "school_year", "score"
+    own = (
+        rows.filter("treated")
+        .select("first_school_year", "municipality_code", "area")
+        .unique()
+        .join(scores.rename({"unit_code": "municipality_code"}), on=["municipality_code", "area"])
+        .select(*keys, "score")
     )
     return (
-        comparison.join(own, on=["municipality_code", "area", "school_year"], how="left")
+        comparison.join(own, on=keys, how="full", coalesce=True)
+        .with_columns(pl.col("comparison_kommuner").fill_null(0))
         .select(list(TREND_SCHEMA))
         .cast(TREND_SCHEMA)
         .sort("first_school_year", "municipality_code", "area", "school_year")

@@ -14,17 +14,20 @@ minus the mean of the pre-years. Every estimate compares such changes:
   area regress as much as comparison kommuner alike on every area; matched on one area's pre-level
   alone, the comparison kommuner (weak there, not elsewhere) regress further up and bias it downwards.
 - **rd** (regression discontinuity): the changes of kommuner ranked on either side of the cut-off
-  (``category_1_count``) on the score that selected them, a local linear fit on each side with a
-  triangular kernel of ``bandwidth`` ranks, and the jump at the cut-off. Sharp: kommuner on the wrong
-  side of it (in the scheme from above it, or not in it from below) are left out and counted.
+  (``category_1_count``) on the list remade by the rule that selected them, a local linear fit on each
+  side with a triangular kernel of ``bandwidth`` ranks, and the jump at the cut-off. Fuzzy: a list
+  remade from today's harmonised figures is not the list the cohort was chosen from (rounding, reforms,
+  figures published later), so some kommuner in the scheme rank below the cut-off and some others above
+  it. Leaving them out would select on the outcome's noise; the fuzzy design divides the jump in change
+  by the jump in the share in the scheme (:func:`discontinuity`).
 
 Comparison kommuner are those on the cohort's list with no support period overlapping the cohort's
 span (pre-years to the last post-year). Intervals, at ``confidence``: for naive a t interval over the
 kommuner's (cluster) means, each kommune one unit (a kommune in two cohorts counts once when pooled); for
 did the same mean, with the variance of that linear combination of independent kommuner' changes, which
 counts a comparison kommune matched to many as often as it is used (:func:`matched_interval`); for rd the
-cluster-robust (by kommune, CR1) standard error of the jump, t with clusters − 1
-degrees of freedom. With fewer than ``minimum_units`` kommuner (on either side) an estimate is
+cluster-robust (by kommune, CR1) standard error of the two-stage least squares estimate, t with
+clusters − 1 degrees of freedom. With fewer than ``minimum_units`` kommuner (on either side) an estimate is
 ``for lite data``: no number.
 """
 
@@ -42,6 +45,9 @@ from pipelines.selection.scheme import school_year_from, start_of, support_perio
 NAIVE, DID, RD = "naive", "did", "rd"
 POOLED = "alle"
 OK, TOO_LITTLE = "ok", "for lite data"
+# Below this jump in the share in the scheme at the cut-off, the remade list no longer tells who was
+# selected: the discontinuity would divide by almost nothing.
+MINIMUM_FIRST_STAGE = 0.5
 ESTIMATE_SCHEMA = {
     "first_school_year": pl.String,
     "area": pl.String,
@@ -51,7 +57,7 @@ ESTIMATE_SCHEMA = {
     "upper": pl.Float64,
     "treated": pl.UInt32,
     "comparison": pl.UInt32,
-    "left_out": pl.UInt32,
+    "wrong_side": pl.UInt32,
     "status": pl.String,
 }
 
@@ -100,9 +106,15 @@ def panel(
         .select("first_school_year", "municipality_code", pl.lit(True).alias("other_support"))
         .unique()
     )
-    members = cohorts.select("first_school_year", "municipality_code", pl.lit(True).alias("treated")).unique()
+    members = (
+        cohorts.select("first_school_year", "municipality_code", pl.lit(True).alias("treated"))
+        .unique()
+        .join(spans.select("first_school_year"), on="first_school_year", how="semi")
+    )
+    # A kommune in the scheme that the remade list does not rank (no figures for its old structure's
+    # years, say) is still followed: without a rank, so only before and after and matched.
     units = (
-        lists.join(members, on=["first_school_year", "municipality_code"], how="left")
+        lists.join(members, on=["first_school_year", "municipality_code"], how="full", coalesce=True)
         .join(overlapping, on=["first_school_year", "municipality_code"], how="left")
         .join(sizes, on="municipality_code", how="left")
         .with_columns(pl.col("treated").fill_null(False))
@@ -251,38 +263,58 @@ def per_kommune(units: pl.DataFrame) -> np.ndarray:
 
 
 def discontinuity(rows: pl.DataFrame, cutoff: int, bandwidth: int) -> dict[str, float | int]:
-    """The jump at the cut-off of a local linear fit (triangular kernel) of ``change`` on the rank, on
-    rows of one or several lists (a level per list); cluster-robust by kommune. Returns the jump, its
-    standard error, clusters, units on each side and those left out for being on the wrong side."""
+    """The effect at the cut-off, fuzzy: the jump in ``change`` at the cut-off divided by the jump in the
+    share in the scheme, from local linear fits (triangular kernel) on the rank on each side, on rows of
+    one or several lists (a level per list); cluster-robust by kommune.
+
+    As two-stage least squares: ``treated`` instrumented by being above the cut-off (rank ≤ cutoff),
+    with the rank on each side as exogenous terms. Where every kommune is on its own side this is the
+    sharp jump; where the remade list puts some on the wrong side (in the scheme from below the cut-off,
+    or not in it from above), they are used, not left out, and weaken the first stage instead. Returns
+    the effect, its standard error, the first stage's jump, clusters, kommuner on each side and those
+    on the wrong side."""
     near = (
-        rows.filter(pl.col("change").is_not_null() & pl.col("rank").is_not_null())
+        rows.filter(
+            pl.col("change").is_not_null()
+            & pl.col("rank").is_not_null()
+            & (pl.col("treated") | pl.col("comparison"))
+        )
         .with_columns((pl.col("rank").cast(pl.Float64) - cutoff - 0.5).alias("x"))
         .filter(pl.col("x").abs() < bandwidth)
+        .sort("first_school_year", "municipality_code")
     )
-    sharp = (pl.col("treated") & (pl.col("x") < 0)) | (pl.col("comparison") & (pl.col("x") > 0))
-    left_out = near.filter(~sharp & (pl.col("treated") | pl.col("comparison"))).height
-    used = near.filter(sharp).sort("first_school_year", "municipality_code")
-    inside, outside = used.filter(pl.col("x") < 0).height, used.filter(pl.col("x") > 0).height
-    result: dict[str, float | int] = {"inside": inside, "outside": outside, "left_out": left_out}
-    lists = sorted(set(used["first_school_year"].to_list()))
+    wrong_side = near.filter(pl.col("treated") != (pl.col("x") < 0)).height
+    inside, outside = near.filter(pl.col("x") < 0).height, near.filter(pl.col("x") > 0).height
+    result: dict[str, float | int] = {"inside": inside, "outside": outside, "wrong_side": wrong_side}
+    lists = sorted(set(near["first_school_year"].to_list()))
     if inside < 2 or outside < 2:
-        return result | {"jump": math.nan, "se": math.nan, "clusters": 0}
-    x = used["x"].to_numpy()
+        return result | {"jump": math.nan, "se": math.nan, "first_stage": math.nan, "clusters": 0}
+    x = near["x"].to_numpy()
     d = (x < 0).astype(np.float64)
-    levels = [(used["first_school_year"] == name).cast(pl.Float64).to_numpy() for name in lists]
-    design = np.column_stack([d, x, d * x, *levels])
+    treated = near["treated"].cast(pl.Float64).to_numpy()
+    levels = [(near["first_school_year"] == name).cast(pl.Float64).to_numpy() for name in lists]
+    instruments = np.column_stack([d, x, d * x, *levels])
+    regressors = np.column_stack([treated, x, d * x, *levels])
     weight = 1 - np.abs(x) / bandwidth
-    y = used["change"].to_numpy()
-    bread = np.linalg.pinv(design.T @ (weight[:, None] * design))
-    beta = bread @ (design.T @ (weight * y))
-    score = design * (weight * (y - design @ beta))[:, None]
-    clusters = used["municipality_code"].to_numpy()
+    y = near["change"].to_numpy()
+    first_stage = np.linalg.lstsq(instruments * np.sqrt(weight)[:, None], treated * np.sqrt(weight))[0][0]
+    if abs(first_stage) < MINIMUM_FIRST_STAGE:
+        return result | {"jump": math.nan, "se": math.nan, "first_stage": float(first_stage), "clusters": 0}
+    bread = np.linalg.pinv(instruments.T @ (weight[:, None] * regressors))
+    beta = bread @ (instruments.T @ (weight * y))
+    score = instruments * (weight * (y - regressors @ beta))[:, None]
+    clusters = near["municipality_code"].to_numpy()
     names = np.unique(clusters)
     summed = np.array([score[clusters == name].sum(axis=0) for name in names])
-    n, k, g = len(y), design.shape[1], len(names)
+    n, k, g = len(y), instruments.shape[1], len(names)
     correction = g / (g - 1) * (n - 1) / (n - k) if n > k and g > 1 else math.nan
-    covariance = correction * bread @ (summed.T @ summed) @ bread
-    return result | {"jump": float(beta[0]), "se": float(math.sqrt(covariance[0, 0])), "clusters": g}
+    covariance = correction * bread @ (summed.T @ summed) @ bread.T
+    return result | {
+        "jump": float(beta[0]),
+        "se": float(math.sqrt(covariance[0, 0])),
+        "first_stage": float(first_stage),
+        "clusters": g,
+    }
 
 
 def _status(enough: bool) -> str:
@@ -324,6 +356,6 @@ def follow_up_estimates(rows: pl.DataFrame, config: Config) -> pl.DataFrame:
                 estimate, lower, upper = jump["jump"], jump["jump"] - half, jump["jump"] + half
             else:
                 estimate = lower = upper = None
-            counts = (int(jump["inside"]), int(jump["outside"]), int(jump["left_out"]))
+            counts = (int(jump["inside"]), int(jump["outside"]), int(jump["wrong_side"]))
             out.append((cohort, area, RD, estimate, lower, upper, *counts, _status(enough)))
     return pl.DataFrame(out, schema=ESTIMATE_SCHEMA, orient="row")

@@ -31,7 +31,10 @@ EXPLAINED = (
     "ingen effekt. Før og etter-tallet smigrer ordningen: kommuner som ble valgt fordi resultatene var "
     "svake, får i snitt bedre resultater årene etter også uten støtte (regresjon mot gjennomsnittet). "
     "Sammenligningen med kommuner som var like før støtten, og sammenligningen rett over og under "
-    "grensen for utvelgelse, tar høyde for det. Med færre enn {minimum} kommuner på en side står det "
+    "grensen for utvelgelse, tar høyde for det. Listen lages på nytt av dagens tall, ikke av tallene "
+    "kohorten ble valgt på, så noen kommuner i ordningen havner utenfor grensen og noen andre innenfor; "
+    "sammenligningen ved grensen deler derfor spranget i endring på spranget i andelen som fikk støtte. "
+    "Med færre enn {minimum} kommuner på en side står det "
     "«for lite data» i stedet for et tall."
 )
 
@@ -48,10 +51,20 @@ def _cell(row: dict[str, object]) -> str:
 
 def _counts(row: dict[str, object]) -> str:
     if row["method"] == RD:
-        return f"{row['treated']} innenfor, {row['comparison']} utenfor grensen"
+        wrong = f", {row['wrong_side']} av dem på feil side" if row["wrong_side"] else ""
+        return f"{row['treated']} innenfor, {row['comparison']} utenfor grensen{wrong}"
     if row["method"] == DID:
         return f"{row['treated']} i ordningen, {row['comparison']} til sammenligning"
     return f"{row['treated']} i ordningen"
+
+
+# A kommune in the scheme with no figures in the years before its cohort (its old kommune's figures
+# could not be carried over) has nothing to be matched on.
+NO_COMPARISON = ", uten sammenligningskommuner: ingen tall fra årene før"
+
+
+def _rounded(values: pl.Series) -> list[float | None]:
+    return [None if v is None else round(v, 3) for v in values.to_list()]
 
 
 def followup_page(
@@ -77,10 +90,11 @@ def followup_page(
         )
     charts = [
         {
-            "title": f"{name}: {AREA_NAMES[area]} (kohorten fra {cohort})",
+            "title": f"{name}: {AREA_NAMES[area]} (kohorten fra {cohort})"
+            + ("" if part["comparison_score"].is_not_null().any() else NO_COMPARISON),
             "years": part["school_year"].to_list(),
-            "own": [None if v is None else round(v, 3) for v in part["score"].to_list()],
-            "comparison": [round(v, 3) for v in part["comparison_score"].to_list()],
+            "own": _rounded(part["score"]),
+            "comparison": _rounded(part["comparison_score"]),
         }
         for (cohort, name, area), part in trends.sort("school_year").group_by(
             "first_school_year", "municipality_name", "area", maintain_order=True
