@@ -35,15 +35,16 @@ def area_scores(utvalg: UtvalgSettings, followup_values: pl.DataFrame) -> dg.Mat
 
 @dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
 def followup_panel(
-    utvalg: UtvalgSettings, followup_values: pl.DataFrame, scheme: pl.DataFrame
+    utvalg: UtvalgSettings, followup_values: pl.DataFrame, scheme: pl.DataFrame, cohort_lists: pl.DataFrame
 ) -> dg.MaterializeResult:
-    """Per cohort list (remade by Udir's rule on the years before the cohort), kommune and area: in the
-    scheme or a possible comparison, rank, pre- and post-means of the area score and the change. Empty
-    while the register has no cohorts."""
-    frame = panel_of(followup_values, scheme, utvalg.config)
+    """Per cohort list (as recorded in the register, else remade by Udir's rule on the years before the
+    cohort), kommune and area: in the scheme or a possible comparison, rank, pre- and post-means of the
+    area score and the change. Empty while the register has no cohorts."""
+    frame = panel_of(followup_values, scheme, cohort_lists, utvalg.config)
     return table(
         frame,
         cohorts=frame["first_school_year"].n_unique(),
+        recorded_lists=cohort_lists["first_school_year"].n_unique(),
         kommuner_in_scheme=frame.filter("treated")["municipality_code"].n_unique(),
         comparison_kommuner=frame.filter("comparison")["municipality_code"].n_unique(),
     )

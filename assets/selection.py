@@ -11,7 +11,7 @@ from pipelines.provenance import frames_fingerprint
 from pipelines.register.store import Register
 from pipelines.resources import UtvalgSettings
 from pipelines.review.imports import REVIEWS
-from pipelines.review.scheme_records import DECISIONS_TABLE, cohorts
+from pipelines.review.scheme_records import DECISIONS_TABLE, cohorts, recorded_lists
 from pipelines.review.scheme_records import applications as applications_in_force
 from pipelines.review.status import decisions_in_force
 from pipelines.review.status import review_answers as answers_without_text
@@ -54,6 +54,13 @@ REGISTER = [
         "Oppfølgingsordningen from the register: every cohort begun by the list's school year (historic "
         "or decided by Udir) with its support periods: first school year, forfase, gjennomføringsfase, "
         "last school year.",
+        may_be_empty=True,
+    ),
+    table_spec(
+        "cohort_lists",
+        GROUP,
+        "The lists the historic cohorts were chosen from, as recorded in the register: every ranked "
+        "kommune with its rank (the follow-up's discontinuity uses them). Empty when none are recorded.",
         may_be_empty=True,
     ),
     table_spec(
@@ -139,11 +146,21 @@ def register_records(utvalg: UtvalgSettings) -> Iterator[dg.MaterializeResult]:
     year = utvalg.config.selection.school_year
     periods = support_periods(cohorts(register, year), utvalg.config.scheme)
     applied = applications_in_force(register, year)
-    fingerprint = frames_fingerprint(periods, applied)
+    lists = recorded_lists(register)
+    fingerprint = frames_fingerprint(periods, lists, applied)
     yield dg.MaterializeResult(
         asset_key="scheme",
         value=periods,
         metadata={"preview": markdown_table(periods), "rows": periods.height, "register": fingerprint},
+    )
+    yield dg.MaterializeResult(
+        asset_key="cohort_lists",
+        value=lists,
+        metadata={
+            "cohorts": lists["first_school_year"].n_unique(),
+            "rows": lists.height,
+            "register": fingerprint,
+        },
     )
     yield dg.MaterializeResult(
         asset_key="applications",

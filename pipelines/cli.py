@@ -357,8 +357,9 @@ def command_scheme_import(args: argparse.Namespace) -> int:
     from pipelines.review.scheme_commands import import_scheme
 
     registers, changes = load_registers(settings.REFERENCE_DIR), load_changes(settings.REFERENCE_DIR)
+    lists = Path(args.lists) if args.lists else None
     rows, version = import_scheme(
-        Path(args.path), registers, changes, NEWEST_STRUCTURE, Register(Path(args.register))
+        Path(args.path), registers, changes, NEWEST_STRUCTURE, Register(Path(args.register)), lists
     )
     for row in rows.filter(pl.col("link") != "unchanged").iter_rows(named=True):
         print(
@@ -588,6 +589,11 @@ def build_parser() -> argparse.ArgumentParser:
         "cohort goes to every successor. The latest import is the list in force.",
     )
     scheme_import.add_argument("path", help="the cohort list (.csv)")
+    scheme_import.add_argument(
+        "--lists",
+        help="the lists the cohorts were chosen from (.csv: første skoleår, kommunenummer, rangering), "
+        "every ranked kommune; the follow-up's discontinuity uses these ranks instead of remaking the lists",
+    )
     _register_options(scheme_import)
     scheme_import.set_defaults(handler=command_scheme_import)
 

@@ -364,7 +364,7 @@ def cohort_run(national_sample, registers, tmp_path_factory):
     register = Register(folder / "register.duckdb")
     import_scheme(
         national_sample / "ordningen_kohorter.csv", registers, load_changes(REFERENCE_DIR), NEWEST_STRUCTURE,
-        register,
+        register, national_sample / "ordningen_lister.csv",
     )  # fmt: skip
     return materialise(
         folder / "warehouse.duckdb",
@@ -399,6 +399,15 @@ def test_a_run_with_cohorts_estimates_every_cohort_and_area_and_shows_them(cohor
     assert numbers.height >= 24 and (numbers["treated"] >= CONFIG.followup.minimum_units).all()
     assert (numbers.filter(pl.col("method") != NAIVE)["comparison"] >= CONFIG.followup.minimum_units).all()
     assert estimates.filter(pl.col("first_school_year") != POOLED)["treated"].max() == 30
+    # The lists the cohorts were chosen from are recorded: every kommune is on its own side of rank 30,
+    # and the pooled discontinuities have a number.
+    assert cohort_run.metadata("followup_panel")["recorded_lists"] == 3
+    discontinuities = estimates.filter(pl.col("method") == RD)
+    assert (discontinuities["wrong_side"] == 0).all()
+    pooled = discontinuities.filter(
+        pl.col("first_school_year") == POOLED, pl.col("area") != "laeringsresultater"
+    )
+    assert pooled["estimate"].null_count() == 0
 
     page_path = Path(cohort_run.metadata("candidate_files")["folder"]) / "dashboard" / "oppfolging.html"
     page = page_path.read_text(encoding="utf-8")

@@ -36,6 +36,7 @@ from pipelines.review.scheme_records import (
     cohort_rows,
     cohorts,
     decision_rows,
+    recorded_lists,
 )
 from pipelines.review.status import office_progress, review_status
 from pipelines.review.summary import DECISION_HEADING, HEADER_ROW, NOT_ANSWERED, SUMMARY_SHEET
@@ -183,6 +184,60 @@ def test_historic_cohorts_are_mapped_to_todays_kommuner(mapping, registers):
         ("0301", "0301", "unchanged", "line 4"),  # a leading zero lost by a spreadsheet
         ("3101", "3101", "unchanged", "line 5"),  # today's number
     }
+
+
+def test_the_lists_the_cohorts_were_chosen_from_are_mapped_and_recorded_with_the_cohorts(tmp_path, registers):
+    cohorts = tmp_path / "kull.csv"
+    cohorts.write_text("kommunenummer;første skoleår\n1018;2018-19\n", encoding="utf-8")
+    lists = tmp_path / "lister.csv"
+    # 2017-18's Kristiansand (1001) and Søgne (1018) are today's Kristiansand (4204); 1507 Ålesund split.
+    lists.write_text(
+        "første skoleår;kommunenummer;rangering\n2018-19;1001;5\n2018-19;1018;3\n2021-22;1507;4\n"
+        "2018-19;0301;40\n",
+        encoding="utf-8",
+    )
+    register = Register(tmp_path / "register.duckdb")
+    import_scheme(cohorts, registers, load_changes(REFERENCE_DIR), NEWEST_STRUCTURE, register, lists)
+    found = recorded_lists(register)
+    assert set(found.select("first_school_year", "municipality_code", "rank").iter_rows()) == {
+        ("2018-19", "4204", 3),  # merged: the best rank of its former kommuner
+        ("2021-22", "1508", 4),
+        ("2021-22", "1580", 4),  # split: both successors, as the cohorts
+        ("2018-19", "0301", 40),
+    }
+
+
+@pytest.mark.parametrize(
+    "text, where, message",
+    [
+        (
+            "første skoleår;kommunenummer;rangering\n2018-19;0301;0\n",
+            "line 2, column rangering",
+            "not a rank",
+        ),
+        (
+            "første skoleår;kommunenummer;rangering\n2018-19;0301;x\n",
+            "line 2, column rangering",
+            "not a rank",
+        ),
+        (
+            "første skoleår;kommunenummer;rangering\n2018-19;0301;1\n2018-19;1101;1\n",
+            "line 3, column rangering",
+            "twice",
+        ),
+        ("første skoleår;kommunenummer\n2018-19;0301\n", "line 1", "'rangering' missing"),
+    ],
+)
+def test_a_wrong_list_refuses_the_cohorts_too(tmp_path, registers, text, where, message):
+    cohorts = tmp_path / "kull.csv"
+    cohorts.write_text("kommunenummer;første skoleår\n0301;2018-19\n", encoding="utf-8")
+    lists = tmp_path / "lister.csv"
+    lists.write_text(text, encoding="utf-8")
+    register = Register(tmp_path / "register.duckdb")
+    with pytest.raises(RecordError, match=message) as error:
+        import_scheme(cohorts, registers, load_changes(REFERENCE_DIR), NEWEST_STRUCTURE, register, lists)
+    assert str(error.value).startswith(f"lister.csv, {where}")
+    assert register.tables() == []
 
 
 @pytest.mark.parametrize(

@@ -44,10 +44,16 @@ def cohort_lists(values: pl.DataFrame, periods: pl.DataFrame, config: Config) ->
     return pl.concat(lists) if lists else pl.DataFrame(schema=COHORT_LIST_SCHEMA)
 
 
-def followup_panel(values: pl.DataFrame, periods: pl.DataFrame, config: Config) -> pl.DataFrame:
+def followup_panel(
+    values: pl.DataFrame, periods: pl.DataFrame, recorded: pl.DataFrame, config: Config
+) -> pl.DataFrame:
     """The follow-up's panel (:func:`pipelines.followup.estimates.panel`) from the kommune figures of
-    every year and the scheme's periods, its years as text (``2017-18, 2018-19``): empty with no cohorts."""
-    lists = cohort_lists(values, periods, config)
+    every year, the scheme's periods and the lists ``recorded`` in the register (a cohort without one
+    gets its list remade), its years as text (``2017-18, 2018-19``): empty with no cohorts."""
+    remade = cohort_lists(values, periods, config).join(
+        recorded.select("first_school_year").unique(), on="first_school_year", how="anti"
+    )
+    lists = pl.concat([recorded.select(remade.columns).cast(remade.schema), remade])
     cohorts = periods.select("municipality_code", "first_school_year")
     rows = panel(area_scores(values, config), lists, cohorts, pupil_counts(values), config)
     return rows.with_columns(pl.col("pre_years", "post_years").list.join(", "))

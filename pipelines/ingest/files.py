@@ -21,9 +21,10 @@ TRUTH_FILE = "truth.csv"
 # The synthetic sample's other files beside its exports: Udir's list of past cohorts (read by `utvalg
 # scheme import`, never as an export) and two more answer keys.
 COHORTS_FILE = "ordningen_kohorter.csv"
+LISTS_FILE = "ordningen_lister.csv"
 SELECTION_TRUTH_FILE = "truth_selection.csv"
 SUPPORT_TRUTH_FILE = "truth_support.csv"
-NOT_EXPORTS = {TRUTH_FILE, COHORTS_FILE, SELECTION_TRUTH_FILE, SUPPORT_TRUTH_FILE}
+NOT_EXPORTS = {TRUTH_FILE, COHORTS_FILE, LISTS_FILE, SELECTION_TRUTH_FILE, SUPPORT_TRUTH_FILE}
 
 
 @dataclass(frozen=True)

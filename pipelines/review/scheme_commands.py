@@ -19,6 +19,8 @@ from pipelines.review.scheme_records import (
     import_applications,
     import_cohorts,
     import_decisions,
+    import_lists,
+    list_rows,
 )
 from pipelines.review.status import listed
 from pipelines.review.summary import office_table, summary_bytes, summary_decisions, summary_table
@@ -49,11 +51,20 @@ def decide(path: Path, year_folder: Path, register: Register) -> tuple[pl.DataFr
 
 
 def import_scheme(
-    path: Path, registers: Registers, changes: dict[str, Change], structure: int, register: Register
+    path: Path,
+    registers: Registers,
+    changes: dict[str, Change],
+    structure: int,
+    register: Register,
+    lists: Path | None = None,
 ) -> tuple[pl.DataFrame, int | None]:
-    """Record the historic cohorts in a list, mapped to the kommuner of ``structure``."""
+    """Record the historic cohorts in a list, and the lists they were chosen from when given, mapped to
+    the kommuner of ``structure``. Both files are checked before either is recorded."""
     mapping = municipality_mapping(registers, changes, structure)
     rows = cohort_rows(path.read_bytes(), path.name, mapping, registers.codes(structure))
+    if lists is not None:
+        ranked = list_rows(lists.read_bytes(), lists.name, mapping, registers.codes(structure))
+        import_lists(register, ranked)
     return rows, import_cohorts(register, rows)
 
 

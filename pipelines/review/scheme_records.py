@@ -8,6 +8,11 @@ lists Udir keeps (:mod:`pipelines.review.records`), and the cohorts a run reads 
   Ålesund → Ålesund and Haram) to every successor, since the support went to the whole former kommune.
   The original number and the kind of link are kept. The whole table is one list: the latest import is
   in force.
+- ``cohort_lists`` (``utvalg scheme import FILE --lists LISTS``): the lists the cohorts were chosen
+  from, every ranked kommune with its rank: ``første skoleår``, ``kommunenummer``, ``rangering``.
+  Mapped to today's kommuner as the cohorts are; of former kommuner merged into one, today's keeps the
+  best (lowest) rank. The follow-up's discontinuity needs these ranks: a list remade from today's
+  figures is not the one the cohort was chosen from. The latest import is in force.
 - ``applications`` (``utvalg applications import FILE``): ``eier`` (a kommune's four-digit number or a
   fylkeskommune's two-digit one, today's structure), ``dato`` (when the owner applied) and
   ``begrunnelse`` (a short reason, at most :data:`MAX_REASON` characters). Every date must fall in the
@@ -28,6 +33,7 @@ from pipelines.reference.registers import STRUCTURES, RegisterError, nominal_str
 from pipelines.register.store import Register
 from pipelines.review.records import (
     RecordError,
+    Row,
     date,
     latest,
     municipality_code,
@@ -39,22 +45,33 @@ from pipelines.review.records import (
     school_year_of,
     sha256,
 )
-from pipelines.selection.scheme import COHORT_SCHEMA, school_year_from, start_of
+from pipelines.selection.scheme import COHORT_LIST_SCHEMA, COHORT_SCHEMA, school_year_from, start_of
 from pipelines.vocabulary import DECISIONS
 
-COHORTS, APPLICATIONS, DECISIONS_TABLE = "cohorts", "applications", "decisions"
+COHORTS, LISTS, APPLICATIONS, DECISIONS_TABLE = "cohorts", "cohort_lists", "applications", "decisions"
 HISTORIC, DECIDED = "historisk", "besluttet"
 OFFERED = DECISIONS[0]
 MAX_REASON = 300
 EARLIEST_COHORT = "2009-10"  # Veilederkorpset began in 2009
 
 COHORT_COLUMNS = ("kommunenummer", "første skoleår")
+LIST_COLUMNS = ("første skoleår", "kommunenummer", "rangering")
 APPLICATION_COLUMNS = ("eier", "dato", "begrunnelse")
 DECISION_COLUMNS = ("skoleår", "kommunenummer", "beslutning")
 
 COHORT_RECORD = {
     "municipality_code": pl.String,
     "first_school_year": pl.String,
+    "source_code": pl.String,
+    "link": pl.String,
+    "file_name": pl.String,
+    "file_sha256": pl.String,
+    "source_line": pl.String,
+}
+LIST_RECORD = {
+    "first_school_year": pl.String,
+    "municipality_code": pl.String,
+    "rank": pl.UInt32,
     "source_code": pl.String,
     "link": pl.String,
     "file_name": pl.String,
@@ -89,44 +106,51 @@ def _structure_of(first_school_year: str) -> int:
         return min(STRUCTURES)
 
 
+def _first_school_year(row: Row, file: str) -> str:
+    first = school_year(row.cells["første skoleår"], row.where("første skoleår"), file)
+    if first < EARLIEST_COHORT:
+        raise RecordError(
+            file, row.where("første skoleår"), f"{first} is before the scheme began ({EARLIEST_COHORT})"
+        )
+    return first
+
+
+def _today(
+    row: Row, first: str, file: str, mapping: pl.DataFrame, target_codes: set[str]
+) -> list[tuple[str, str]]:
+    """Today's kommuner (and the kind of link) for the row's kommune number of ``first``'s structure."""
+    code = municipality_code(row.cells["kommunenummer"], row.where("kommunenummer"), file)
+    row.cells["kommunenummer"] = code
+    links = mapping.filter(
+        (pl.col("source_code") == code) & (pl.col("source_structure") == _structure_of(first))
+    )
+    if links.is_empty() and code in target_codes:
+        return [(code, "unchanged")]
+    if links.is_empty():
+        raise RecordError(
+            file, row.where("kommunenummer"), f"{code} was not a kommune number in {first} nor is one today"
+        )
+    return list(links.select("target_code", "kind").unique().sort("target_code").iter_rows())
+
+
 def cohort_rows(data: bytes, file: str, mapping: pl.DataFrame, target_codes: set[str]) -> pl.DataFrame:
     """The historic cohorts in a list, mapped to today's kommuner. ``mapping``: the kommune mapping to
     the target structure; ``target_codes``: the target structure's kommuner."""
     rows = read_rows(data, file, COHORT_COLUMNS)
     records = []
     for row in rows:
-        code = municipality_code(row.cells["kommunenummer"], row.where("kommunenummer"), file)
-        row.cells["kommunenummer"] = code
-        first = school_year(row.cells["første skoleår"], row.where("første skoleår"), file)
-        if first < EARLIEST_COHORT:
-            raise RecordError(
-                file, row.where("første skoleår"), f"{first} is before the scheme began ({EARLIEST_COHORT})"
-            )
-        links = mapping.filter(
-            (pl.col("source_code") == code) & (pl.col("source_structure") == _structure_of(first))
-        )
-        if links.is_empty() and code in target_codes:
-            links = pl.DataFrame(
-                {"target_code": [code], "kind": ["unchanged"]},
-                schema={"target_code": pl.String, "kind": pl.String},
-            )
-        if links.is_empty():
-            raise RecordError(
-                file,
-                row.where("kommunenummer"),
-                f"{code} was not a kommune number in {first} nor is one today",
-            )
+        first = _first_school_year(row, file)
         records += [
             {
                 "municipality_code": target,
                 "first_school_year": first,
-                "source_code": code,
+                "source_code": row.cells["kommunenummer"],
                 "link": kind,
                 "file_name": file,
                 "file_sha256": sha256(data),
                 "source_line": f"line {row.line}",
             }
-            for target, kind in links.select("target_code", "kind").unique().sort("target_code").iter_rows()
+            for target, kind in _today(row, first, file, mapping, target_codes)
         ]
     no_duplicates(rows, ("kommunenummer", "første skoleår"), "kommunenummer", file)
     # Two former kommuner merged into one with the same first school year are one cohort of today's.
@@ -134,6 +158,37 @@ def cohort_rows(data: bytes, file: str, mapping: pl.DataFrame, target_codes: set
         pl.DataFrame(records, schema=COHORT_RECORD)
         .sort("municipality_code", "first_school_year", "source_code")
         .unique(["municipality_code", "first_school_year"], keep="first", maintain_order=True)
+    )
+
+
+def list_rows(data: bytes, file: str, mapping: pl.DataFrame, target_codes: set[str]) -> pl.DataFrame:
+    """The lists the cohorts were chosen from, every ranked kommune, mapped to today's kommuner."""
+    rows = read_rows(data, file, LIST_COLUMNS)
+    records = []
+    for row in rows:
+        first = _first_school_year(row, file)
+        rank = row.cells["rangering"]
+        if not rank.isdigit() or int(rank) < 1:
+            raise RecordError(file, row.where("rangering"), f"{rank!r} is not a rank (1, 2, 3, …)")
+        records += [
+            {
+                "first_school_year": first,
+                "municipality_code": target,
+                "rank": int(rank),
+                "source_code": row.cells["kommunenummer"],
+                "link": kind,
+                "file_name": file,
+                "file_sha256": sha256(data),
+                "source_line": f"line {row.line}",
+            }
+            for target, kind in _today(row, first, file, mapping, target_codes)
+        ]
+    no_duplicates(rows, ("første skoleår", "kommunenummer"), "kommunenummer", file)
+    no_duplicates(rows, ("første skoleår", "rangering"), "rangering", file)
+    return (
+        pl.DataFrame(records, schema=LIST_RECORD)
+        .sort("first_school_year", "municipality_code", "rank")
+        .unique(["first_school_year", "municipality_code"], keep="first", maintain_order=True)
     )
 
 
@@ -237,6 +292,26 @@ def decision_rows(data: bytes, file: str, year: str, listed: dict[str, str]) -> 
 def import_cohorts(register: Register, rows: pl.DataFrame) -> int | None:
     """Record the historic cohorts (the new version, or None when the list in force is the same)."""
     return record(register, COHORTS, rows)
+
+
+def import_lists(register: Register, rows: pl.DataFrame) -> int | None:
+    """Record the lists the cohorts were chosen from (the new version, or None when the same)."""
+    return record(register, LISTS, rows)
+
+
+def recorded_lists(register: Register) -> pl.DataFrame:
+    """The lists in force, in the shape of :data:`pipelines.selection.scheme.COHORT_LIST_SCHEMA` (no
+    share of risk points: the rank is what was recorded)."""
+    found = latest(register.read(LISTS))
+    if found.is_empty():
+        return pl.DataFrame(schema=COHORT_LIST_SCHEMA)
+    return (
+        found.select(
+            "first_school_year", "municipality_code", "rank", pl.lit(None, pl.Float64).alias("risk_share")
+        )
+        .cast(COHORT_LIST_SCHEMA)
+        .sort("first_school_year", "rank", "municipality_code")
+    )
 
 
 def import_applications(register: Register, rows: pl.DataFrame) -> int | None:

@@ -21,10 +21,12 @@ generator selects it with the function the follow-up remakes it with (``scheme.c
 rule, category 1 of ``utvalg.toml``) on the kommune figures it has published for the window before, with
 the kommuner in the scheme or recently out set aside. The selected kommuner's learning quality rises by the
 scenario's ``support_effect`` from their gjennomføringsfase on, and stays. Selecting on noisy published
-figures is what makes regression to the mean real in the sample. Three more files, none of them ingested:
+figures is what makes regression to the mean real in the sample. Four more files, none of them ingested:
 
 - ``ordningen_kohorter.csv``: the cohorts as Udir would keep them (``utvalg scheme import`` reads it):
   ``kommunenummer;første skoleår``, today's kommune numbers.
+- ``ordningen_lister.csv``: the lists they were chosen from, as Udir would keep them (``utvalg scheme
+  import --lists``): ``første skoleår;kommunenummer;rangering``, every ranked kommune.
 - ``truth_selection.csv``: every ranked kommune of each cohort's list, with its rank among those not set
   aside, its share of risk points and whether it was selected (the running variable of a discontinuity).
 - ``truth_support.csv``: per cohort kommune, school year and indicator, the true effect of support on the
@@ -42,7 +44,13 @@ import numpy as np
 import polars as pl
 
 from pipelines.config import Config, load_config
-from pipelines.ingest.files import COHORTS_FILE, SELECTION_TRUTH_FILE, SUPPORT_TRUTH_FILE, TRUTH_FILE
+from pipelines.ingest.files import (
+    COHORTS_FILE,
+    LISTS_FILE,
+    SELECTION_TRUTH_FILE,
+    SUPPORT_TRUTH_FILE,
+    TRUTH_FILE,
+)
 from pipelines.reference.mapping import load_changes, municipality_mapping
 from pipelines.reference.registers import NEWEST_STRUCTURE, Registers, load_registers, nominal_structure
 from pipelines.sample.exports import UNIT_HEADER, portal_csv, portal_number, portal_xlsx
@@ -439,6 +447,15 @@ class NationalSample:
                 "first_school_year", "municipality_code").iter_rows()]  # fmt: skip
         return ("\n".join(lines) + "\n").encode("utf-8")
 
+    def lists_csv(self) -> bytes:
+        """The lists the cohorts were chosen from, every ranked kommune, as ``utvalg scheme import --lists``
+        reads them."""
+        lines = ["første skoleår;kommunenummer;rangering"]
+        for selection in self.selections:
+            lines += [f"{first};{code};{rank}" for first, code, rank in selection.select(
+                "first_school_year", "municipality_code", "rank").iter_rows()]  # fmt: skip
+        return ("\n".join(lines) + "\n").encode("utf-8")
+
     def support_truth(self) -> pl.DataFrame:
         """Per cohort kommune, school year and indicator: the true effect of support on its figure."""
         members = pl.concat([s.filter("selected") for s in self.selections]).select(
@@ -790,6 +807,7 @@ def simulate(seed: int, reference_dir: Path, scenario: Scenario) -> tuple[Nation
                 written[f"{source}/{name}"] = data
     written[TRUTH_FILE] = sample.truth().write_csv().encode("utf-8")
     written[COHORTS_FILE] = sample.cohorts_csv()
+    written[LISTS_FILE] = sample.lists_csv()
     written[SELECTION_TRUTH_FILE] = pl.concat(sample.selections).write_csv().encode("utf-8")
     written[SUPPORT_TRUTH_FILE] = sample.support_truth().write_csv().encode("utf-8")
     written[SCENARIO_FILE] = scenario_toml(scenario, seed).encode("utf-8")
