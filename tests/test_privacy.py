@@ -19,9 +19,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.config import ConfigError, load_config
+from pipelines.outputs.followup_page import withhold_hidden
 from pipelines.outputs.privacy import PUBLISHED_SCHEMA, hidden_shares, protect_table, published_figures
 from pipelines.settings import PROJECT_ROOT
-from tests.privacy_attack import linear_attack, remainders_from_counts, subtraction_attack
+from tests.privacy_attack import (
+    TableSpace,
+    area_score_equations,
+    findings,
+    linear_attack,
+    linked_attack,
+    remainders_from_counts,
+    subtraction_attack,
+    table_space,
+)
 
 MINIMUM = 10
 LEVEL_TABLES = {
@@ -43,6 +53,26 @@ def true_counts(national_run) -> pl.DataFrame:
     columns = ["level", "unit_code", "municipality_code", "county_code", "indicator_id", "school_year", "n"]
     tables = [*LEVEL_TABLES.values(), "fylke_indicator_values"]
     return pl.concat(national_run.table(table).select(columns) for table in tables)
+
+
+@pytest.fixture(scope="module")
+def read_figures(published) -> pl.DataFrame:
+    """``published_figures.csv`` as a reader gets it: the file, not the warehouse's table."""
+    return pl.read_csv(published["root"] / "published_figures.csv", schema=PUBLISHED_SCHEMA)
+
+
+@pytest.fixture(scope="module")
+def spaces(read_figures, true_counts) -> dict[tuple[str, str], TableSpace]:
+    """Every indicator × year of the published file as the attacker's linear system."""
+    remainders = remainders_from_counts(true_counts)
+    return {
+        (str(indicator), str(year)): table_space(
+            rows, {(level, code) for i, y, level, code in remainders if (i, y) == (indicator, year)}
+        )
+        for (indicator, year), rows in sorted(
+            read_figures.partition_by("indicator_id", "school_year", as_dict=True).items()
+        )
+    }
 
 
 def _profile_data(path: Path) -> dict:
@@ -137,24 +167,46 @@ def _table(rows: list[tuple]) -> pl.DataFrame:
 # (b) Linear algebra over every linked table ---------------------------------------------------------
 
 
-def test_linear_attack_determines_no_hidden_figure_and_no_small_group(figures, true_counts):
-    """Per indicator × year, the published figures of every level as one linear system (country, fylker,
-    kommuner, schools; pupils outside the listed parts as unknowns where the counts show them). By rank
-    and projection onto the row space: no hidden figure is determined, and every group of hidden
+def test_linear_attack_determines_no_hidden_figure_and_no_small_group(spaces):
+    """Per indicator × year, the published file's figures of every level as one linear system (country,
+    fylker, kommuner, schools; pupils outside the listed parts as unknowns where the counts show them). By
+    rank and projection onto the row space: no hidden figure is determined, and every group of hidden
     pupils that is determined holds 0 or at least the minimum."""
-    remainders = remainders_from_counts(true_counts)
-    tables = groups = 0
-    by_table = figures.partition_by("indicator_id", "school_year", as_dict=True)
-    for (indicator, year), rows in sorted(by_table.items()):
-        mine = {(level, code) for i, y, level, code in remainders if (i, y) == (indicator, year)}
-        found = linear_attack(rows, mine, MINIMUM)
-        assert found.determined == [], (indicator, year, found.determined[:5])
-        assert found.small_groups == [], (indicator, year, found.small_groups[:5])
-        assert found.odd == [], (indicator, year, found.odd[:5])
-        tables += 1
+    groups = 0
+    for table, space in spaces.items():
+        found = findings(space, MINIMUM)
+        assert found.determined == [], (table, found.determined[:5])
+        assert found.small_groups == [], (table, found.small_groups[:5])
+        assert found.odd == [], (table, found.odd[:5])
         groups += found.groups
     # Every kommune and fylkeskommune indicator (scale points included) × the window's 3 school years.
-    assert tables == len(load_config().indicators) * 3 == 60 and groups > 1000
+    assert len(spaces) == len(load_config().indicators) * 3 == 60 and groups > 1000
+
+
+def test_area_scores_beside_the_tables_determine_no_hidden_figure(spaces, read_figures, national_run):
+    """The tables are linked across indicators by the follow-up's area scores: a kommune's score in a
+    year is a known combination of its figures of the area's indicators. As if every kommune and area
+    had a chart in every year of the window: with the scores the page withholds left out, the tables and
+    the scores together determine no hidden figure; with every score shown (the planted leak), the attack
+    recovers hidden kommune figures from them, and through those some hidden schools."""
+    config = load_config()
+    kommuner = read_figures.filter(pl.col("level") == "municipality")
+    every = (
+        kommuner.select(pl.col("unit_code").alias("municipality_code"), "school_year")
+        .unique()
+        .join(pl.DataFrame({"area": sorted({i.area for i in config.for_owner("kommune")})}), how="cross")
+        .with_columns(pl.lit(0.0).alias("score"))
+    )
+    shown = withhold_hidden(every, read_figures, config).filter(pl.col("score").is_not_null())
+    counts = national_run.table("indicator_values").select("unit_code", "indicator_id", "school_year", "n")
+    national = read_figures.filter(pl.col("level") == "national").select(
+        "indicator_id", "school_year", pl.col("value").alias("national")
+    )
+    assert 0 < shown.height < every.height
+    assert linked_attack(spaces, area_score_equations(shown, counts, national, config)) == []
+    leaked = linked_attack(spaces, area_score_equations(every, counts, national, config))
+    assert any(" municipality:" in figure for figure in leaked), leaked[:5]
+    print(f"\nfigures recovered with every area score shown: {len(leaked)}")
 
 
 def test_the_attack_has_teeth(national_run, true_counts):
