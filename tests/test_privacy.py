@@ -355,12 +355,16 @@ def _brute_force(rows: list[tuple], hidden: list[bool], truth: dict[str, int], e
     return problems
 
 
+@pytest.mark.parametrize("source_minimum", [MINIMUM, 1], ids=["udir_exports", "pupil_level"])
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hierarchies())
-def test_random_hierarchies_resist_brute_force(example):
+def test_random_hierarchies_resist_brute_force(source_minimum, example):
+    """As Udir publishes (below 10 no value and no count), and as aggregated from pupil-level data
+    (every count from 1 pupil exact, with its value: all suppression is the product's)."""
     rows, truth, extra = example
-    # As published by Udir: below 10 no value and no count.
-    published = [(lvl, c, k, f, *((None, None) if n < MINIMUM else (50.0, n))) for lvl, c, k, f, n in rows]
+    published = [
+        (lvl, c, k, f, *((None, None) if n < source_minimum else (50.0, n))) for lvl, c, k, f, n in rows
+    ]
     frame = _table(published)
     hidden = protect_table(frame, MINIMUM)
     unknown_leaves = sum(1 for (lvl, c, *_), h in zip(rows, hidden, strict=True) if h and lvl == "school")
