@@ -19,9 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.config import ConfigError, load_config
+from pipelines.flow import FlowRun, materialise
 from pipelines.outputs.followup_page import withhold_hidden
 from pipelines.outputs.privacy import PUBLISHED_SCHEMA, hidden_shares, protect_table, published_figures
-from pipelines.settings import PROJECT_ROOT
+from pipelines.sample.generate import generate_sample
+from pipelines.sample.scenario import Scenario
+from pipelines.settings import PROJECT_ROOT, REFERENCE_DIR
+from tests.conftest import SAMPLE_SEED, SCHOOL_YEAR
 from tests.privacy_attack import (
     TableSpace,
     area_score_equations,
@@ -34,12 +38,15 @@ from tests.privacy_attack import (
 )
 
 MINIMUM = 10
+KEY_COLUMNS = ["level", "unit_code", "indicator_id", "school_year"]
+TRUE_COLUMNS = [*KEY_COLUMNS, "municipality_code", "county_code", "n"]
 LEVEL_TABLES = {
     "national": "national_indicator_values",
     "county": "fylke_comparison_values",
     "municipality": "indicator_values",
     "school": "school_indicator_values",
 }
+TRUE_TABLES = [*LEVEL_TABLES.values(), "fylke_indicator_values"]
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +57,7 @@ def figures(national_run) -> pl.DataFrame:
 @pytest.fixture(scope="module")
 def true_counts(national_run) -> pl.DataFrame:
     """The counts before any suppression (the selection's full data)."""
-    columns = ["level", "unit_code", "municipality_code", "county_code", "indicator_id", "school_year", "n"]
-    tables = [*LEVEL_TABLES.values(), "fylke_indicator_values"]
-    return pl.concat(national_run.table(table).select(columns) for table in tables)
+    return pl.concat(national_run.table(table).select(TRUE_COLUMNS) for table in TRUE_TABLES)
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +167,58 @@ def _table(rows: list[tuple]) -> pl.DataFrame:
         pl.lit("2025-26").alias("school_year"),
         (pl.col("value") / 10).alias("std_error"),
     )
+
+
+# (b2) Pupil-level input: every figure exact, all suppression the product's ---------------------------
+
+
+@pytest.fixture(scope="module")
+def pupil_level_run(tmp_path_factory: pytest.TempPathFactory) -> FlowRun:
+    """The national sample with nothing suppressed at the source (the generator's figures before Udir's
+    "*": every count from one pupil, with its value), run up to ``published_figures``: the input
+    issue 14's pupil-level aggregation gives, in the shape of the exports."""
+    folder = tmp_path_factory.mktemp("pupil-level")
+    scenario = Scenario(name="uten_prikking", suppression_minimum=1)
+    generate_sample(SAMPLE_SEED, folder / "raw", REFERENCE_DIR, scenario)
+    # Only the window's files: the published figures are the window's, and the test stays quick.
+    window = load_config().with_year(SCHOOL_YEAR).window()
+    for path in (folder / "raw").glob("*/*"):
+        if path.name[:7] not in window:
+            path.unlink()
+    return materialise(
+        folder / "warehouse.duckdb",
+        ["published_figures"],
+        raise_on_error=True,
+        raw_dir=str(folder / "raw"),
+        school_year=SCHOOL_YEAR,
+        reports_dir=str(folder / "reports"),
+        register_path=str(folder / "register.duckdb"),
+    )
+
+
+def test_pupil_level_input_is_suppressed_by_the_product_and_resists_the_attack(pupil_level_run):
+    """With no suppression at the source, the product hides every figure from 1-9 pupils (primary) and
+    enough more (secondary) that the linear attack determines no hidden figure and no small group (in a
+    table of each kind for the newest school year; the exports path's tests attack every table)."""
+    figures = pupil_level_run.table("published_figures")
+    counts = pl.concat(pupil_level_run.table(t).select(TRUE_COLUMNS) for t in TRUE_TABLES)
+    assert counts.filter(pl.col("n").is_between(1, MINIMUM - 1)).height > 10_000  # the source hid none
+    truth = figures.drop("n").join(counts.select(*KEY_COLUMNS, "n"), on=KEY_COLUMNS, how="left")
+    primary = truth["n"].is_null() | (truth["n"] < MINIMUM)
+    assert truth.filter(primary)["hidden"].all()
+    secondary = int((truth["hidden"] & ~primary).sum())
+    print(f"\npupil-level input: {int(primary.sum())} primary, {secondary} secondary of {figures.height}")
+    assert 0 < secondary < 0.05 * figures.height
+    remainders = remainders_from_counts(counts)
+    # One table per source and kind of figure (shares, indices, scale points), each with hidden figures.
+    attacked = ["mobbing_7", "stotte_10", "mestring1_lesing_5", "skalapoeng_regning_8", "grunnskolepoeng"]
+    attacked += ["fullfort_kommune"]
+    for indicator in attacked:
+        rows = figures.filter((pl.col("indicator_id") == indicator) & (pl.col("school_year") == SCHOOL_YEAR))
+        mine = {(level, code) for i, y, level, code in remainders if (i, y) == (indicator, SCHOOL_YEAR)}
+        found = linear_attack(rows, mine, MINIMUM)
+        assert found.determined == [] and found.small_groups == [] and found.odd == [], (indicator, found)
+        assert rows["hidden"].any()
 
 
 # (b) Linear algebra over every linked table ---------------------------------------------------------
