@@ -168,6 +168,11 @@ DATASETS = {
 }
 
 
+def from_pupil_data(lineage_rows: pl.Expr) -> pl.Expr:
+    """Whether a harmonised figure was computed from pupil-level data (its rows name the folder)."""
+    return lineage_rows.str.starts_with(f"{PUPIL_FOLDER}/")
+
+
 class PupilDataError(Exception):
     """A pupil-level file the run cannot use; the message names the file and what was expected."""
 
