@@ -365,3 +365,11 @@ def test_a_run_on_pupils_scores_every_kommune_and_publishes_nothing_small(pupil_
     assert small.is_empty()
     hidden = published.filter(pl.col("unit_code").is_in(sorted(gained)) & pl.col("level").eq("municipality"))
     assert hidden["hidden"].all() and hidden["value"].is_null().all()
+
+
+def test_a_new_pupil_file_is_a_change_of_the_raw_folder(tmp_path):
+    from assets.automation import raw_folder_fingerprint
+
+    before = raw_folder_fingerprint(tmp_path)
+    write(tmp_path, "grunnskolepoeng", "2024-25", points([(SCHOOL_A, OSLO, 40.0)]))
+    assert raw_folder_fingerprint(tmp_path) != before

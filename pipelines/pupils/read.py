@@ -195,6 +195,12 @@ def pupil_datasets(raw_dir: Path) -> dict[str, Path]:
     return found
 
 
+def pupil_files(raw_dir: Path) -> list[Path]:
+    """Every file under ``raw_dir/elevdata`` (what a new or changed pupil-level file is seen by)."""
+    folder = raw_dir / PUPIL_FOLDER
+    return sorted(path for path in folder.rglob("*") if path.is_file()) if folder.is_dir() else []
+
+
 def check_files(connection: duckdb.DuckDBPyConnection, dataset: Path) -> list[Path]:
     """Every parquet file of ``dataset``: in a ``school_year=YYYY-YY`` folder, readable, with exactly the
     dataset's columns in types of the right kind. Raises :class:`PupilDataError` naming the first bad
@@ -287,10 +293,10 @@ def checked(connection: duckdb.DuckDBPyConnection, dataset: Path) -> Checked:
     scan = _scan(connection, dataset)
     keys = ", ".join(_duplicate_keys(spec))
     repeated = f"repeated_{dataset.name}"
-    connection.execute(f"DROP TABLE IF EXISTS {repeated}")
-    over(
-        scan, "scan", f"SELECT {keys}, count(*) AS copies FROM scan GROUP BY ALL HAVING count(*) > 1"
-    ).create(repeated)
+    connection.execute(
+        f"CREATE OR REPLACE TEMP TABLE {repeated} AS SELECT {keys}, count(*) AS copies "
+        f"FROM ({scan.sql_query()}) GROUP BY ALL HAVING count(*) > 1"
+    )
     bad = " OR ".join(f"({condition})" for _, condition, _ in spec.rules)
     rows = over(scan, "scan", f"SELECT * FROM scan ANTI JOIN {repeated} USING ({keys}) WHERE NOT ({bad})")
     reasons = ", ".join(
