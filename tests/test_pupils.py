@@ -15,9 +15,11 @@ from hypothesis import strategies as st
 
 from pipelines.flow import FlowRun, materialise
 from pipelines.pupils.aggregate import figures, read_pupil_folder, survey_figures
+from pipelines.pupils.combine import with_pupil_figures
 from pipelines.pupils.read import DATASETS, PupilDataError, check_files
 from pipelines.sample.generate import SCHOOL_YEARS, generate_sample
 from pipelines.settings import REFERENCE_DIR
+from pipelines.tables import OBSERVATION_SCHEMA
 from tests.conftest import SAMPLE_SEED, SCHOOL_YEAR
 
 SCHOOL_A, SCHOOL_B, SCHOOL_C = "970001018", "970001026", "970001034"  # valid mod-11 numbers
@@ -185,6 +187,38 @@ def test_every_level_is_the_mean_of_its_pupils(tmp_path_factory, pupils):
             assert row["std_error"] == pytest.approx(
                 np.std(values, ddof=1) / math.sqrt(len(values)), abs=1e-9
             )
+
+
+def test_pupil_figures_replace_the_exports_figures_they_give_and_no_others(registers):
+    def observation(year: str, indicator: str, source_file: str, level: str = "municipality") -> dict:
+        return {
+            "source": "elevundersokelsen", "school_year": year, "level": level, "unit_code": OSLO,
+            "unit_name": None, "county_code": "03", "municipality_code": OSLO, "indicator": indicator,
+            "grade": "7", "subject": None, "breakdown": "", "measure": "index", "value": 4.0,
+            "std_error": None, "n": 20, "suppressed": False, "break_note": None,
+            "source_file": source_file, "source_line": 5, "source_column": "x",
+        }  # fmt: skip
+
+    exports = pl.DataFrame(
+        [
+            observation("2024-25", "trivsel", "export.csv") | {"unit_name": "Oslo"},
+            observation("2024-25", "trivsel", "export.csv", level="school") | {"unit_code": SCHOOL_A},
+            observation("2024-25", "trygt_miljo", "export.csv"),  # no questions for it: the export stays
+            observation("2023-24", "trivsel", "export.csv"),  # a year without pupil data
+        ],
+        schema=OBSERVATION_SCHEMA,
+    )
+    pupils = pl.DataFrame(
+        [observation("2024-25", "trivsel", "elevdata/elevundersokelsen/school_year=2024-25")],
+        schema=OBSERVATION_SCHEMA,
+    )
+    combined = with_pupil_figures(exports, pupils, registers)
+    assert sorted(combined.select("school_year", "indicator", "level", "source_file").rows()) == [
+        ("2023-24", "trivsel", "municipality", "export.csv"),
+        ("2024-25", "trivsel", "municipality", "elevdata/elevundersokelsen/school_year=2024-25"),
+        ("2024-25", "trygt_miljo", "municipality", "export.csv"),
+    ]
+    assert combined.filter(pl.col("source_file").str.starts_with("elevdata"))["unit_name"].item() == "Oslo"
 
 
 # --- bad files and bad rows ---------------------------------------------------------------------
