@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from pipelines.config import Config
+from pipelines.followup.outcomes import pupil_sd_expr
+
 RANK_TOLERANCE = 1e-8
 
 
@@ -70,11 +73,29 @@ class Findings:
     odd: list[str]  # structure the attack did not expect (not disjoint groups)
 
 
-def linear_attack(rows: pl.DataFrame, remainders: set[tuple[str, str]], minimum: int) -> Findings:
+@dataclass(frozen=True)
+class TableSpace:
+    """One indicator × year as the attacker's linear system: the unknowns (hidden leaves and remainders),
+    the unknowns under each unit, and the projector onto the row space of the shown totals' equations."""
+
+    units: list[_Unit]
+    unknown: dict[str, int]
+    leaves: dict[int, list[str]]
+    index: dict[tuple[str, str], int]  # (level, code) → unit; the country's code is ""
+    projector: np.ndarray
+    solution: np.ndarray  # the shortest solution: any gives a determined combination its one value
+
+    def vector(self, unit: int) -> np.ndarray:
+        """A unit's figure over the unknowns: what it adds to what is shown."""
+        vector = np.zeros(len(self.unknown))
+        vector[[self.unknown[name] for name in self.leaves[unit] if name in self.unknown]] = 1.0
+        return vector
+
+
+def table_space(rows: pl.DataFrame, remainders: set[tuple[str, str]]) -> TableSpace:
     """Every figure of one indicator × year as a linear system: the unknowns are the hidden leaves
     (schools, kommuner without school rows) and, for each total in ``remainders``, the pupils it has
-    outside its listed parts. Each shown total is one equation. By rank and null space: which hidden
-    figure is determined, and which groups of unknowns the equations determine (and their counts)."""
+    outside its listed parts. Each shown total is one equation."""
     units: list[_Unit] = []
     index: dict[tuple[str, str], int] = {}
     above = []
@@ -129,16 +150,26 @@ def linear_attack(rows: pl.DataFrame, remainders: set[tuple[str, str]], minimum:
         left, singular, vt = np.linalg.svd(system, full_matrices=False)
         rank = int((singular > RANK_TOLERANCE * max(1.0, singular.max(initial=0.0))).sum())
         row_space = vt[:rank]
-        # Any solution of the equations gives a determined combination its one value: the shortest.
         solution = row_space.T @ ((left[:, :rank].T @ counts_known) / singular[:rank])
     else:
-        row_space, rank, solution = np.zeros((0, len(unknown))), 0, np.zeros(len(unknown))
+        row_space, solution = np.zeros((0, len(unknown))), np.zeros(len(unknown))
     projector = row_space.T @ row_space
+    return TableSpace(units, unknown, leaves, index, projector, solution)
+
+
+def linear_attack(rows: pl.DataFrame, remainders: set[tuple[str, str]], minimum: int) -> Findings:
+    """One indicator × year's system (:func:`table_space`), attacked by :func:`findings`."""
+    return findings(table_space(rows, remainders), minimum)
+
+
+def findings(space: TableSpace, minimum: int) -> Findings:
+    """By rank and null space: which hidden figure is determined, and which groups of unknowns the
+    equations determine (and their counts)."""
+    units, unknown, projector, solution = space.units, space.unknown, space.projector, space.solution
+    rank = round(float(np.trace(projector))) if projector.size else 0
 
     hidden = [i for i, unit in enumerate(units) if unit.hidden]
-    vectors = np.zeros((len(hidden), len(unknown)))
-    for row, i in enumerate(hidden):
-        vectors[row, [unknown[name] for name in leaves[i] if name in unknown]] = 1.0
+    vectors = np.array([space.vector(i) for i in hidden]).reshape(len(hidden), len(unknown))
     # A hidden figure is determined when its unknowns' sum lies in the row space (or it has none).
     residual = np.abs(vectors @ projector - vectors).max(axis=1, initial=0.0)
     determined = [
@@ -204,3 +235,86 @@ def remainders_from_counts(true_counts: pl.DataFrame) -> set[tuple[str, str, str
         (pl.col("unknown") == 0) & pl.col("n").is_not_null() & (pl.col("n") != pl.col("parts"))
     ).select("indicator_id", "school_year", "total.level", "total.code")
     return {(a, b, c, d) for a, b, c, d in short.iter_rows()}
+
+
+# A published figure that combines figures of several tables (a kommune's area score: its indicators of
+# one year, each scaled by known numbers) as one more equation over the tables' unknowns: the terms are
+# (table, (level, code) of the figure in it, coefficient on that figure's value × n).
+Term = tuple[tuple[str, str], tuple[str, str], float]
+
+
+def linked_attack(spaces: dict[tuple[str, str], TableSpace], equations: list[list[Term]]) -> list[str]:
+    """The hidden figures that the tables' own equations and the linking ``equations`` together determine.
+
+    All tables form one system: the tables' equations side by side, and each linking equation across
+    them. A hidden figure's vector is in the joint row space when its residual against its own table's
+    row space lies in the span of the linking equations' residuals (each table's residual taken against
+    that table's row space). Compared by inner products (a Gram matrix) so that no joint matrix is built.
+    Returns ``"indicator year level:code"`` for each hidden figure determined only with the links."""
+    residuals: list[dict[tuple[str, str], np.ndarray]] = []
+    for terms in equations:
+        parts: dict[tuple[str, str], np.ndarray] = {}
+        for table, key, coefficient in terms:
+            space = spaces.get(table)
+            if space is None or key not in space.index:
+                continue  # a figure in no published table: an unknown that nothing else constrains
+            vector = space.vector(space.index[key])
+            residual = coefficient * (vector - space.projector @ vector)
+            parts[table] = parts.get(table, np.zeros(len(vector))) + residual
+        norm = np.sqrt(sum(float(r @ r) for r in parts.values()))
+        if norm > 1e-9:
+            residuals.append({table: r / norm for table, r in parts.items()})
+    if not residuals:
+        return []
+    gram = np.array(
+        [[sum(float(a[t] @ b[t]) for t in a.keys() & b.keys()) for b in residuals] for a in residuals]
+    )
+    inverse = np.linalg.pinv(gram, rcond=1e-10, hermitian=True)
+    determined = []
+    for table in sorted({t for r in residuals for t in r}):
+        space = spaces[table]
+        for i, unit in enumerate(space.units):
+            if not unit.hidden:
+                continue
+            vector = space.vector(i)
+            own = vector - space.projector @ vector
+            length = float(own @ own)
+            if length < 1e-12:
+                continue  # determined by its own table: the per-table attack reports it
+            inner = np.array([float(own @ r[table]) if table in r else 0.0 for r in residuals])
+            if length - inner @ inverse @ inner < 1e-8 * length:
+                determined.append(f"{table[0]} {table[1]} {unit.level}:{unit.code}")
+    return determined
+
+
+def area_score_equations(
+    scores: pl.DataFrame, kommune_counts: pl.DataFrame, national: pl.DataFrame, config: Config
+) -> list[list[Term]]:
+    """The equations a kommune's published area scores give (``scores``: ``municipality_code``,
+    ``area``, ``school_year``). The score is the mean over the area's indicators with a figure from at
+    least the minimum of ``sign × (value − national) / pupil SD``; with the counts (``kommune_counts``:
+    ``unit_code``, ``indicator_id``, ``school_year``, ``n``, which an attacker has from the schools'
+    own statistics) and the national values published, that is a known combination of the figures'
+    value × n."""
+    minimum = config.selection.minimum_pupils
+    sign = {i.id: 1.0 if i.higher_is_better else -1.0 for i in config.indicators}
+    area = {i.id: i.area for i in config.indicators}
+    inputs = (
+        kommune_counts.filter(pl.col("indicator_id").is_in(list(area)) & (pl.col("n") >= minimum))
+        .join(national.select("indicator_id", "school_year", "national"), on=["indicator_id", "school_year"])
+        .with_columns(
+            pl.col("indicator_id").replace_strict(area).alias("area"),
+            pupil_sd_expr(config, pl.col("national")).alias("pupil_sd"),
+        )
+        .rename({"unit_code": "municipality_code"})
+    )
+    equations = []
+    for (code, _area, year), part in scores.join(
+        inputs, on=["municipality_code", "area", "school_year"]
+    ).group_by("municipality_code", "area", "school_year", maintain_order=True):
+        terms = [
+            ((indicator, str(year)), ("municipality", str(code)), sign[indicator] / (part.height * sd * n))
+            for indicator, sd, n in part.select("indicator_id", "pupil_sd", "n").iter_rows()
+        ]
+        equations.append(terms)
+    return equations

@@ -421,3 +421,41 @@ def test_a_run_with_cohorts_estimates_every_cohort_and_area_and_shows_them(cohor
     assert any(v is not None for v in charts[title]["own"]) and None not in charts[title]["comparison"]
     assert len(charts) == trends.select("first_school_year", "municipality_code", "area").n_unique()
     assert _ids_in(visible, _internal_ids()) == set()
+
+
+def test_the_page_shows_no_area_score_beside_a_hidden_input(cohort_run):
+    """Read as a reader would: the Oppfølging page's charts (kommune by name) and published_figures.csv.
+    A kommune's area score is a known combination of its figures that year (the planted-leak test in
+    tests/test_privacy.py recovers hidden figures from such scores), so no score is shown for a kommune,
+    area and year with a hidden figure among the area's indicators; the rest are shown."""
+    from pathlib import Path
+
+    from pipelines.outputs.followup_page import AREA_NAMES
+    from pipelines.outputs.privacy import PUBLISHED_SCHEMA
+    from tests.test_dashboard import _data
+
+    root = Path(cohort_run.metadata("candidate_files")["folder"])
+    figures = pl.read_csv(root / "published_figures.csv", schema=PUBLISHED_SCHEMA)
+    names = pl.read_csv(root / "candidates.csv", schema_overrides={"municipality_code": pl.String})
+    codes: dict[str, list[str]] = {}
+    for code, name in names.select("municipality_code", "municipality_name").iter_rows():
+        codes.setdefault(name, []).append(code)  # a name two kommuner share: both
+    areas = {label: area for area, label in AREA_NAMES.items()}
+    area_of = {i.id: i.area for i in CONFIG.indicators}
+    hidden = {
+        (code, area_of[indicator], year)
+        for code, indicator, year in figures.filter((pl.col("level") == "municipality") & pl.col("hidden"))
+        .select("unit_code", "indicator_id", "school_year")
+        .iter_rows()
+    }
+    shown = withheld = 0
+    for chart in _data(root / "dashboard" / "oppfolging.html")["charts"]:
+        name, rest = chart["title"].split(": ", 1)
+        area = areas[rest.split(" (kohorten")[0]]
+        for year, own in zip(chart["years"], chart["own"], strict=True):
+            beside_hidden = any((code, area, year) in hidden for code in codes[name])
+            assert own is None or not beside_hidden, (name, area, year)
+            shown += own is not None
+            withheld += own is None and beside_hidden
+    assert shown > 100
+    print(f"\narea scores shown: {shown}, left out beside a hidden figure: {withheld}")

@@ -19,17 +19,34 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.config import ConfigError, load_config
+from pipelines.flow import FlowRun, materialise
+from pipelines.outputs.followup_page import withhold_hidden
 from pipelines.outputs.privacy import PUBLISHED_SCHEMA, hidden_shares, protect_table, published_figures
-from pipelines.settings import PROJECT_ROOT
-from tests.privacy_attack import linear_attack, remainders_from_counts, subtraction_attack
+from pipelines.sample.generate import generate_sample
+from pipelines.sample.scenario import Scenario
+from pipelines.settings import PROJECT_ROOT, REFERENCE_DIR
+from tests.conftest import SAMPLE_SEED, SCHOOL_YEAR
+from tests.privacy_attack import (
+    TableSpace,
+    area_score_equations,
+    findings,
+    linear_attack,
+    linked_attack,
+    remainders_from_counts,
+    subtraction_attack,
+    table_space,
+)
 
 MINIMUM = 10
+KEY_COLUMNS = ["level", "unit_code", "indicator_id", "school_year"]
+TRUE_COLUMNS = [*KEY_COLUMNS, "municipality_code", "county_code", "n"]
 LEVEL_TABLES = {
     "national": "national_indicator_values",
     "county": "fylke_comparison_values",
     "municipality": "indicator_values",
     "school": "school_indicator_values",
 }
+TRUE_TABLES = [*LEVEL_TABLES.values(), "fylke_indicator_values"]
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +57,27 @@ def figures(national_run) -> pl.DataFrame:
 @pytest.fixture(scope="module")
 def true_counts(national_run) -> pl.DataFrame:
     """The counts before any suppression (the selection's full data)."""
-    columns = ["level", "unit_code", "municipality_code", "county_code", "indicator_id", "school_year", "n"]
-    tables = [*LEVEL_TABLES.values(), "fylke_indicator_values"]
-    return pl.concat(national_run.table(table).select(columns) for table in tables)
+    return pl.concat(national_run.table(table).select(TRUE_COLUMNS) for table in TRUE_TABLES)
+
+
+@pytest.fixture(scope="module")
+def read_figures(published) -> pl.DataFrame:
+    """``published_figures.csv`` as a reader gets it: the file, not the warehouse's table."""
+    return pl.read_csv(published["root"] / "published_figures.csv", schema=PUBLISHED_SCHEMA)
+
+
+@pytest.fixture(scope="module")
+def spaces(read_figures, true_counts) -> dict[tuple[str, str], TableSpace]:
+    """Every indicator × year of the published file as the attacker's linear system."""
+    remainders = remainders_from_counts(true_counts)
+    return {
+        (str(indicator), str(year)): table_space(
+            rows, {(level, code) for i, y, level, code in remainders if (i, y) == (indicator, year)}
+        )
+        for (indicator, year), rows in sorted(
+            read_figures.partition_by("indicator_id", "school_year", as_dict=True).items()
+        )
+    }
 
 
 def _profile_data(path: Path) -> dict:
@@ -134,27 +169,101 @@ def _table(rows: list[tuple]) -> pl.DataFrame:
     )
 
 
+# (b2) Pupil-level input: every figure exact, all suppression the product's ---------------------------
+
+
+@pytest.fixture(scope="module")
+def pupil_level_run(tmp_path_factory: pytest.TempPathFactory) -> FlowRun:
+    """The national sample with nothing suppressed at the source (the generator's figures before Udir's
+    "*": every count from one pupil, with its value), run up to ``published_figures``: the input
+    issue 14's pupil-level aggregation gives, in the shape of the exports."""
+    folder = tmp_path_factory.mktemp("pupil-level")
+    scenario = Scenario(name="uten_prikking", suppression_minimum=1)
+    generate_sample(SAMPLE_SEED, folder / "raw", REFERENCE_DIR, scenario)
+    # Only the window's files: the published figures are the window's, and the test stays quick.
+    window = load_config().with_year(SCHOOL_YEAR).window()
+    for path in (folder / "raw").glob("*/*"):
+        if path.name[:7] not in window:
+            path.unlink()
+    return materialise(
+        folder / "warehouse.duckdb",
+        ["published_figures"],
+        raise_on_error=True,
+        raw_dir=str(folder / "raw"),
+        school_year=SCHOOL_YEAR,
+        reports_dir=str(folder / "reports"),
+        register_path=str(folder / "register.duckdb"),
+    )
+
+
+def test_pupil_level_input_is_suppressed_by_the_product_and_resists_the_attack(pupil_level_run):
+    """With no suppression at the source, the product hides every figure from 1-9 pupils (primary) and
+    enough more (secondary) that the linear attack determines no hidden figure and no small group (in a
+    table of each kind for the newest school year; the exports path's tests attack every table)."""
+    figures = pupil_level_run.table("published_figures")
+    counts = pl.concat(pupil_level_run.table(t).select(TRUE_COLUMNS) for t in TRUE_TABLES)
+    assert counts.filter(pl.col("n").is_between(1, MINIMUM - 1)).height > 10_000  # the source hid none
+    truth = figures.drop("n").join(counts.select(*KEY_COLUMNS, "n"), on=KEY_COLUMNS, how="left")
+    primary = truth["n"].is_null() | (truth["n"] < MINIMUM)
+    assert truth.filter(primary)["hidden"].all()
+    secondary = int((truth["hidden"] & ~primary).sum())
+    print(f"\npupil-level input: {int(primary.sum())} primary, {secondary} secondary of {figures.height}")
+    assert 0 < secondary < 0.05 * figures.height
+    remainders = remainders_from_counts(counts)
+    # One table per source and kind of figure (shares, indices, scale points), each with hidden figures.
+    attacked = ["mobbing_7", "stotte_10", "mestring1_lesing_5", "skalapoeng_regning_8", "grunnskolepoeng"]
+    attacked += ["fullfort_kommune"]
+    for indicator in attacked:
+        rows = figures.filter((pl.col("indicator_id") == indicator) & (pl.col("school_year") == SCHOOL_YEAR))
+        mine = {(level, code) for i, y, level, code in remainders if (i, y) == (indicator, SCHOOL_YEAR)}
+        found = linear_attack(rows, mine, MINIMUM)
+        assert found.determined == [] and found.small_groups == [] and found.odd == [], (indicator, found)
+        assert rows["hidden"].any()
+
+
 # (b) Linear algebra over every linked table ---------------------------------------------------------
 
 
-def test_linear_attack_determines_no_hidden_figure_and_no_small_group(figures, true_counts):
-    """Per indicator × year, the published figures of every level as one linear system (country, fylker,
-    kommuner, schools; pupils outside the listed parts as unknowns where the counts show them). By rank
-    and projection onto the row space: no hidden figure is determined, and every group of hidden
+def test_linear_attack_determines_no_hidden_figure_and_no_small_group(spaces):
+    """Per indicator × year, the published file's figures of every level as one linear system (country,
+    fylker, kommuner, schools; pupils outside the listed parts as unknowns where the counts show them). By
+    rank and projection onto the row space: no hidden figure is determined, and every group of hidden
     pupils that is determined holds 0 or at least the minimum."""
-    remainders = remainders_from_counts(true_counts)
-    tables = groups = 0
-    by_table = figures.partition_by("indicator_id", "school_year", as_dict=True)
-    for (indicator, year), rows in sorted(by_table.items()):
-        mine = {(level, code) for i, y, level, code in remainders if (i, y) == (indicator, year)}
-        found = linear_attack(rows, mine, MINIMUM)
-        assert found.determined == [], (indicator, year, found.determined[:5])
-        assert found.small_groups == [], (indicator, year, found.small_groups[:5])
-        assert found.odd == [], (indicator, year, found.odd[:5])
-        tables += 1
+    groups = 0
+    for table, space in spaces.items():
+        found = findings(space, MINIMUM)
+        assert found.determined == [], (table, found.determined[:5])
+        assert found.small_groups == [], (table, found.small_groups[:5])
+        assert found.odd == [], (table, found.odd[:5])
         groups += found.groups
     # Every kommune and fylkeskommune indicator (scale points included) × the window's 3 school years.
-    assert tables == len(load_config().indicators) * 3 == 60 and groups > 1000
+    assert len(spaces) == len(load_config().indicators) * 3 == 60 and groups > 1000
+
+
+def test_area_scores_beside_the_tables_determine_no_hidden_figure(spaces, read_figures, national_run):
+    """The tables are linked across indicators by the follow-up's area scores: a kommune's score in a
+    year is a known combination of its figures of the area's indicators. As if every kommune and area
+    had a chart in every year of the window: with the scores the page withholds left out, the tables and
+    the scores together determine no hidden figure; with every score shown (the planted leak), the attack
+    recovers hidden kommune figures from them, and through those some hidden schools."""
+    config = load_config()
+    kommuner = read_figures.filter(pl.col("level") == "municipality")
+    every = (
+        kommuner.select(pl.col("unit_code").alias("municipality_code"), "school_year")
+        .unique()
+        .join(pl.DataFrame({"area": sorted({i.area for i in config.for_owner("kommune")})}), how="cross")
+        .with_columns(pl.lit(0.0).alias("score"))
+    )
+    shown = withhold_hidden(every, read_figures, config).filter(pl.col("score").is_not_null())
+    counts = national_run.table("indicator_values").select("unit_code", "indicator_id", "school_year", "n")
+    national = read_figures.filter(pl.col("level") == "national").select(
+        "indicator_id", "school_year", pl.col("value").alias("national")
+    )
+    assert 0 < shown.height < every.height
+    assert linked_attack(spaces, area_score_equations(shown, counts, national, config)) == []
+    leaked = linked_attack(spaces, area_score_equations(every, counts, national, config))
+    assert any(" municipality:" in figure for figure in leaked), leaked[:5]
+    print(f"\nfigures recovered with every area score shown: {len(leaked)}")
 
 
 def test_the_attack_has_teeth(national_run, true_counts):
@@ -303,12 +412,16 @@ def _brute_force(rows: list[tuple], hidden: list[bool], truth: dict[str, int], e
     return problems
 
 
+@pytest.mark.parametrize("source_minimum", [MINIMUM, 1], ids=["udir_exports", "pupil_level"])
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(hierarchies())
-def test_random_hierarchies_resist_brute_force(example):
+def test_random_hierarchies_resist_brute_force(source_minimum, example):
+    """As Udir publishes (below 10 no value and no count), and as aggregated from pupil-level data
+    (every count from 1 pupil exact, with its value: all suppression is the product's)."""
     rows, truth, extra = example
-    # As published by Udir: below 10 no value and no count.
-    published = [(lvl, c, k, f, *((None, None) if n < MINIMUM else (50.0, n))) for lvl, c, k, f, n in rows]
+    published = [
+        (lvl, c, k, f, *((None, None) if n < source_minimum else (50.0, n))) for lvl, c, k, f, n in rows
+    ]
     frame = _table(published)
     hidden = protect_table(frame, MINIMUM)
     unknown_leaves = sum(1 for (lvl, c, *_), h in zip(rows, hidden, strict=True) if h and lvl == "school")

@@ -885,7 +885,9 @@ def build_dashboard(
         "kommuner.geojson.js": _geojson_script(geojson_path).encode("utf-8"),
         "index.html": overview_page(candidates, status, config, gaps).encode("utf-8"),
         "status.html": status_page(status, progress, config).encode("utf-8"),
-        "oppfolging.html": _page("Oppfølging", *followup_page(*followup, config), init=None).encode("utf-8"),
+        "oppfolging.html": _page(
+            "Oppfølging", *followup_page(*followup, published, config), init=None
+        ).encode("utf-8"),
         "fylkeskommuner.html": county_overview_page(counties, config, gaps).encode("utf-8"),
         "traktplott.html": funnel_page(shown, names, config).encode("utf-8"),
         "metode.html": method_page(config, break_notes, produced_by, gaps, validation).encode("utf-8"),

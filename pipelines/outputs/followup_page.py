@@ -1,8 +1,13 @@
 """The dashboard's page *Oppfølging* (``oppfolging.html``): did the support help? Per cohort and area
 the three estimates (:mod:`pipelines.followup.estimates`) with their 90 % intervals and the number of
 kommuner each rests on, and per kommune in the scheme its area score against the mean of its matched
-comparison kommuner. Area scores come from published figures from at least ``minimum_pupils`` pupils,
-and a comparison mean is over several kommuner; no kommune number is shown."""
+comparison kommuner. Area scores come from figures from at least ``minimum_pupils`` pupils, and a
+comparison mean is over several kommuner; no kommune number is shown.
+
+A kommune's area score is a known linear function of its figures that year (the configured pupil SD
+and the published national value fix the coefficients), so beside the kommune's published figures it
+would give away one the privacy protection hid. Where ``published_figures`` hides a figure of the
+area's indicators for the kommune and year, the chart leaves the score out (docs/privacy.md)."""
 
 from __future__ import annotations
 
@@ -67,11 +72,32 @@ def _rounded(values: pl.Series) -> list[float | None]:
     return [None if v is None else round(v, 3) for v in values.to_list()]
 
 
+def withhold_hidden(trends: pl.DataFrame, published: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """``score`` left out where the kommune has a hidden figure of the area's indicators that year."""
+    area = {i.id: i.area for i in config.indicators}
+    hidden = (
+        published.filter((pl.col("level") == "municipality") & pl.col("hidden"))
+        .select(
+            pl.col("unit_code").alias("municipality_code"),
+            pl.col("indicator_id").replace_strict(area, default=None).alias("area"),
+            "school_year",
+        )
+        .drop_nulls()
+        .unique()
+        .with_columns(pl.lit(True).alias("_hidden_input"))
+    )
+    return (
+        trends.join(hidden, on=["municipality_code", "area", "school_year"], how="left")
+        .with_columns(pl.when(pl.col("_hidden_input")).then(None).otherwise(pl.col("score")).alias("score"))
+        .drop("_hidden_input")
+    )
+
+
 def followup_page(
-    estimates: pl.DataFrame, trends: pl.DataFrame, config: Config
+    estimates: pl.DataFrame, trends: pl.DataFrame, published: pl.DataFrame, config: Config
 ) -> tuple[str, dict[str, object]]:
-    """The page's body and its chart data: per kommune (by name) and area, years, its scores and its
-    comparison group's mean."""
+    """The page's body and its chart data: per kommune (by name) and area, years, its scores (left out
+    where an input figure is hidden: :func:`withhold_hidden`) and its comparison group's mean."""
     if estimates.is_empty():
         body = (
             "<h1>Oppfølging av kommunene i ordningen</h1>\n<p>Registeret har ingen kohorter i "
@@ -96,9 +122,9 @@ def followup_page(
             "own": _rounded(part["score"]),
             "comparison": _rounded(part["comparison_score"]),
         }
-        for (cohort, name, area), part in trends.sort("school_year").group_by(
-            "first_school_year", "municipality_name", "area", maintain_order=True
-        )
+        for (cohort, name, area), part in withhold_hidden(trends, published, config)
+        .sort("school_year")
+        .group_by("first_school_year", "municipality_name", "area", maintain_order=True)
     ]
     charts.sort(key=lambda c: str(c["title"]))
     body = (

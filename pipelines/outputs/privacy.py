@@ -3,8 +3,12 @@ count is rendered from.
 
 The figures of one indicator and school year form one linked table: country = Σ fylker, fylke =
 Σ kommuner, kommune = Σ schools. No figure published sums over school years or over grades, so the
-tables are not linked to each other (a figure that did would have to join the same model). Each table
-is protected on its own by :func:`pipelines.outputs.suppression.protect`:
+tables are not linked to each other by a sum. The one derived figure that combines tables, a
+kommune's area score on the follow-up page, is left out where an input is hidden
+(:func:`pipelines.outputs.followup_page.withhold_hidden`; docs/privacy.md has every linkage looked
+at). Each table is protected on its own by :func:`pipelines.outputs.suppression.protect`. With
+pupil-level input nothing is suppressed at the source, and both kinds of suppression are the
+product's:
 
 - primary suppression: a figure from fewer pupils than ``minimum_pupils``, without a known pupil
   count, or without a value (suppressed at the source) is hidden;
