@@ -4,8 +4,8 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from pipelines.memo import RunMemo, copy_reused, record, snapshot_unchanged
 from pipelines.resources import UtvalgSettings
-from pipelines.storage.memo import RunMemo, copy_reused, record, snapshot_unchanged
 from pipelines.storage.publication import Step, publish
 from pipelines.storage.warehouse import RunWarehouse, write_snapshot
 

@@ -18,8 +18,8 @@ import assets.publication
 import assets.reference
 import assets.selection
 from pipelines import settings
+from pipelines.memo import RunMemo
 from pipelines.resources import UtvalgSettings
-from pipelines.storage.memo import RunMemo
 from pipelines.storage.warehouse import RunWarehouse, WarehouseIOManager
 
 ASSET_MODULES = [

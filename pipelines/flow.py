@@ -22,8 +22,8 @@ import polars as pl
 
 from pipelines.config import ConfigError
 from pipelines.definitions import build_definitions
+from pipelines.memo import Plan, plan
 from pipelines.resources import UtvalgSettings
-from pipelines.storage.memo import Plan, plan
 from pipelines.storage.publication import PublicationError, end_run, start_run, working_copy
 from pipelines.storage.warehouse import Warehouse
 
@@ -233,7 +233,7 @@ def materialise(
     instance (``$DAGSTER_HOME``) records the run for the Dagster UI; otherwise an ephemeral one is used.
     Nothing goes to the console: Dagster's events go to ``log_dir/<run id>.log`` (when given) and
     ``on_stage`` gets one line per stage as it completes. With ``reuse``, steps whose inputs are unchanged
-    since the last published run are not run again (:mod:`pipelines.storage.memo`); every run records its
+    since the last published run are not run again (:mod:`pipelines.memo`); every run records its
     steps' input keys for the next.
     """
     base = build_definitions(str(warehouse), **settings)

@@ -1,5 +1,5 @@
 """A run reuses the steps whose inputs are unchanged since the last published run, and its outputs are
-byte for byte those of a run that computes everything (pipelines/storage/memo.py)."""
+byte for byte those of a run that computes everything (pipelines/memo.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ import pytest
 
 from pipelines.definitions import build_definitions
 from pipelines.flow import FlowRun, materialise
+from pipelines.memo import FILES_TABLE, READS, VERSIONS_TABLE, input_keys
 from pipelines.resources import UtvalgSettings
 from pipelines.settings import PROJECT_ROOT
-from pipelines.storage.memo import FILES_TABLE, READS, VERSIONS_TABLE, input_keys
 from tests.conftest import NP5, SAMPLES, SAMPLES_CONFIG
 
 SCHOOL_YEAR = "2020-21"  # the year tests/fixtures/udir-export-samples.toml selects
@@ -38,7 +38,8 @@ def _run(place: Path, *, reuse: bool = True, config: Path = SAMPLES_CONFIG) -> F
 
 
 def _tables(database: Path, leave_out: set[str] = MEMO_TABLES) -> dict[str, str]:
-    """Every table's content as a hash (what the memo records is left out: it says what was reused)."""
+    """Every table's content as a hash (what the memo records is left out: it names the runs that
+    computed each step)."""
     connection = duckdb.connect(str(database), read_only=True)
     try:
         names = [
@@ -81,6 +82,12 @@ def _materialised(run: FlowRun) -> set[str]:
     }
 
 
+def _reused(place: Path, run: FlowRun) -> set[str]:
+    """The steps ``run`` reused: the run that computed them, recorded in the warehouse, is another."""
+    versions = _versions(place)
+    return set(versions.filter(pl.col("run_id") != run.result.run_id)["step"])
+
+
 def _versions(place: Path) -> pl.DataFrame:
     connection = duckdb.connect(str(place / "w.duckdb"), read_only=True)
     try:
@@ -104,7 +111,7 @@ def first(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(SAMPLES, place / "raw")
     run = _run(place)
     assert run.success
-    assert not _versions(place)["reused"].any()
+    assert not _reused(place, run)
     return place
 
 
@@ -126,9 +133,11 @@ def test_an_unchanged_run_reuses_every_step_and_publishes_the_same_bytes(first, 
     # Only publication ran: no step read its inputs or computed anything.
     assert _materialised(run) == {"publication"}
     assert _published(place) == before
-    versions = _versions(place)
-    assert versions["reused"].all() and versions.height > 30
-    assert run.metadata("publication")["reused"] == versions["step"].to_list()
+    steps = _versions(place)["step"].to_list()
+    assert _reused(place, run) == set(steps) and len(steps) > 30
+    assert run.metadata("publication")["reused"] == steps
+    # What the warehouse records does not depend on whether a step was reused.
+    assert _tables(place / "w.duckdb", set()) == _tables(first / "w.duckdb", set())
     # The published run is a new one: its reports folder is its own, with the reused files copied in.
     assert (place / "reports" / SCHOOL_YEAR).resolve() != (first / "reports" / SCHOOL_YEAR).resolve()
 
@@ -145,16 +154,15 @@ def test_a_changed_file_recomputes_what_depends_on_it_and_gives_a_fresh_runs_out
     assert _published(place) == _published(fresh)
     assert _published(place) != _published(first)
 
-    # Exactly the parsing step and what is downstream of it ran; the registers and the register's records did not.
+    # Exactly the parsing step and what is downstream of it ran; the registers and the register's
+    # records did not.
     definitions = build_definitions(str(place / "w.duckdb"))
     graph = definitions.resolve_asset_graph()
     parsed = ("raw_files", "parsed_observations", "parse_quarantine")  # the tables the parsing step writes
     downstream = dg.AssetSelection.assets(*parsed).downstream().resolve(graph)
     assert _materialised(run) == {key.to_user_string() for key in downstream}
-    reused = set(_versions(place).filter(pl.col("reused"))["step"])
-    assert reused == {"kommune_register", "kommune_registers", "kommune_mapping", "fylke_mapping", *READS} - {
-        "parsed_exports"
-    }
+    registers = {"kommune_register", "kommune_registers", "kommune_mapping", "fylke_mapping"}
+    assert _reused(place, run) == registers | {"register_records", "review_records"}
 
 
 def test_a_changed_configuration_recomputes_everything(first, tmp_path):
@@ -165,7 +173,7 @@ def test_a_changed_configuration_recomputes_everything(first, tmp_path):
     run = _run(place, config=config)
     assert run.success
     assert _materialised(run) == _all_assets(place)
-    assert not _versions(place)["reused"].any()
+    assert not _reused(place, run)
 
 
 def test_a_failed_run_leaves_the_published_run_and_its_record_alone(first, tmp_path):
@@ -188,7 +196,8 @@ def test_run_full_recomputes_everything(first, tmp_path):
     arguments = ["run", "--raw", str(place / "raw"), "--config", str(SAMPLES_CONFIG), "--quiet"]
     arguments += ["--warehouse", str(place / "w.duckdb"), "--reports", str(place / "reports"), "--full"]
     assert main(arguments) == 0
-    assert not _versions(place)["reused"].any()
+    computed_by = set(_versions(place)["run_id"])
+    assert len(computed_by) == 1 and not computed_by & set(_versions(first)["run_id"])
     assert _published(place) == _published(first)
 
 

@@ -47,7 +47,9 @@ from pipelines.storage.warehouse import Warehouse
 VERSIONS_TABLE = "asset_versions"
 FILES_TABLE = "asset_version_files"
 VERSIONS_SCHEMA = pl.Schema(
-    {"step": pl.String(), "assets": pl.List(pl.String()), "input_key": pl.String(), "reused": pl.Boolean()}
+    # The step's assets in one string ("a, b"): every warehouse table can be exported to CSV. ``run_id``:
+    # the run that computed the step's tables and files (a run that reused them is not this one).
+    {"step": pl.String(), "assets": pl.String(), "input_key": pl.String(), "run_id": pl.String()}
 )
 FILES_SCHEMA = pl.Schema({"step": pl.String, "path": pl.String, "sha256": pl.String})
 
@@ -299,17 +301,23 @@ def record(
             for path in paths
         ]
         kept = previous.filter(~pl.col("step").is_in(list(memo.step_keys)))
+        computed_by = dict(zip(previous["step"], previous["run_id"], strict=True))
         versions = pl.concat(
             [
                 pl.DataFrame(
                     [
-                        (name, memo.assets[name], key, name in memo.reused)
+                        (
+                            name,
+                            ", ".join(memo.assets[name]),
+                            key,
+                            computed_by[name] if name in memo.reused else context.run.run_id,
+                        )
                         for name, key in memo.step_keys.items()
                     ],
                     schema=VERSIONS_SCHEMA,
                     orient="row",
                 ),
-                kept.with_columns(reused=pl.lit(False)),
+                kept,
             ]
         )
         files = pl.concat(
