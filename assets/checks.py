@@ -1,7 +1,8 @@
 """Blocking asset checks: failures show counts and sample rows in the Dagster UI."""
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
-import pandera.polars as pa
 import polars as pl
 
 from assets.metadata import markdown_table
@@ -10,8 +11,13 @@ from pipelines.tables import FIGURE_KEY, HARMONISED_KEY
 from pipelines.validate.observations import schema_for
 from pipelines.validate.tables import harmonised_schema
 
+if TYPE_CHECKING:
+    import pandera.polars as pa
 
-def _schema_check(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> dg.AssetCheckResult:
+
+def _schema_check(frame: pl.DataFrame, schema: "pa.DataFrameSchema") -> dg.AssetCheckResult:
+    import pandera.polars as pa  # with the check, not the module: pandera brings pandas
+
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:

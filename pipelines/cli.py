@@ -78,6 +78,8 @@ def _run_flow(args: argparse.Namespace, warehouse: Path, targets: list[str], rep
         allow_missing=args.allow_missing,
         reports_dir=reports,
         progress=args.command != "run" and not quiet,
+        # `utvalg run` reuses what is unchanged since the last run it published; --full recomputes it all.
+        reuse=args.command == "run" and not args.full,
     )
     if run.success:
         return run
@@ -455,6 +457,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--reports", default=str(settings.REPORTS_DIR), help="reports folder (default: %(default)s)"
     )
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument(
+        "--full",
+        action="store_true",
+        help="recompute every asset (default: reuse the assets whose inputs, configuration and code are "
+        "unchanged since the last run)",
+    )
     run.set_defaults(handler=command_run)
 
     export = commands.add_parser(

@@ -18,6 +18,7 @@ import assets.publication
 import assets.reference
 import assets.selection
 from pipelines import settings
+from pipelines.memo import RunMemo
 from pipelines.resources import UtvalgSettings
 from pipelines.storage.warehouse import RunWarehouse, WarehouseIOManager
 
@@ -33,8 +34,11 @@ ASSET_MODULES = [
 ]
 
 
-def build_definitions(database: str | None = None, **utvalg: Any) -> dg.Definitions:
-    """Definitions with an optional warehouse path and settings (tests use temporary ones)."""
+def build_definitions(
+    database: str | None = None, memo: RunMemo | None = None, **utvalg: Any
+) -> dg.Definitions:
+    """Definitions with an optional warehouse path, the run's plan of reused steps (none: everything is
+    computed) and settings (tests use temporary ones)."""
     database = database or str(settings.warehouse_path())
     stages = dg.load_assets_from_modules(ASSET_MODULES)
     keys = [
@@ -50,6 +54,7 @@ def build_definitions(database: str | None = None, **utvalg: Any) -> dg.Definiti
             "io_manager": WarehouseIOManager(database=database),
             "warehouse": RunWarehouse(database=database),
             "utvalg": UtvalgSettings(**utvalg),
+            "memo": memo or RunMemo.unplanned(),
         },
         executor=dg.in_process_executor,
     )

@@ -17,9 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 import polars as pl
 
+from pipelines.config import ConfigError
 from pipelines.definitions import build_definitions
+from pipelines.memo import Plan, plan
+from pipelines.resources import UtvalgSettings
+from pipelines.storage.publication import PublicationError, end_run, start_run, working_copy
 from pipelines.storage.warehouse import Warehouse
 
 # Errors that mean the input is wrong (a file, a folder, the configuration), not the run.
@@ -194,6 +199,25 @@ def _run_loggers(
     return {"utvalg": definition}, handlers
 
 
+def _plan(
+    definitions: dg.Definitions,
+    keys: set[dg.AssetKey],
+    warehouse: Path,
+    run_id: str,
+    reuse: bool,
+    **settings: Any,
+) -> Plan | None:
+    """The run's plan, made under the warehouse's lock from the working copy the run will read. None when
+    it cannot be made (the warehouse held by another run, a wrong configuration): then everything is
+    computed, nothing recorded, and the run fails with the error, as a person should see it."""
+    try:
+        start_run(warehouse, run_id)
+        working = Warehouse(working_copy(warehouse, run_id))
+        return plan(definitions, keys, working, UtvalgSettings(**settings), reuse)
+    except (PublicationError, ConfigError, ValueError, OSError, duckdb.Error):
+        return None
+
+
 def materialise(
     warehouse: Path,
     targets: Sequence[str] = (),
@@ -202,6 +226,7 @@ def materialise(
     raise_on_error: bool = False,
     log_dir: Path | None = None,
     on_stage: Callable[[str], None] | None = None,
+    reuse: bool = False,
     **settings: Any,
 ) -> FlowRun:
     """Materialise ``targets`` and everything upstream of them (every asset when empty) in-process.
@@ -209,7 +234,9 @@ def materialise(
     ``settings`` are the ``utvalg`` resource's fields (raw_dir, config_file, school_year, …). A persistent
     instance (``$DAGSTER_HOME``) records the run for the Dagster UI; otherwise an ephemeral one is used.
     Nothing goes to the console: Dagster's events go to ``log_dir/<run id>.log`` (when given) and
-    ``on_stage`` gets one line per stage as it completes.
+    ``on_stage`` gets one line per stage as it completes. With ``reuse``, steps whose inputs are unchanged
+    since the last published run are not run again (:mod:`pipelines.memo`); every run records its
+    steps' input keys for the next.
     """
     base = build_definitions(str(warehouse), **settings)
     graph = base.resolve_asset_graph()
@@ -220,27 +247,43 @@ def materialise(
         # run ends by publishing what it wrote (without the rest of the graph upstream of publication).
         keys |= {sibling for key in keys for sibling in base.resolve_assets_def(key).keys}
         keys.add(dg.AssetKey("publication"))
-    groups = {key.to_user_string(): graph.get(key).group_name for key in keys}
     run_id = str(uuid.uuid4())
-    log_file = None if log_dir is None else log_dir / f"{run_id}.log"
-    loggers, handlers = _run_loggers(groups, log_file, on_stage)
-    job = dg.Definitions.merge(base, dg.Definitions(loggers=loggers)).resolve_implicit_global_asset_job_def()
-    selection = sorted(keys, key=lambda key: key.to_user_string()) if targets else None
-    instance = (
-        dg.DagsterInstance.get()
-        if persistent_instance and os.environ.get("DAGSTER_HOME")
-        else dg.DagsterInstance.ephemeral()
-    )
     try:
-        result = job.execute_in_process(
-            # Naming the run's loggers in its configuration is what replaces Dagster's console logger.
-            run_config={"loggers": {name: {} for name in loggers}},
-            instance=instance,
-            asset_selection=selection,
-            raise_on_error=raise_on_error,
-            run_id=run_id,
+        steps = _plan(base, keys, warehouse, run_id, reuse, **settings)
+        reused = set() if steps is None else {k for name in steps.reused for k in steps.assets[name]}
+        if reused and on_stage is not None:
+            on_stage(
+                f"unchanged since the last run: {len(steps.reused) if steps else 0} of "
+                f"{len(steps.keys) if steps else 0} steps reused ({len(reused)} assets)"
+            )
+        run_keys = {key for key in keys if key.to_user_string() not in reused}
+        definitions = build_definitions(
+            str(warehouse), memo=None if steps is None else steps.resource(), **settings
         )
+        groups = {key.to_user_string(): graph.get(key).group_name for key in run_keys}
+        log_file = None if log_dir is None else log_dir / f"{run_id}.log"
+        loggers, handlers = _run_loggers(groups, log_file, on_stage)
+        job = dg.Definitions.merge(
+            definitions, dg.Definitions(loggers=loggers)
+        ).resolve_implicit_global_asset_job_def()
+        selection = sorted(run_keys, key=lambda key: key.to_user_string()) if targets or reused else None
+        instance = (
+            dg.DagsterInstance.get()
+            if persistent_instance and os.environ.get("DAGSTER_HOME")
+            else dg.DagsterInstance.ephemeral()
+        )
+        try:
+            result = job.execute_in_process(
+                # Naming the run's loggers in its configuration is what replaces Dagster's console logger.
+                run_config={"loggers": {name: {} for name in loggers}},
+                instance=instance,
+                asset_selection=selection,
+                raise_on_error=raise_on_error,
+                run_id=run_id,
+            )
+        finally:
+            for handler in handlers:
+                handler.close()
     finally:
-        for handler in handlers:
-            handler.close()
+        end_run(run_id)  # the run's resources let the warehouse go; a plan made without a run does here
     return FlowRun(result, Warehouse(warehouse), log_file)

@@ -4,7 +4,7 @@ snapshot.
 Stages, bottom to top: the shared base (settings, configuration, vocabulary, table shapes, storage,
 provenance) → reference → ingest → validate → harmonise → indicators → selection → outputs. A module may
 import from its own stage and the ones below it, never from a later stage, and never from the Dagster
-shell (assets, definitions, resources, flow, cli) or the sample generator.
+shell (assets, definitions, resources, flow, memo, cli) or the sample generator.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ STAGES = {
 # the organisation-number check (so its numbers pass validation), and the scheme's cohort list (to select
 # its past cohorts with the function the follow-up remakes them with, on its own figures).
 TOOLS = {"sample": 6}
-SHELL = {"cli", "definitions", "resources", "flow", "snapshot", "diagram", "evaluation"}
+SHELL = {"cli", "definitions", "resources", "flow", "memo", "snapshot", "diagram", "evaluation"}
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.json"
 
 

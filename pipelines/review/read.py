@@ -21,10 +21,9 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import openpyxl
 import polars as pl
-from openpyxl.utils import get_column_letter
 
 from pipelines.outputs.review_form import (
     CODE_HEADING,
@@ -60,6 +59,9 @@ REVIEW_SCHEMA = {
 }
 REVIEW_VALUES = tuple(REVIEW_FIELDS)
 
+if TYPE_CHECKING:
+    import openpyxl
+
 
 class ReviewError(ValueError):
     """A returned workbook refused: which file, sheet and cell, and what was expected there."""
@@ -92,10 +94,14 @@ class PublishedRun:
 
 def cell(row: int, column: int) -> str:
     """Zero-based row and column → ``C7``."""
+    from openpyxl.utils import get_column_letter
+
     return f"{get_column_letter(column + 1)}{row + 1}"
 
 
 def _load(data: bytes, file: str) -> openpyxl.Workbook:
+    import openpyxl  # where a workbook is read: every run imports this module, few read a workbook
+
     try:
         return openpyxl.load_workbook(io.BytesIO(data), data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import pandera.polars as pa
+from typing import TYPE_CHECKING
+
 import polars as pl
 
 from pipelines.pupils.aggregate import PupilFolder
@@ -19,6 +20,9 @@ from pipelines.validate.schemas import (
     observation_schema,
     split_valid,
 )
+
+if TYPE_CHECKING:
+    import pandera.polars as pa
 
 
 def schema_for(registers: Registers) -> pa.DataFrameSchema:

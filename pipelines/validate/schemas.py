@@ -9,9 +9,9 @@ abroad excepted).
 
 from __future__ import annotations
 
-import pandera.polars as pa
+from typing import TYPE_CHECKING
+
 import polars as pl
-from pandera.api.polars.types import PolarsData
 
 from pipelines.tables import (
     MEASURE_RANGES,
@@ -21,6 +21,11 @@ from pipelines.tables import (
     quarantine_rows,
 )
 from pipelines.vocabulary import LEVELS, SOURCES
+
+# pandera (and the pandas it brings) is imported where a schema is built or checked, not with the module.
+if TYPE_CHECKING:
+    import pandera.polars as pa
+    from pandera.api.polars.types import PolarsData
 
 ORGANISATION_NUMBER_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
 
@@ -79,6 +84,8 @@ def _unit_code_matches_level(data: PolarsData) -> pl.LazyFrame:
 
 
 def observation_schema(known_municipalities: set[str], known_counties: set[str]) -> pa.DataFrameSchema:
+    import pandera.polars as pa
+
     """The schema of ``observations`` (and, with other lineage columns, of the harmonised table)."""
     columns = {name: pa.Column(dtype, nullable=True) for name, dtype in OBSERVATION_SCHEMA.items()}
     columns.update(
@@ -185,6 +192,8 @@ def split_valid(
     Failure cases that point at no row (a wrong column, a wrong type) are bugs, not bad data, and
     raise.
     """
+    import pandera.polars as pa
+
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:

@@ -3,7 +3,10 @@ and the harmonised observations."""
 
 from __future__ import annotations
 
-import pandera.polars as pa
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING
+
 import polars as pl
 
 from pipelines.tables import (
@@ -17,61 +20,109 @@ from pipelines.tables import (
 from pipelines.validate.schemas import value_in_range_check
 from pipelines.vocabulary import LEVELS, SOURCES
 
-MUNICIPALITY_REGISTER = pa.DataFrameSchema(
-    {
-        "municipality_code": pa.Column(pl.String, pa.Check.str_matches(r"^\d{4}$"), unique=True),
-        "municipality_name": pa.Column(pl.String, pa.Check.str_length(min_value=1)),
-        "county_code": pa.Column(pl.String, pa.Check.str_matches(r"^\d{2}$")),
-        "is_pseudo": pa.Column(pl.Boolean),
-        "county_name": pa.Column(pl.String),
-        "statsforvalter": pa.Column(pl.String, nullable=True),
-    },
-    strict=True,
-    name="kommune_register",
-)
+if TYPE_CHECKING:
+    import pandera.polars as pa
 
-MAPPING = pa.DataFrameSchema(
-    {
-        "source_structure": pa.Column(pl.Int32, pa.Check.isin([2013, 2017, 2018, 2019, 2020, 2024])),
-        "source_code": pa.Column(pl.String, pa.Check.str_matches(r"^\d{2}(\d{2})?$")),
-        "target_code": pa.Column(pl.String, pa.Check.str_matches(r"^\d{2}(\d{2})?$")),
-        "kind": pa.Column(pl.String, pa.Check.isin(["unchanged", "recode", "merge", "split"])),
-        "weight": pa.Column(pl.Float64, pa.Check.in_range(0, 1, include_min=False)),
-    },
-    strict=True,
-    unique=["source_structure", "source_code", "target_code"],
-    name="mapping",
-)
 
-RAW_FILES = pa.DataFrameSchema(
-    {
-        "source_file": pa.Column(pl.String, unique=True),
-        "sha256": pa.Column(pl.String, pa.Check.str_matches(r"^[0-9a-f]{64}$")),
-        "bytes": pa.Column(pl.Int64, pa.Check.gt(0)),
-        "source": pa.Column(pl.String, pa.Check.isin([*SOURCES, "skoleporten"])),
-        "encoding": pa.Column(pl.String),
-    },
-    strict=True,
-    name="raw_files",
-)
+class LazySchema:
+    """A pandera schema built when it is first used: pandera brings pandas with it, seconds of imports
+    that a run which validates nothing (every step reused) should not pay."""
 
-QUARANTINE = pa.DataFrameSchema(
-    {
-        "source": pa.Column(pl.String),
-        "source_file": pa.Column(pl.String),
-        "source_line": pa.Column(pl.Int64, nullable=True),
-        "source_column": pa.Column(pl.String, nullable=True),
-        "raw_value": pa.Column(pl.String, nullable=True),
-        "reason": pa.Column(pl.String, pa.Check.str_length(min_value=1)),
-        "figure": pa.Column(pl.String, nullable=True),
-        "stage": pa.Column(pl.String, pa.Check.isin(list(QUARANTINE_STAGES))),
-    },
-    strict=True,
-    name="quarantine",
-)
+    def __init__(self, build: Callable[[], pa.DataFrameSchema]) -> None:
+        self._build = build
+
+    @cached_property
+    def schema(self) -> pa.DataFrameSchema:
+        return self._build()
+
+    def validate(self, frame: pl.DataFrame) -> pl.DataFrame:
+        return self.schema.validate(frame)
+
+
+def _municipality_register() -> pa.DataFrameSchema:
+    import pandera.polars as pa
+
+    return pa.DataFrameSchema(
+        {
+            "municipality_code": pa.Column(pl.String, pa.Check.str_matches(r"^\d{4}$"), unique=True),
+            "municipality_name": pa.Column(pl.String, pa.Check.str_length(min_value=1)),
+            "county_code": pa.Column(pl.String, pa.Check.str_matches(r"^\d{2}$")),
+            "is_pseudo": pa.Column(pl.Boolean),
+            "county_name": pa.Column(pl.String),
+            "statsforvalter": pa.Column(pl.String, nullable=True),
+        },
+        strict=True,
+        name="kommune_register",
+    )
+
+
+MUNICIPALITY_REGISTER = LazySchema(_municipality_register)
+
+
+def _mapping() -> pa.DataFrameSchema:
+    import pandera.polars as pa
+
+    return pa.DataFrameSchema(
+        {
+            "source_structure": pa.Column(pl.Int32, pa.Check.isin([2013, 2017, 2018, 2019, 2020, 2024])),
+            "source_code": pa.Column(pl.String, pa.Check.str_matches(r"^\d{2}(\d{2})?$")),
+            "target_code": pa.Column(pl.String, pa.Check.str_matches(r"^\d{2}(\d{2})?$")),
+            "kind": pa.Column(pl.String, pa.Check.isin(["unchanged", "recode", "merge", "split"])),
+            "weight": pa.Column(pl.Float64, pa.Check.in_range(0, 1, include_min=False)),
+        },
+        strict=True,
+        unique=["source_structure", "source_code", "target_code"],
+        name="mapping",
+    )
+
+
+MAPPING = LazySchema(_mapping)
+
+
+def _raw_files() -> pa.DataFrameSchema:
+    import pandera.polars as pa
+
+    return pa.DataFrameSchema(
+        {
+            "source_file": pa.Column(pl.String, unique=True),
+            "sha256": pa.Column(pl.String, pa.Check.str_matches(r"^[0-9a-f]{64}$")),
+            "bytes": pa.Column(pl.Int64, pa.Check.gt(0)),
+            "source": pa.Column(pl.String, pa.Check.isin([*SOURCES, "skoleporten"])),
+            "encoding": pa.Column(pl.String),
+        },
+        strict=True,
+        name="raw_files",
+    )
+
+
+RAW_FILES = LazySchema(_raw_files)
+
+
+def _quarantine() -> pa.DataFrameSchema:
+    import pandera.polars as pa
+
+    return pa.DataFrameSchema(
+        {
+            "source": pa.Column(pl.String),
+            "source_file": pa.Column(pl.String),
+            "source_line": pa.Column(pl.Int64, nullable=True),
+            "source_column": pa.Column(pl.String, nullable=True),
+            "raw_value": pa.Column(pl.String, nullable=True),
+            "reason": pa.Column(pl.String, pa.Check.str_length(min_value=1)),
+            "figure": pa.Column(pl.String, nullable=True),
+            "stage": pa.Column(pl.String, pa.Check.isin(list(QUARANTINE_STAGES))),
+        },
+        strict=True,
+        name="quarantine",
+    )
+
+
+QUARANTINE = LazySchema(_quarantine)
 
 
 def harmonised_schema(target_municipalities: set[str]) -> pa.DataFrameSchema:
+    import pandera.polars as pa
+
     columns = {name: pa.Column(dtype, nullable=True) for name, dtype in HARMONISED_SCHEMA.items()}
     columns.update(
         source=pa.Column(pl.String, pa.Check.isin(SOURCES)),
