@@ -273,7 +273,7 @@ def command_select(args: argparse.Namespace) -> int:
 
 
 def command_sample(args: argparse.Namespace) -> int:
-    from pipelines.sample.generate import generate_sample
+    from pipelines.sample.generate import SCHOOL_YEARS, generate_sample
     from pipelines.sample.scenario import ScenarioError, load_scenario
 
     try:
@@ -281,7 +281,8 @@ def command_sample(args: argparse.Namespace) -> int:
     except ScenarioError as error:
         print(f"utvalg: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    summary = generate_sample(args.seed, Path(args.out), settings.REFERENCE_DIR, scenario)
+    pupil_years = SCHOOL_YEARS if args.pupils else ()
+    summary = generate_sample(args.seed, Path(args.out), settings.REFERENCE_DIR, scenario, pupil_years)
     print(json.dumps(summary, indent=2, default=str))
     return EXIT_OK
 
@@ -499,6 +500,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--scenario",
         metavar="FILE.toml",
         help="the generator's knobs, e.g. data/scenarios/tunge_haler.toml (default: the standard scenario)",
+    )
+    sample.add_argument(
+        "--pupils",
+        action="store_true",
+        help="also write the pupil-level datasets behind the exports to OUT/elevdata/ (docs/pupil_data.md)",
     )
     sample.set_defaults(handler=command_sample)
 

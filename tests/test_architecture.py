@@ -31,6 +31,8 @@ STAGES = {
     "provenance": 0,
     "reference": 1,
     "ingest": 2,
+    # Pupil-level data read and aggregated to the figures the exports publish, beside the exports.
+    "pupils": 2,
     "validate": 3,
     "harmonise": 4,
     "indicators": 5,

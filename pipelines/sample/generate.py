@@ -34,7 +34,7 @@ figures is what makes regression to the mean real in the sample. Three more file
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,10 +43,12 @@ import polars as pl
 
 from pipelines.config import Config, load_config
 from pipelines.ingest.files import COHORTS_FILE, SELECTION_TRUTH_FILE, SUPPORT_TRUTH_FILE, TRUTH_FILE
+from pipelines.ingest.sources.elevundersokelsen import survey_indicator
 from pipelines.reference.mapping import load_changes, municipality_mapping
 from pipelines.reference.registers import NEWEST_STRUCTURE, Registers, load_registers, nominal_structure
 from pipelines.sample.exports import UNIT_HEADER, portal_csv, portal_number, portal_xlsx
 from pipelines.sample.population import Population, build_population
+from pipelines.sample.pupils import Places, PupilWriter
 from pipelines.sample.scenario import AREAS, SCENARIO_FILE, Scenario, scenario_toml
 from pipelines.sample.simulate import (
     SOURCE_UNITS,
@@ -330,7 +332,12 @@ class NationalSample:
     """The simulated population of one seed, and the exports Udir would publish from it, year by year."""
 
     def __init__(
-        self, seed: int, reference_dir: Path, scenario: Scenario, config: Config | None = None
+        self,
+        seed: int,
+        reference_dir: Path,
+        scenario: Scenario,
+        config: Config | None = None,
+        pupils: PupilWriter | None = None,
     ) -> None:
         self.scenario = scenario
         self.config = config or load_config()
@@ -362,6 +369,7 @@ class NationalSample:
         }
         self.figures: list[pl.DataFrame] = []
         self.selections: list[pl.DataFrame] = []
+        self.pupils = pupils
 
     def support_shift(self, year: str) -> np.ndarray:
         """Per school, what support adds to its kommune's learning quality in ``year`` (scale points)."""
@@ -487,6 +495,17 @@ class NationalSample:
             self.layouts[structure] = layout_for(structure, self.population, self.registers, self.links)
         return self.layouts[structure]
 
+    def pupils_wanted(self, year: str) -> PupilWriter | None:
+        """The pupil writer when ``year``'s pupils are to be written."""
+        return self.pupils if self.pupils is not None and self.pupils.wanted(year) else None
+
+    def places(self, year: str) -> Places:
+        layout = self.layout(year)
+        return Places(
+            self.population.schools["orgnr"].to_numpy(),
+            np.array(layout.kommune_codes)[layout.school_kommune],
+        )
+
     def sizes(self, grade: str) -> np.ndarray:
         base = self.base["5"] if grade in ("5", "7") else self.base["8"]
         mask = ~self.is_vgs if grade != "vg1" else self.is_vgs
@@ -511,6 +530,7 @@ class NationalSample:
                 levels = levels_of(pupils, layout)
                 counts = levels.aggregate(np.zeros(pupils.size), _count)
                 ability = self.rng.normal(0, 1, pupils.size)  # what a pupil's subjects have in common
+                tested: dict[str, tuple[np.ndarray, np.ndarray]] = {}
                 for subject in ("Engelsk", "Lesing", "Regning"):
                     if grade == "9" and subject == "Engelsk":
                         continue
@@ -553,6 +573,7 @@ class NationalSample:
                         )
                     )
                     level_of_pupil = np.searchsorted(CUTS[grade], scores) + 1
+                    tested[subject.lower()] = (scores, level_of_pupil)
                     shares = [
                         (
                             f"Andel på mestringsnivå {k}",
@@ -562,6 +583,8 @@ class NationalSample:
                         for k in range(1, len(CUTS[grade]) + 2)
                     ]
                     mastery_blocks.append(Block(dims, "Antall elever deltatt", counts, shares))
+                if writer := self.pupils_wanted(year):
+                    writer.national_test(year, grade, self.places(year), pupils.school, tested)
             included = self.included(np.where(present, self.base["5"] + self.base["8"], 0))
             for stem, blocks in (
                 ("Nasjonale_proever", main_blocks),
@@ -591,6 +614,7 @@ class NationalSample:
                 bullied = bernoulli(
                     self.rng, pupils, bullied_logit + SOURCE_UNITS["bullying_logit"] * environment
                 )
+                indices: dict[str, np.ndarray] = {}
                 self.record(year, ("elevundersokelsen", "mobbing", grade, None), pupils, bullied * 100)
                 dims = f"Mobbing på skolen.{SURVEY_GRADE_TEXT[grade]}.Alle eierformer.Begge kjønn"
                 blocks.append(
@@ -607,10 +631,13 @@ class NationalSample:
                     ).clip(1, 5)
                     key = ("elevundersokelsen", SURVEY_INDICATORS.get(indicator, ""), grade, None)
                     self.record(year, key, pupils, index)
+                    indices[survey_indicator(indicator)] = index
                     dims = f"{indicator}.{SURVEY_GRADE_TEXT[grade]}.Alle eierformer.Begge kjønn"
                     blocks.append(
                         Block(dims, "Antall besvarte", counts, [("Snitt", 1, levels.aggregate(index, _mean))])
                     )
+                if writer := self.pupils_wanted(year):
+                    writer.survey(year, grade, self.places(year), pupils.school, bullied, indices)
             included = self.included(np.where(present, self.base["5"] + self.base["8"], 0))
             name = f"{year}_20260301-0900_Elevundersoekelsen_{stem}.csv"
             files[name] = portal_csv(
@@ -643,6 +670,8 @@ class NationalSample:
         support = SOURCE_UNITS["grunnskolepoeng"] * LEARNING_IN_GRUNNSKOLEPOENG * self.support_shift(year)
         without = (raw - support[pupils.school]).clip(10, 60)
         self.record(year, ("grunnskolepoeng", "grunnskolepoeng", "10", None), pupils, points, without)
+        if writer := self.pupils_wanted(year):
+            writer.grunnskolepoeng(year, self.places(year), pupils.school, points)
         note = EXAMS_CANCELLED if year in ("2019-20", "2020-21") else None
         block = Block(
             "Alle eierformer.Begge kjønn",
@@ -696,6 +725,8 @@ class NationalSample:
         )
         completed = bernoulli(self.rng, pupils, logit)
         self.record(year, ("gjennomforing", "fullfort_og_bestatt", "vgs", None), pupils, completed * 100)
+        if writer := self.pupils_wanted(year):
+            writer.completion(year, self.places(year), pupils.school, completed)
         block = Block(
             "Alle eierformer.Alle utdanningsprogram.Begge kjønn",
             "Antall elever",
@@ -751,13 +782,18 @@ class NationalSample:
 
 
 def generate_sample(
-    seed: int, out_dir: Path, reference_dir: Path, scenario: Scenario | None = None
+    seed: int,
+    out_dir: Path,
+    reference_dir: Path,
+    scenario: Scenario | None = None,
+    pupil_years: Collection[str] = (),
 ) -> dict[str, object]:
-    """Write the national sample for ``seed`` and ``scenario`` (None: the standard one) to ``out_dir``;
-    returns a summary."""
+    """Write the national sample for ``seed`` and ``scenario`` (None: the standard one) to ``out_dir``,
+    with the pupil-level datasets of ``pupil_years`` (``pipelines/sample/pupils.py``); returns a
+    summary."""
     started = time.perf_counter()
     scenario = scenario or Scenario()
-    sample, written = simulate(seed, reference_dir, scenario)
+    sample, written = simulate(seed, reference_dir, scenario, pupil_years)
     for name, data in written.items():
         write_atomically(out_dir / name, data)
     return {
@@ -773,9 +809,16 @@ def generate_sample(
     }
 
 
-def simulate(seed: int, reference_dir: Path, scenario: Scenario) -> tuple[NationalSample, dict[str, bytes]]:
-    """The sample for ``seed`` and ``scenario``, and its files by path (nothing written)."""
-    sample = NationalSample(seed, reference_dir, scenario)
+def simulate(
+    seed: int, reference_dir: Path, scenario: Scenario, pupil_years: Collection[str] = ()
+) -> tuple[NationalSample, dict[str, bytes]]:
+    """The sample for ``seed`` and ``scenario``, and its files by path (nothing written); with the
+    pupil-level datasets of ``pupil_years``."""
+    unknown = sorted(set(pupil_years) - set(SCHOOL_YEARS))
+    if unknown:
+        raise ValueError(f"no such school year in the sample: {', '.join(unknown)}")
+    writer = PupilWriter(seed, frozenset(pupil_years)) if pupil_years else None
+    sample = NationalSample(seed, reference_dir, scenario, pupils=writer)
     written: dict[str, bytes] = {}
     for year in SCHOOL_YEARS:
         if year in PAST_COHORTS:
@@ -793,4 +836,6 @@ def simulate(seed: int, reference_dir: Path, scenario: Scenario) -> tuple[Nation
     written[SELECTION_TRUTH_FILE] = pl.concat(sample.selections).write_csv().encode("utf-8")
     written[SUPPORT_TRUTH_FILE] = sample.support_truth().write_csv().encode("utf-8")
     written[SCENARIO_FILE] = scenario_toml(scenario, seed).encode("utf-8")
+    if writer is not None:
+        written |= writer.files()
     return sample, written

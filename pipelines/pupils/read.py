@@ -1,0 +1,314 @@
+"""Reading and checking the pupil-level datasets (``docs/pupil_data.md``) in DuckDB, never in Python.
+
+A file that cannot be read, sits outside a ``school_year=YYYY-YY`` folder or has a missing, unexpected
+or mistyped column stops the run with a :class:`PupilDataError` naming the file (one wrong file makes
+its whole year's figures wrong). A row that breaks a rule is set aside into the quarantine, with its
+file, row number (``file_row_number``, from 0), column, value and reason; the figures are computed from
+the other rows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines.tables import QUARANTINE_SCHEMA
+
+PUPIL_FOLDER = "elevdata"
+PARTITION = re.compile(r"^school_year=(\d{4})-(\d{2})$")
+# A column's kind → the DuckDB types a file may store it as, and its type once read.
+KINDS = {
+    "text": ({"VARCHAR"}, "VARCHAR", pl.String),
+    "number": (
+        {"DOUBLE", "FLOAT", "DECIMAL", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT"},
+        "DOUBLE",
+        pl.Float64,
+    ),
+    "integer": ({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT"}, "INTEGER", pl.Int8),
+    "boolean": ({"BOOLEAN"}, "BOOLEAN", pl.Boolean),
+}
+_ORGANISATION_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
+# Brønnøysund's mod-11 check digit of a nine-digit organisation number, in SQL.
+_CHECK_DIGIT = (
+    "(11 - ("
+    + " + ".join(
+        f"{weight} * CAST(substr(organisation_number, {i + 1}, 1) AS INTEGER)"
+        for i, weight in enumerate(_ORGANISATION_WEIGHTS)
+    )
+    + ") % 11) % 11"
+)
+_COMMON_RULES = (
+    ("pupil_id", "pupil_id IS NULL OR trim(pupil_id) = ''", "missing pupil id"),
+    (
+        "organisation_number",
+        "organisation_number IS NULL OR NOT regexp_full_match(organisation_number, '[0-9]{9}') "
+        f"OR {_CHECK_DIGIT} <> CAST(substr(organisation_number, 9, 1) AS INTEGER)",
+        "expected a nine-digit organisation number with a valid mod-11 check digit",
+    ),
+    (
+        "municipality_code",
+        "municipality_code IS NULL OR NOT regexp_full_match(municipality_code, '[0-9]{4}')",
+        "expected the four-digit kommune number of the school year",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One pupil-level dataset: its columns, the rules a row must keep, and what makes a row unique."""
+
+    name: str
+    columns: dict[str, str]  # column → kind (a key of KINDS)
+    rules: tuple[tuple[str, str, str], ...]  # column, SQL condition true for a bad row, reason
+    key: tuple[str, ...]  # one row per pupil and …
+
+    def polars_schema(self) -> pl.Schema:
+        return pl.Schema({column: KINDS[kind][2] for column, kind in self.columns.items()})
+
+
+DATASETS = {
+    dataset.name: dataset
+    for dataset in (
+        Dataset(
+            "nasjonale_prover",
+            {
+                "pupil_id": "text",
+                "organisation_number": "text",
+                "municipality_code": "text",
+                "grade": "text",
+                "subject": "text",
+                "status": "text",
+                "scale_points": "number",
+                "mastery_level": "integer",
+            },
+            (
+                *_COMMON_RULES,
+                ("grade", "grade IS NULL OR grade NOT IN ('5', '8', '9')", "expected grade 5, 8 or 9"),
+                (
+                    "subject",
+                    "subject IS NULL OR subject NOT IN ('engelsk', 'lesing', 'regning')",
+                    "expected subject engelsk, lesing or regning",
+                ),
+                (
+                    "status",
+                    "status IS NULL OR status NOT IN ('deltatt', 'fritatt', 'ikke_deltatt')",
+                    "expected status deltatt, fritatt or ikke_deltatt",
+                ),
+                (
+                    "scale_points",
+                    "status = 'deltatt' AND (scale_points IS NULL OR NOT scale_points BETWEEN 1 AND 100)",
+                    "a pupil who took the test needs scale points from 1 to 100",
+                ),
+                (
+                    "mastery_level",
+                    "status = 'deltatt' AND (mastery_level IS NULL "
+                    "OR NOT mastery_level BETWEEN 1 AND CASE grade WHEN '5' THEN 3 ELSE 5 END)",
+                    "a pupil who took the test needs a mastery level from 1 to 3 (5th grade) or 5",
+                ),
+                (
+                    "status",
+                    "status <> 'deltatt' AND (scale_points IS NOT NULL OR mastery_level IS NOT NULL)",
+                    "scale points or a mastery level for a pupil who did not take the test",
+                ),
+            ),
+            ("grade", "subject"),
+        ),
+        Dataset(
+            "elevundersokelsen",
+            {
+                "pupil_id": "text",
+                "organisation_number": "text",
+                "municipality_code": "text",
+                "grade": "text",
+                "question": "text",
+                "answer": "number",
+            },
+            (
+                *_COMMON_RULES,
+                (
+                    "grade",
+                    "grade IS NULL OR NOT regexp_full_match(grade, '[1-9]|10|vg[1-3]')",
+                    "expected grade 1–10 or vg1–vg3",
+                ),
+                ("question", "question IS NULL OR trim(question) = ''", "missing question"),
+                ("answer", "answer IS NULL OR NOT answer BETWEEN 1 AND 5", "expected an answer from 1 to 5"),
+            ),
+            ("question",),
+        ),
+        Dataset(
+            "grunnskolepoeng",
+            {
+                "pupil_id": "text",
+                "organisation_number": "text",
+                "municipality_code": "text",
+                "points": "number",
+            },
+            (
+                *_COMMON_RULES,
+                ("points", "points IS NULL OR NOT points BETWEEN 10 AND 60", "expected points from 10 to 60"),
+            ),
+            (),
+        ),
+        Dataset(
+            "gjennomforing",
+            {
+                "pupil_id": "text",
+                "organisation_number": "text",
+                "municipality_code": "text",
+                "completed": "boolean",
+            },
+            (*_COMMON_RULES, ("completed", "completed IS NULL", "expected true or false")),
+            (),
+        ),
+    )
+}
+
+
+class PupilDataError(Exception):
+    """A pupil-level file the run cannot use; the message names the file and what was expected."""
+
+
+def pupil_datasets(raw_dir: Path) -> dict[str, Path]:
+    """The datasets under ``raw_dir/elevdata`` by name (none when the folder is absent); a folder that
+    is not a known dataset is an error, not ignored."""
+    folder = raw_dir / PUPIL_FOLDER
+    if not folder.is_dir():
+        return {}
+    found = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith("."):
+            continue
+        if path.name not in DATASETS or not path.is_dir():
+            raise PupilDataError(
+                f"{path}: not a pupil-level dataset; expected folders {', '.join(sorted(DATASETS))}"
+            )
+        found[path.name] = path
+    return found
+
+
+def check_files(connection: duckdb.DuckDBPyConnection, dataset: Path) -> list[Path]:
+    """Every parquet file of ``dataset``: in a ``school_year=YYYY-YY`` folder, readable, with exactly the
+    dataset's columns in types of the right kind. Raises :class:`PupilDataError` naming the first bad
+    file."""
+    spec = DATASETS[dataset.name]
+    files = sorted(path for path in dataset.rglob("*") if path.is_file() and not path.name.startswith("."))
+    if not files:
+        raise PupilDataError(f"{dataset}: no parquet files (expected school_year=YYYY-YY/*.parquet)")
+    for file in files:
+        partition = PARTITION.match(file.parent.name)
+        if file.parent.parent != dataset or partition is None:
+            raise PupilDataError(f"{file}: not in a folder school_year=YYYY-YY directly under {dataset}")
+        start, end = int(partition.group(1)), partition.group(2)
+        if f"{(start + 1) % 100:02d}" != end:
+            raise PupilDataError(f"{file}: {file.parent.name} is not a school year (expected {start}-"
+                                 f"{(start + 1) % 100:02d})")  # fmt: skip
+        if file.suffix != ".parquet":
+            raise PupilDataError(f"{file}: expected a .parquet file")
+        try:
+            described = connection.execute(
+                "SELECT column_name, column_type "
+                "FROM (DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = false))",
+                [str(file)],
+            ).fetchall()
+            connection.execute("SELECT count(*) FROM parquet_metadata(?)", [str(file)]).fetchall()
+        except duckdb.Error as error:
+            reason = str(error).splitlines()[0]
+            raise PupilDataError(f"{file}: not a readable parquet file ({reason})") from error
+        types = {name: re.sub(r"\(.*\)$", "", kind) for name, kind in described}
+        for column, kind in spec.columns.items():
+            if column not in types:
+                raise PupilDataError(f"{file}: column '{column}' is missing (expected {kind})")
+            if types[column] not in KINDS[kind][0]:
+                raise PupilDataError(f"{file}: column '{column}' is {types[column]}; expected {kind}")
+        unexpected = sorted(set(types) - set(spec.columns))
+        if unexpected:
+            raise PupilDataError(
+                f"{file}: unexpected column(s) {', '.join(unexpected)}; expected "
+                f"{', '.join(spec.columns)} (the school year comes from the folder name)"
+            )
+    return files
+
+
+def _scan(connection: duckdb.DuckDBPyConnection, dataset: Path) -> duckdb.DuckDBPyRelation:
+    """Every row of the dataset's files with its file, row number and school year (from the folder),
+    its columns cast to their kinds' types; nothing is read until the relation is."""
+    spec = DATASETS[dataset.name]
+    casts = ", ".join(
+        f"CAST({column} AS {KINDS[kind][1]}) AS {column}" for column, kind in spec.columns.items()
+    )
+    glob = str(dataset / "school_year=*" / "*.parquet")
+    return connection.sql(
+        f"SELECT school_year, {casts}, filename, file_row_number "
+        f"FROM read_parquet('{_quoted(glob)}', filename = true, file_row_number = true, "
+        "hive_partitioning = true, hive_types = {'school_year': VARCHAR})"
+    )
+
+
+def over(source: duckdb.DuckDBPyRelation, name: str, sql: str) -> duckdb.DuckDBPyRelation:
+    """The relation of the query ``sql``, which reads ``source`` as ``name`` (lazy, as ``source`` is)."""
+    result = source.query(name, sql)
+    if result is None:  # DuckDB returns None for statements that are not queries
+        raise ValueError(f"not a query: {sql[:80]}")
+    return result
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _duplicate_keys(spec: Dataset) -> tuple[str, ...]:
+    return ("school_year", "pupil_id", *spec.key)
+
+
+def valid_rows(connection: duckdb.DuckDBPyConnection, dataset: Path) -> duckdb.DuckDBPyRelation:
+    """The rows of ``dataset`` that keep every rule and are their pupil's only row (checked files;
+    a lazy relation)."""
+    check_files(connection, dataset)
+    spec = DATASETS[dataset.name]
+    scan = _scan(connection, dataset)
+    bad = " OR ".join(f"({condition})" for _, condition, _ in spec.rules)
+    keys = ", ".join(_duplicate_keys(spec))
+    return over(
+        scan,
+        "scan",
+        f"WITH rows AS (SELECT * FROM scan WHERE NOT ({bad})), "
+        f"repeated AS (SELECT {keys} FROM scan GROUP BY ALL HAVING count(*) > 1) "
+        f"SELECT * FROM rows ANTI JOIN repeated USING ({keys})",
+    )
+
+
+def quarantined_rows(connection: duckdb.DuckDBPyConnection, raw_dir: Path, dataset: Path) -> pl.DataFrame:
+    """One quarantine row per broken rule and row of ``dataset`` (source_file relative to ``raw_dir``)."""
+    spec = DATASETS[dataset.name]
+    scan = _scan(connection, dataset)
+    keys = ", ".join(_duplicate_keys(spec))
+    broken = [
+        f"SELECT filename, file_row_number, '{column}' AS source_column, "
+        f"CAST({column} AS VARCHAR) AS raw_value, '{_quoted(reason)}' AS reason FROM scan WHERE {condition}"
+        for column, condition, reason in spec.rules
+    ]
+    same = " and ".join(("school year", *spec.key))
+    broken.append(
+        f"SELECT filename, file_row_number, 'pupil_id', pupil_id, "
+        f"'the pupil has ' || copies || ' rows for the same {same}' "
+        f"FROM (SELECT *, count(*) OVER (PARTITION BY {keys}) AS copies FROM scan) WHERE copies > 1"
+    )
+    rows = over(scan, "scan", " UNION ALL ".join(broken)).pl()
+    root = f"{raw_dir.resolve()}/"
+    return (
+        rows.select(
+            pl.lit(dataset.name).alias("source"),
+            pl.col("filename").str.strip_prefix(root).alias("source_file"),
+            pl.col("file_row_number").cast(pl.Int64).alias("source_line"),
+            "source_column",
+            "raw_value",
+            "reason",
+            pl.lit(None, pl.String).alias("figure"),
+        )
+        .cast(QUARANTINE_SCHEMA)
+        .sort("source_file", "source_line", "source_column")
+    )
