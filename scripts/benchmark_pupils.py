@@ -37,7 +37,7 @@ SEED = 2026
 THREADS = 2
 # pandas holds everything in memory; a cap on its address space leaves room for the other work on the
 # machine (24 GB shared) and turns "would need more" into a MemoryError, reported as a result.
-PANDAS_CAP_BYTES = 12 * 1024**3
+PANDAS_CAP_BYTES = 16 * 1024**3
 # Share of a grade's pupils who answer: grades 5–10 nearly all, upper secondary (VG2 and VG3 voluntary)
 # fewer; with these the national total is about 420,000 respondents.
 PARTICIPATION = {"grunnskole": 0.9, "vgs": 0.6}
@@ -473,7 +473,7 @@ def benchmark(data: Path, years: list[int], scale: float) -> None:
                 f"{ratio(result.seconds, results['duckdb'].seconds):>10}"
                 f"{ratio(results['pandas'].seconds, result.seconds):>10}  {result.load:<16}{result.outcome}"
             )
-            print(table[-1], flush=True)
+            print(table[-1])
         if count == min(years):
             print(agreement(scratch, results))
     print()
@@ -517,6 +517,8 @@ def main() -> None:
         method, dataset, figures = args.measure
         run_measured(method, Path(dataset), Path(figures))
         return
+    # Each line as it is measured, also when the output goes to a file (a long run is followed live).
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     years = [int(part) for part in args.years.split(",")]
     if args.data:
         args.data.mkdir(parents=True, exist_ok=True)
