@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,9 @@ THREADS = 2
 # pandas holds everything in memory; a cap on its address space leaves room for the other work on the
 # machine (24 GB shared) and turns "would need more" into a MemoryError, reported as a result.
 PANDAS_CAP_BYTES = 16 * 1024**3
+# DuckDB's default memory limit is 80 % of RAM; on a shared machine a run is stopped when less than this
+# is left to the others rather than let the kernel's OOM killer pick a victim.
+GUARD_MB = 2500
 # Share of a grade's pupils who answer: grades 5–10 nearly all, upper secondary (VG2 and VG3 voluntary)
 # fewer; with these the national total is about 420,000 respondents.
 PARTICIPATION = {"grunnskole": 0.9, "vgs": 0.6}
@@ -358,46 +362,53 @@ def cap_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (PANDAS_CAP_BYTES, PANDAS_CAP_BYTES))
 
 
+def available_mb() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) // 1024
+    raise RuntimeError("no MemAvailable in /proc/meminfo")
+
+
 def measure(method: str, root: Path, figures: Path, scratch: Path) -> Measurement:
     """Run one aggregation in a subprocess of its own; its wall time and peak RSS.
 
     The peak comes from GNU time, not from wait4 here: Linux carries a process's peak RSS across fork
-    and exec, so a child of this (large) process would report at least this one's size.
+    and exec, so a child of this (large) process would report at least this one's size. A run that
+    leaves the machine less than GUARD_MB is stopped and reported as such.
     """
     load = load_average()
     log, usage = scratch / f"{method}.log", scratch / f"{method}.time"
+    command = ["/usr/bin/time", "-o", str(usage), "-f", "%M"]
+    command += [sys.executable, __file__, "--measure", method, str(root), str(figures)]
+    short_of_memory = None
     with log.open("w") as output:
-        finished = subprocess.run(
-            [
-                "/usr/bin/time",
-                "-o",
-                str(usage),
-                "-f",
-                "%M",
-                sys.executable,
-                __file__,
-                "--measure",
-                method,
-                str(root),
-                str(figures),
-            ],
+        process = subprocess.Popen(
+            command,
             stdout=output,
             stderr=subprocess.STDOUT,
             cwd=scratch,  # where DuckDB spills (its default temp_directory is relative)
             preexec_fn=cap_memory if method == "pandas" else None,
-            check=False,
         )
+        while process.poll() is None:
+            if short_of_memory is None and available_mb() < GUARD_MB:
+                short_of_memory = available_mb()
+                children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+                for child in children:
+                    os.kill(int(child), signal.SIGKILL)
+            time.sleep(0.2)
     text = log.read_text()
     timed = usage.read_text().splitlines()
     peak = int(timed[-1]) / 1024
-    if finished.returncode == 0:
+    if process.returncode == 0:
         return Measurement(json.loads(text.splitlines()[-1])["seconds"], peak, "ok", load)
-    if "MemoryError" in text or "std::bad_alloc" in text or "Out of Memory" in text:
+    if short_of_memory is not None:
+        outcome = f"stopped: the machine had {short_of_memory:,} MB left"
+    elif "MemoryError" in text or "std::bad_alloc" in text or "Out of Memory" in text:
         outcome = "out of memory"
     elif timed[0].startswith("Command terminated by signal"):
         outcome = f"killed by signal {timed[0].split()[-1]}"
     else:
-        outcome = f"failed (exit {finished.returncode}): {text.strip().splitlines()[-1][:80]}"
+        outcome = f"failed (exit {process.returncode}): {text.strip().splitlines()[-1][:80]}"
     return Measurement(None, peak, outcome, load)
 
 
