@@ -9,6 +9,7 @@ import dagster as dg
 
 from pipelines import settings
 from pipelines.ingest.files import find_raw_files
+from pipelines.pupils.read import pupil_files
 from pipelines.register.store import Register
 from pipelines.resources import UtvalgSettings
 from pipelines.review.imports import import_path, review_files
@@ -40,8 +41,8 @@ def files_fingerprint(paths: Iterable[Path], root: Path) -> str:
 
 
 def raw_folder_fingerprint(raw_dir: Path) -> str:
-    """Every export's path, size and modification time."""
-    return files_fingerprint(find_raw_files(raw_dir), raw_dir)
+    """Every export's and pupil-level file's path, size and modification time."""
+    return files_fingerprint(find_raw_files(raw_dir) + pupil_files(raw_dir), raw_dir)
 
 
 @dg.sensor(job=everything, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)

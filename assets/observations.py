@@ -8,6 +8,7 @@ import polars as pl
 
 from assets.metadata import markdown_table, outs, table_spec
 from pipelines.ingest.collect import ParsedFolder, parse_folder
+from pipelines.pupils.aggregate import PupilFolder, read_pupil_folder
 from pipelines.resources import UtvalgSettings
 from pipelines.settings import code_version
 from pipelines.storage.warehouse import RunWarehouse
@@ -31,6 +32,22 @@ PARSED = [
         "parse_quarantine",
         "observations",
         "Cells and lines the parser could not use, with file, line, column and reason.",
+        may_be_empty=True,
+    ),
+]
+PUPILS = [
+    table_spec(
+        "pupil_figures",
+        "observations",
+        "Figures computed in DuckDB from the pupil-level datasets under the raw folder's elevdata/ "
+        "(docs/pupil_data.md): every school, kommune, fylke and the nation, with exact standard errors and "
+        "pupil counts, not suppressed. Empty without pupil-level data.",
+        may_be_empty=True,
+    ),
+    table_spec(
+        "pupil_quarantine",
+        "observations",
+        "Pupil-level rows left out, one per broken rule, with file, row number (from 0), column and reason.",
         may_be_empty=True,
     ),
 ]
@@ -93,12 +110,50 @@ def parsed_exports(utvalg: UtvalgSettings, warehouse: RunWarehouse) -> Iterator[
     )
 
 
+@dg.multi_asset(outs=outs(PUPILS))
+def pupil_data(utvalg: UtvalgSettings) -> Iterator[dg.MaterializeResult]:
+    """Check and aggregate the pupil-level datasets in DuckDB, straight from their parquet files (one
+    pass per dataset gives both tables)."""
+    pupils = read_pupil_folder(Path(utvalg.raw_dir))
+    yield dg.MaterializeResult(
+        asset_key="pupil_figures",
+        value=pupils.figures,
+        metadata={
+            "figures": pupils.figures.height,
+            "by_source": markdown_table(
+                pupils.figures.group_by("source")
+                .agg(
+                    pl.col("school_year").min().alias("from"),
+                    pl.col("school_year").max().alias("to"),
+                    pl.len(),
+                )
+                .sort("source")
+            ),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="pupil_quarantine",
+        value=pupils.quarantine,
+        metadata={"rows_quarantined": pupils.quarantine.height, "sample": markdown_table(pupils.quarantine)},
+    )
+
+
 @dg.multi_asset(outs=outs(VALIDATED))
 def validated_observations(
-    utvalg: UtvalgSettings, parsed_observations: pl.DataFrame, parse_quarantine: pl.DataFrame
+    utvalg: UtvalgSettings,
+    parsed_observations: pl.DataFrame,
+    parse_quarantine: pl.DataFrame,
+    pupil_figures: pl.DataFrame,
+    pupil_quarantine: pl.DataFrame,
 ) -> Iterator[dg.MaterializeResult]:
-    """Deduplicate and validate the parsed rows with the pandera schema (one pass gives both tables)."""
-    observations, quarantine = validate_observations(parsed_observations, parse_quarantine, utvalg.registers)
+    """Deduplicate and validate the parsed rows with the pandera schema, the pupil figures in place of
+    the exports for every source and year they cover (one pass gives both tables)."""
+    observations, quarantine = validate_observations(
+        parsed_observations,
+        parse_quarantine,
+        utvalg.registers,
+        PupilFolder(pupil_figures, pupil_quarantine),
+    )
     QUARANTINE.validate(quarantine)
     summary = (
         observations.group_by("source", "school_year")

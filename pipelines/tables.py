@@ -83,7 +83,7 @@ QUARANTINED_FIGURE = (
     "breakdown",
 )
 FIGURE_SEPARATOR = "|"
-QUARANTINE_STAGES = ("parse", "duplicate", "validate", "harmonise")
+QUARANTINE_STAGES = ("parse", "pupils", "duplicate", "validate", "harmonise")
 STAGED_QUARANTINE_SCHEMA = pl.Schema({**QUARANTINE_SCHEMA, "stage": pl.String()})
 
 

@@ -1,9 +1,11 @@
 """Indicator values per unit and school year, beside the national level, from harmonised observations.
 
-A figure from fewer pupils than ``minimum_pupils``, or suppressed, counts as missing: the rule and the
-holistic method score a unit on what it has. The standard error of each figure is Udir's
-``Usikkerhet`` (as a standard error) where published, else ``pupil_sd / √n``, else the binomial one
-for shares at the national share.
+A suppressed figure counts as missing, and so does an exported figure from fewer pupils than
+``minimum_pupils``: the rule and the holistic method score a unit on what it has. A figure computed
+from pupil-level data (``pipelines/pupils``) counts whatever its pupils: it is never published as it
+is (``published_figures`` hides it), and its standard error says how little a few pupils show. The
+standard error of a mean is Udir's ``Usikkerhet`` (as a standard error) or the pupils' own where
+known, else ``pupil_sd / √n``; of a share, the binomial one at the national share.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.config import Config, Indicator
+from pipelines.pupils.read import from_pupil_data
 
 INDICATOR_VALUES_SCHEMA = pl.Schema(
     {
@@ -79,9 +82,10 @@ def pupil_sd(indicator: Indicator, national_value: float) -> float | None:
 
 def _standard_error(indicator: Indicator) -> pl.Expr:
     n = pl.col("n").cast(pl.Float64)
-    return pl.coalesce(
-        pl.col("std_error"), sampling_error(indicator, pl.col("national"), pl.col("measure"), n)
-    )
+    # A share's own binomial error is 0 at 0 % or 100 %: the national share keeps a small unit's
+    # extreme share from counting as exact (pupil-level data gives shares an error of their own).
+    own = pl.when(pl.col("measure") != "percent").then(pl.col("std_error"))
+    return pl.coalesce(own, sampling_error(indicator, pl.col("national"), pl.col("measure"), n))
 
 
 def indicator_values(
@@ -101,7 +105,10 @@ def indicator_values(
             rows.filter(pl.col("level").is_in(levels))
             .join(national, on="school_year", how="left")
             .with_columns(
-                pl.when(pl.col("suppressed") | (pl.col("n") < minimum))
+                pl.when(
+                    pl.col("suppressed")
+                    | ((pl.col("n") < minimum) & ~from_pupil_data(pl.col("lineage_rows")))
+                )
                 .then(None)
                 .otherwise(pl.col("value"))
                 .alias("value"),

@@ -13,6 +13,7 @@ from pipelines.ingest.observations import to_observations
 from pipelines.ingest.portal_format import parse_export
 from pipelines.ingest.skoleporten import is_skoleporten, read_skoleporten
 from pipelines.ingest.sources import detect_source, mapping_for
+from pipelines.pupils.read import PUPIL_FOLDER
 from pipelines.reference.registers import Registers
 
 EXPORT_SUFFIXES = {".csv", ".xlsx", ".txt"}
@@ -37,7 +38,8 @@ class ParsedFile:
 
 
 def find_raw_files(raw_dir: Path) -> list[Path]:
-    """Every export under ``raw_dir`` (recursively), in a stable order."""
+    """Every export under ``raw_dir`` (recursively), in a stable order; the pupil-level data under
+    ``elevdata/`` is not an export (:mod:`pipelines.pupils`)."""
     if not raw_dir.is_dir():
         raise FileNotFoundError(f"raw folder {raw_dir} does not exist; pass --raw DIR or set UTVALG_RAW")
     return sorted(
@@ -47,6 +49,7 @@ def find_raw_files(raw_dir: Path) -> list[Path]:
         and path.suffix.lower() in EXPORT_SUFFIXES
         and not path.name.startswith(".")
         and path.relative_to(raw_dir).as_posix() not in NOT_EXPORTS
+        and path.relative_to(raw_dir).parts[0] != PUPIL_FOLDER
     )
 
 

@@ -17,14 +17,15 @@ figures have no kommune level (the fylkeskommune owns the schools), completion h
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from pipelines.pupils.questions import BULLIED_FROM, QUESTIONS
-from pipelines.pupils.read import PUPIL_FOLDER, over, pupil_datasets, valid_rows
-from pipelines.tables import OBSERVATION_SCHEMA
+from pipelines.pupils.read import PUPIL_FOLDER, checked, over, pupil_datasets, quarantine_frame
+from pipelines.tables import OBSERVATION_SCHEMA, QUARANTINE_SCHEMA
 
 NATIONAL_UNIT = "I"
 # Svalbard (2100) belongs to no fylke; the exports place it under Troms (19), Troms og Finnmark (54)
@@ -33,6 +34,11 @@ _COUNTY = (
     "CASE WHEN municipality_code <> '2100' THEN left(municipality_code, 2) "
     "WHEN school_year >= '2024' THEN '55' WHEN school_year >= '2020' THEN '54' ELSE '19' END"
 )
+# The levels a source's exports do not have (a condition true for the figures to keep).
+_LEVELS_WITHOUT_EXPORTS = {
+    "elevundersokelsen": "NOT (level = 'municipality' AND grade = 'vg1')",
+    "gjennomforing": "level <> 'school'",
+}
 # The columns every pupil value carries into the aggregation.
 _FIGURE = ("school_year", "grade", "subject", "indicator", "measure", "source_column")
 
@@ -103,8 +109,13 @@ PUPIL_VALUES = {
 
 def figures(connection: duckdb.DuckDBPyConnection, dataset: Path) -> duckdb.DuckDBPyRelation:
     """Every figure of one dataset folder (``…/elevdata/<dataset>``) at every level, in the observations'
-    shape; a lazy relation over the parquet files (checked first, see :func:`valid_rows`)."""
-    values = PUPIL_VALUES[dataset.name](valid_rows(connection, dataset))
+    shape; a lazy relation over the parquet files (checked first, see :func:`checked`)."""
+    return figures_of(checked(connection, dataset).rows, dataset)
+
+
+def figures_of(rows: duckdb.DuckDBPyRelation, dataset: Path) -> duckdb.DuckDBPyRelation:
+    """:func:`figures` from ``dataset``'s checked rows."""
+    values = PUPIL_VALUES[dataset.name](rows)
     figure = ", ".join(_FIGURE)
     source_file = f"{PUPIL_FOLDER}/{dataset.name}/school_year="
     return over(
@@ -118,8 +129,8 @@ def figures(connection: duckdb.DuckDBPyConnection, dataset: Path) -> duckdb.Duck
         "    AS level, count(value) AS n, avg(value) AS mean, stddev_samp(value) AS sd "
         "  FROM placed GROUP BY GROUPING SETS ("
         f"    ({figure}, county_code, municipality_code, organisation_number),"
-        f"    ({figure}, county_code, municipality_code), ({figure}, county_code), ({figure})))"
-        f"SELECT '{dataset.name}' AS source, school_year, level, "
+        f"    ({figure}, county_code, municipality_code), ({figure}, county_code), ({figure}))), "
+        f"figures AS (SELECT '{dataset.name}' AS source, school_year, level, "
         "  CASE level WHEN 'national' THEN '" + NATIONAL_UNIT + "' WHEN 'county' THEN county_code "
         "  WHEN 'municipality' THEN municipality_code ELSE organisation_number END AS unit_code, "
         "  NULL::VARCHAR AS unit_name, county_code, "
@@ -127,10 +138,13 @@ def figures(connection: duckdb.DuckDBPyConnection, dataset: Path) -> duckdb.Duck
         "  indicator, grade, subject, '' AS breakdown, measure, mean AS value, "
         "  CASE WHEN measure = 'percent' THEN sqrt(mean * (100 - mean) / n) ELSE sd / sqrt(n) END "
         "  AS std_error, n, false AS suppressed, NULL::VARCHAR AS break_note, "
-        f"  '{source_file}' || school_year AS source_file, NULL::BIGINT AS source_line, source_column "
+        f"  '{source_file}' || school_year AS source_file, source_column "
         "FROM grouped "
-        "WHERE NOT (level = 'municipality' AND grade = 'vg1') "
-        f"  AND NOT (level = 'school' AND source = 'gjennomforing')",
+        f"WHERE {_LEVELS_WITHOUT_EXPORTS.get(dataset.name, 'true')}) "
+        # A figure's "line" is its place among its dataset and year's figures, so lineage can name it.
+        "SELECT * EXCLUDE (source_column), row_number() OVER (PARTITION BY school_year ORDER BY level, "
+        "unit_code, municipality_code, indicator, grade, subject) AS source_line, source_column "
+        "FROM figures ORDER BY school_year, source_line",
     )
 
 
@@ -141,9 +155,22 @@ def survey_figures(connection: duckdb.DuckDBPyConnection, dataset: Path) -> duck
     return figures(connection, dataset)
 
 
-def pupil_figures(connection: duckdb.DuckDBPyConnection, raw_dir: Path) -> pl.DataFrame:
-    """The figures of every pupil-level dataset under ``raw_dir`` (empty without ``elevdata/``)."""
-    frames = [figures(connection, dataset).pl() for dataset in pupil_datasets(raw_dir).values()]
-    if not frames:
-        return pl.DataFrame(schema=OBSERVATION_SCHEMA)
-    return pl.concat(frames).cast(OBSERVATION_SCHEMA).select(list(OBSERVATION_SCHEMA))
+@dataclass(frozen=True)
+class PupilFolder:
+    """What the pupil-level data under a raw folder gives: figures and the rows set aside."""
+
+    figures: pl.DataFrame  # OBSERVATION_SCHEMA
+    quarantine: pl.DataFrame  # QUARANTINE_SCHEMA
+
+
+def read_pupil_folder(raw_dir: Path) -> PupilFolder:
+    """Every dataset under ``raw_dir/elevdata`` checked and aggregated in DuckDB (nothing when the
+    folder is absent); only the figures and the broken rows come into Python."""
+    figure_frames = [pl.DataFrame(schema=OBSERVATION_SCHEMA)]
+    quarantine_frames = [pl.DataFrame(schema=QUARANTINE_SCHEMA)]
+    with duckdb.connect() as connection:
+        for name, dataset in pupil_datasets(raw_dir).items():
+            split = checked(connection, dataset)
+            figure_frames.append(figures_of(split.rows, dataset).pl().cast(OBSERVATION_SCHEMA))
+            quarantine_frames.append(quarantine_frame(split.broken, name, raw_dir))
+    return PupilFolder(pl.concat(figure_frames), pl.concat(quarantine_frames))

@@ -168,6 +168,11 @@ DATASETS = {
 }
 
 
+def from_pupil_data(lineage_rows: pl.Expr) -> pl.Expr:
+    """Whether a harmonised figure was computed from pupil-level data (its rows name the folder)."""
+    return lineage_rows.str.starts_with(f"{PUPIL_FOLDER}/")
+
+
 class PupilDataError(Exception):
     """A pupil-level file the run cannot use; the message names the file and what was expected."""
 
@@ -188,6 +193,12 @@ def pupil_datasets(raw_dir: Path) -> dict[str, Path]:
             )
         found[path.name] = path
     return found
+
+
+def pupil_files(raw_dir: Path) -> list[Path]:
+    """Every file under ``raw_dir/elevdata`` (what a new or changed pupil-level file is seen by)."""
+    folder = raw_dir / PUPIL_FOLDER
+    return sorted(path for path in folder.rglob("*") if path.is_file()) if folder.is_dir() else []
 
 
 def check_files(connection: duckdb.DuckDBPyConnection, dataset: Path) -> list[Path]:
@@ -264,44 +275,57 @@ def _duplicate_keys(spec: Dataset) -> tuple[str, ...]:
     return ("school_year", "pupil_id", *spec.key)
 
 
-def valid_rows(connection: duckdb.DuckDBPyConnection, dataset: Path) -> duckdb.DuckDBPyRelation:
-    """The rows of ``dataset`` that keep every rule and are their pupil's only row (checked files;
-    a lazy relation)."""
+@dataclass(frozen=True)
+class Checked:
+    """One dataset read and checked: the rows that keep every rule and are their pupil's only row, and
+    the rows set aside (one per broken rule), both lazy relations over the files."""
+
+    rows: duckdb.DuckDBPyRelation
+    broken: duckdb.DuckDBPyRelation
+
+
+def checked(connection: duckdb.DuckDBPyConnection, dataset: Path) -> Checked:
+    """Check ``dataset``'s files (:func:`check_files`), then split its rows. The keys that occur more
+    than once are found in one pass and kept in a temporary table (only the keys: few or none), so the
+    good rows and the broken ones are read from the files without a second grouping."""
     check_files(connection, dataset)
     spec = DATASETS[dataset.name]
     scan = _scan(connection, dataset)
-    bad = " OR ".join(f"({condition})" for _, condition, _ in spec.rules)
     keys = ", ".join(_duplicate_keys(spec))
-    return over(
+    repeated = f"repeated_{dataset.name}"
+    connection.execute(
+        f"CREATE OR REPLACE TEMP TABLE {repeated} AS SELECT {keys}, count(*) AS copies "
+        f"FROM ({scan.sql_query()}) GROUP BY ALL HAVING count(*) > 1"
+    )
+    bad = " OR ".join(f"({condition})" for _, condition, _ in spec.rules)
+    rows = over(scan, "scan", f"SELECT * FROM scan ANTI JOIN {repeated} USING ({keys}) WHERE NOT ({bad})")
+    reasons = ", ".join(
+        f"CASE WHEN {condition} THEN {{'column': '{column}', 'value': CAST({column} AS VARCHAR), "
+        f"'reason': '{_quoted(reason)}'}} END"
+        for column, condition, reason in spec.rules
+    )
+    same = " and ".join(("school year", *spec.key))
+    broken = over(
         scan,
         "scan",
-        f"WITH rows AS (SELECT * FROM scan WHERE NOT ({bad})), "
-        f"repeated AS (SELECT {keys} FROM scan GROUP BY ALL HAVING count(*) > 1) "
-        f"SELECT * FROM rows ANTI JOIN repeated USING ({keys})",
+        "SELECT filename, file_row_number, broken.column AS source_column, broken.value AS raw_value, "
+        "broken.reason AS reason "
+        f"FROM (SELECT filename, file_row_number, unnest([{reasons}]) AS broken FROM scan WHERE {bad}) "
+        "WHERE broken IS NOT NULL "
+        "UNION ALL "
+        "SELECT filename, file_row_number, 'pupil_id', pupil_id, "
+        f"'the pupil has ' || copies || ' rows for the same {same}' FROM scan JOIN {repeated} USING ({keys})",
     )
+    return Checked(rows, broken)
 
 
-def quarantined_rows(connection: duckdb.DuckDBPyConnection, raw_dir: Path, dataset: Path) -> pl.DataFrame:
-    """One quarantine row per broken rule and row of ``dataset`` (source_file relative to ``raw_dir``)."""
-    spec = DATASETS[dataset.name]
-    scan = _scan(connection, dataset)
-    keys = ", ".join(_duplicate_keys(spec))
-    broken = [
-        f"SELECT filename, file_row_number, '{column}' AS source_column, "
-        f"CAST({column} AS VARCHAR) AS raw_value, '{_quoted(reason)}' AS reason FROM scan WHERE {condition}"
-        for column, condition, reason in spec.rules
-    ]
-    same = " and ".join(("school year", *spec.key))
-    broken.append(
-        f"SELECT filename, file_row_number, 'pupil_id', pupil_id, "
-        f"'the pupil has ' || copies || ' rows for the same {same}' "
-        f"FROM (SELECT *, count(*) OVER (PARTITION BY {keys}) AS copies FROM scan) WHERE copies > 1"
-    )
-    rows = over(scan, "scan", " UNION ALL ".join(broken)).pl()
+def quarantine_frame(broken: duckdb.DuckDBPyRelation, source: str, raw_dir: Path) -> pl.DataFrame:
+    """The broken rows in the quarantine's shape (``source_file`` relative to ``raw_dir``)."""
     root = f"{raw_dir.resolve()}/"
     return (
-        rows.select(
-            pl.lit(dataset.name).alias("source"),
+        broken.pl()
+        .select(
+            pl.lit(source).alias("source"),
             pl.col("filename").str.strip_prefix(root).alias("source_file"),
             pl.col("file_row_number").cast(pl.Int64).alias("source_line"),
             "source_column",
