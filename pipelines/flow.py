@@ -23,7 +23,9 @@ from pipelines.definitions import build_definitions
 from pipelines.storage.warehouse import Warehouse
 
 # Errors that mean the input is wrong (a file, a folder, the configuration), not the run.
-BAD_INPUT_ERRORS = frozenset({"ExportFormatError", "FileNotFoundError", "ConfigError", "RegisterError"})
+BAD_INPUT_ERRORS = frozenset(
+    {"ExportFormatError", "PupilDataError", "FileNotFoundError", "ConfigError", "RegisterError"}
+)
 
 
 @dataclass(frozen=True)

@@ -373,3 +373,31 @@ def test_a_new_pupil_file_is_a_change_of_the_raw_folder(tmp_path):
     before = raw_folder_fingerprint(tmp_path)
     write(tmp_path, "grunnskolepoeng", "2024-25", points([(SCHOOL_A, OSLO, 40.0)]))
     assert raw_folder_fingerprint(tmp_path) != before
+
+
+def test_a_bad_pupil_file_fails_the_run_as_bad_input_naming_the_file(tmp_path):
+    path = write(tmp_path / "raw", "grunnskolepoeng", "2024-25", points([(SCHOOL_A, OSLO, 40.0)]))
+    path.write_bytes(b"PAR1 and then nothing")
+    run = materialise(
+        tmp_path / "warehouse.duckdb",
+        ["pupil_figures"],
+        raw_dir=str(tmp_path / "raw"),
+        school_year=SCHOOL_YEAR,
+        reports_dir=str(tmp_path / "reports"),
+        register_path=str(tmp_path / "register.duckdb"),
+    )
+    (failure,) = run.failures()
+    assert failure.bad_input and failure.message.startswith(f"{path}: not a readable parquet file")
+
+
+def test_sample_pupils_flag_asks_for_every_school_year(tmp_path, monkeypatch):
+    import pipelines.sample.generate
+    from pipelines.cli import main
+
+    asked: list[object] = []
+    monkeypatch.setattr(
+        pipelines.sample.generate, "generate_sample", lambda *args: asked.append(args[-1]) or {}
+    )
+    assert main(["sample", "--out", str(tmp_path)]) == 0
+    assert main(["sample", "--pupils", "--out", str(tmp_path)]) == 0
+    assert asked == [(), SCHOOL_YEARS]

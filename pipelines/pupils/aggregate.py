@@ -36,7 +36,7 @@ _COUNTY = (
 )
 # The levels a source's exports do not have (a condition true for the figures to keep).
 _LEVELS_WITHOUT_EXPORTS = {
-    "elevundersokelsen": "NOT (level = 'municipality' AND grade = 'vg1')",
+    "elevundersokelsen": "NOT (level = 'municipality' AND grade LIKE 'vg%')",
     "gjennomforing": "level <> 'school'",
 }
 # The columns every pupil value carries into the aggregation.
