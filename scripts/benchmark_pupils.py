@@ -263,7 +263,7 @@ def aggregate_duckdb(root: Path) -> pl.DataFrame:
         SELECT school_year, level, unit_code, indicator, grade, n, value,
                CASE rule WHEN 'mean' THEN sd / sqrt(n) ELSE sqrt(value * (100 - value) / n) END AS std_error
         FROM grouped
-        WHERE NOT (level = 'municipality' AND grade = 'vg1')
+        WHERE NOT (level = 'municipality' AND grade LIKE 'vg%')
         """
         )
         .pl()
@@ -309,7 +309,7 @@ def aggregate_pandas(root: Path) -> pl.DataFrame:
         stats["unit_code"] = stats[unit] if unit else "I"
         frames.append(stats)
     figures = pd.concat(frames, ignore_index=True)
-    figures = figures[~((figures["level"] == "municipality") & (figures["grade"] == "vg1"))]
+    figures = figures[~((figures["level"] == "municipality") & figures["grade"].str.startswith("vg"))]
     figures["std_error"] = (figures["std"] / figures["count"] ** 0.5).where(
         figures["rule"] == "mean", (figures["mean"] * (100 - figures["mean"]) / figures["count"]) ** 0.5
     )
