@@ -2,12 +2,18 @@
 
 Usage: .venv/bin/python scripts/benchmark_pupils.py [--years 1,10] [--scale 1.0] [--data DIR]
 
-Generates Elevundersøkelsen answers (at scale 1.0 about 420,000 respondents a year, each answering about
-100 questions, a few left blank) in the layout the product reads, for the latest N school years per data
-set, then aggregates each data set three ways, each in a subprocess of its own so that its wall time
-and peak memory are its own: the product's function, a plain pandas script, and a bare DuckDB GROUP BY.
+Generates Elevundersøkelsen answers (at scale 1.0 about 420,000 respondents a year, each answering
+about 100 questions, a few left unanswered) in the layout the product reads, for the latest N school
+years per data set, then aggregates each data set three ways, each in a subprocess of its own so that
+its wall time and peak memory are its own: the product's function, a plain pandas script, and a bare
+DuckDB GROUP BY.
 On the smallest data set it checks that the three give the same figures. Prints figures; asserts nothing.
 Without --data the data go to a temporary folder, deleted at the end; with it they are kept.
+
+DuckDB runs on 2 threads with its defaults otherwise, as the product opens it (it sets no memory_limit
+or temp_directory): a memory limit of 80 % of RAM, spilling to .tmp in the working directory, which is
+the data set's scratch folder. pandas is capped (PANDAS_CAP_BYTES); a run that leaves the machine less
+than GUARD_MB is stopped, and either is reported in the table as the method's outcome.
 """
 
 from __future__ import annotations
