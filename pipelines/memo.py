@@ -58,7 +58,12 @@ FILES_SCHEMA = pl.Schema({"step": pl.String, "path": pl.String, "sha256": pl.Str
 RAW_FOLDER, REGISTER = "raw folder", "register"
 # The snapshot's bytes are recorded as a file of the publication step, beside the warehouse.
 SNAPSHOT_STEP = "publication"
-READS = {"parsed_exports": RAW_FOLDER, "register_records": REGISTER, "review_records": REGISTER}
+READS = {
+    "parsed_exports": RAW_FOLDER,
+    "pupil_data": RAW_FOLDER,
+    "register_records": REGISTER,
+    "review_records": REGISTER,
+}
 
 
 def _sha256(path: Path) -> str:
