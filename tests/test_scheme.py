@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 from pipelines.config import ConfigError, Scheme, parse_config
-from pipelines.flow import FlowRun, materialise
+from pipelines.flow import FlowRun
 from pipelines.reference.mapping import load_changes, municipality_mapping
 from pipelines.reference.registers import NEWEST_STRUCTURE, Registers
 from pipelines.register.store import Register
@@ -43,7 +43,7 @@ from pipelines.review.summary import DECISION_HEADING, HEADER_ROW, NOT_ANSWERED,
 from pipelines.selection.scheme import scheme_status, support_periods, without_scheme
 from pipelines.settings import REFERENCE_DIR
 from pipelines.vocabulary import APPLICANT, IN_SCHEME, NOT_REVIEWED, ON_LIST, RECENTLY_OUT, REVIEW_FIELDS
-from tests.conftest import SCHOOL_YEAR
+from tests.conftest import SCHOOL_YEAR, run_sample
 
 
 def published_root(run: FlowRun) -> Path:
@@ -540,14 +540,7 @@ def applied(national_sample, national_run: FlowRun, tmp_path_factory, registers)
         encoding="utf-8",
     )
     import_application_list(applications, SCHOOL_YEAR, registers, NEWEST_STRUCTURE, register)
-    run = materialise(
-        tmp_path / "warehouse.duckdb",
-        raise_on_error=True,
-        raw_dir=str(national_sample),
-        school_year=SCHOOL_YEAR,
-        reports_dir=str(tmp_path / "reports"),
-        register_path=str(register.path),
-    )
+    run = run_sample(tmp_path, national_sample, register=register.path)
     codes = {"in_scheme": in_scheme, "recently_out": recently_out, "outside": outside, "county": county}
     return {"run": run, "codes": codes, "reports": tmp_path / "reports"}
 
