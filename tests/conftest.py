@@ -40,19 +40,25 @@ def national_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def run_sample(folder: Path, raw: Path, *assets: str, register: Path | None = None) -> FlowRun:
+    """``assets`` (every asset when none) materialised on the raw folder ``raw`` for the tests' school
+    year, the way `utvalg run` does it, with the warehouse and reports in ``folder``. The register is
+    ``register``, else an empty one of its own: a test run never reads the machine's records."""
+    return materialise(
+        folder / "warehouse.duckdb",
+        assets,
+        raise_on_error=True,
+        raw_dir=str(raw),
+        school_year=SCHOOL_YEAR,
+        reports_dir=str(folder / "reports"),
+        register_path=str(register or folder / "register.duckdb"),
+    )
+
+
 @pytest.fixture(scope="session")
 def national_run(national_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> FlowRun:
     """Every asset materialised on the national sample, the way `utvalg run` does it."""
-    folder = tmp_path_factory.mktemp("national-run")
-    return materialise(
-        folder / "warehouse.duckdb",
-        raise_on_error=True,
-        raw_dir=str(national_sample),
-        school_year=SCHOOL_YEAR,
-        reports_dir=str(folder / "reports"),
-        # An empty register of its own: the run never reads the machine's records.
-        register_path=str(folder / "register.duckdb"),
-    )
+    return run_sample(tmp_path_factory.mktemp("national-run"), national_sample)
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from pipelines.indicators.coverage import (
 )
 from pipelines.indicators.coverage import coverage_problems as problems_of
 from pipelines.vocabulary import AREAS
-from tests.conftest import SCHOOL_YEAR
+from tests.conftest import SCHOOL_YEAR, run_sample
 
 KOMMUNER = (
     "Rangeringen av kommunene bygger bare på læringsresultater: mappen har ingen filer fra "
@@ -44,13 +44,7 @@ def national_tests_only(national_sample: Path, tmp_path_factory: pytest.TempPath
     folder = tmp_path_factory.mktemp("national-tests-only")
     raw = folder / "raw"
     shutil.copytree(national_sample / "nasjonale_prover", raw / "nasjonale_prover")
-    return materialise(
-        folder / "warehouse.duckdb",
-        raise_on_error=True,
-        raw_dir=str(raw),
-        school_year=SCHOOL_YEAR,
-        reports_dir=str(folder / "reports"),
-    )
+    return run_sample(folder, raw)
 
 
 def _reports(run: FlowRun) -> Path:

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from pipelines.config import Config
-from pipelines.flow import FlowRun, materialise
+from pipelines.flow import FlowRun
 from pipelines.outputs.dashboard import status_page
 from pipelines.reference.mapping import load_changes
 from pipelines.reference.registers import NEWEST_STRUCTURE
@@ -26,7 +26,7 @@ from pipelines.review.scheme_records import DECISION_RECORD, DECISIONS_TABLE
 from pipelines.review.status import decisions_in_force, review_answers
 from pipelines.settings import REFERENCE_DIR
 from pipelines.vocabulary import ON_LIST
-from tests.conftest import SCHOOL_YEAR
+from tests.conftest import SCHOOL_YEAR, run_sample
 
 NOTHING_BACK = "Ingen vurderinger er kommet tilbake fra statsforvalterne ennå."
 # The adversary's plants: unique strings no page, list or table could contain by chance.
@@ -177,14 +177,7 @@ def reviewed_run(
             orient="row",
         ),
     )
-    run = materialise(
-        folder / "warehouse.duckdb",
-        raise_on_error=True,
-        raw_dir=str(national_sample),
-        school_year=SCHOOL_YEAR,
-        reports_dir=str(folder / "reports"),
-        register_path=str(register.path),
-    )
+    run = run_sample(folder, national_sample, register=register.path)
     return run, {**codes, "office": office}
 
 

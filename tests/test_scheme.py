@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 
 from pipelines.config import ConfigError, Scheme, parse_config
-from pipelines.flow import FlowRun, materialise
+from pipelines.flow import FlowRun
 from pipelines.reference.mapping import load_changes, municipality_mapping
 from pipelines.reference.registers import NEWEST_STRUCTURE, Registers
 from pipelines.register.store import Register
@@ -43,7 +43,7 @@ from pipelines.review.summary import DECISION_HEADING, HEADER_ROW, NOT_ANSWERED,
 from pipelines.selection.scheme import scheme_status, support_periods, without_scheme
 from pipelines.settings import REFERENCE_DIR
 from pipelines.vocabulary import APPLICANT, IN_SCHEME, NOT_REVIEWED, ON_LIST, RECENTLY_OUT, REVIEW_FIELDS
-from tests.conftest import SCHOOL_YEAR
+from tests.conftest import SCHOOL_YEAR, run_sample
 
 
 def published_root(run: FlowRun) -> Path:
@@ -457,6 +457,15 @@ def test_round_trip_from_the_run_to_the_decision(national_run: FlowRun, publishe
     assert scheme_status(periods, "2026-27", SCHEME)["scheme_status"].to_list() == [IN_SCHEME]
     # This year's list does not change: the decision starts next year.
     assert cohorts(register, SCHOOL_YEAR).is_empty()
+    # The list the cohort was chosen from is recorded with the decision, as published: Udir's rule's
+    # ranks (nobody is in the scheme here, so the rank is the rule's own).
+    ranked = candidates.filter(pl.col("udir_rank").is_not_null()).sort("udir_rank")
+    found = recorded_lists(register)
+    assert found["first_school_year"].unique().to_list() == ["2026-27"]
+    assert found.select("municipality_code", "rank").rows() == list(
+        zip(ranked["municipality_code"], range(1, ranked.height + 1), strict=True)
+    )
+    assert ranked["udir_rank"].to_list() == list(range(1, ranked.height + 1))
 
 
 def test_a_returned_summary_workbook_is_checked_cell_by_cell(national_run: FlowRun, published, tmp_path):
@@ -531,14 +540,7 @@ def applied(national_sample, national_run: FlowRun, tmp_path_factory, registers)
         encoding="utf-8",
     )
     import_application_list(applications, SCHOOL_YEAR, registers, NEWEST_STRUCTURE, register)
-    run = materialise(
-        tmp_path / "warehouse.duckdb",
-        raise_on_error=True,
-        raw_dir=str(national_sample),
-        school_year=SCHOOL_YEAR,
-        reports_dir=str(tmp_path / "reports"),
-        register_path=str(register.path),
-    )
+    run = run_sample(tmp_path, national_sample, register=register.path)
     codes = {"in_scheme": in_scheme, "recently_out": recently_out, "outside": outside, "county": county}
     return {"run": run, "codes": codes, "reports": tmp_path / "reports"}
 
@@ -591,7 +593,7 @@ def test_the_next_list_marks_the_scheme_and_applicants(national_run: FlowRun, ap
     assert recorded != before["register"]  # the register's content is part of the run's inputs
 
 
-def test_a_fylkeskommune_that_applied_is_reviewed_and_decided(applied, national_config, tmp_path):
+def test_a_fylkeskommune_that_applied_is_reviewed_and_decided(applied, national_config, registers, tmp_path):
     """As a governor and Udir meet it: the fylkeskommune that applied is on its office's review sheet with
     its evidence and review cells, its answer is imported and shown, and Udir decides it; an edited
     evidence cell of its row and a decision on a fylkeskommune that did not apply are refused."""
@@ -670,11 +672,36 @@ def test_a_fylkeskommune_that_applied_is_reviewed_and_decided(applied, national_
     vedtak.write_text(f"skoleår;kommunenummer;beslutning\n{SCHOOL_YEAR};{county};tilbud\n", encoding="utf-8")
     rows, version = decide(vedtak, year_folder, register)
     assert version == 1 and rows["municipality_code"].to_list() == [county]
+    # The recorded list leaves out the kommuner in the scheme or recently out, and ranks the rest 1, 2, …
+    # in the rule's order, as the follow-up remakes a list.
+    in_scheme, recently_out = (applied["codes"][k] for k in ("in_scheme", "recently_out"))
+    ranked = (
+        listed.filter(pl.col("udir_rank").is_not_null() & pl.col("scheme_status").is_null())
+        .sort("udir_rank")["municipality_code"]
+        .to_list()
+    )
+    decided_list = recorded_lists(register)
+    assert decided_list.select("municipality_code", "rank").rows() == [
+        (code, rank) for rank, code in enumerate(ranked, start=1)
+    ]
+    assert {in_scheme, recently_out}.isdisjoint(decided_list["municipality_code"])
+    assert decided_list["rank"][0] == 1 and listed.filter(pl.col("udir_rank") == 1)[
+        "municipality_code"
+    ].to_list() == [in_scheme]
     # The scheme is for school owners: the fylkeskommune gets the same three years from next school year.
     periods = support_periods(cohorts(register, "2026-27"), SCHEME)
     assert periods.select("municipality_code", "first_school_year", "last_school_year").rows() == [
         (county, "2026-27", "2028-29")
     ]
+    # A historic list imported later for the same cohort does not replace the one Udir decided on.
+    lists = tmp_path / "lister.csv"
+    lists.write_text(f"første skoleår;kommunenummer;rangering\n2026-27;{in_scheme};1\n", encoding="utf-8")
+    kull = tmp_path / "kull.csv"
+    kull.write_text(
+        f"kommunenummer;første skoleår\n{in_scheme};2024-25\n{recently_out};2021-22\n", encoding="utf-8"
+    )
+    import_scheme(kull, registers, load_changes(REFERENCE_DIR), NEWEST_STRUCTURE, register, lists)
+    assert recorded_lists(register).equals(decided_list)
 
     dashboard = folder / "dashboard"
     badge = "Søker om oppfølging (01.10.2025)"

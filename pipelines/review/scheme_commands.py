@@ -15,9 +15,11 @@ from pipelines.review.scheme_records import (
     DECISIONS_TABLE,
     application_rows,
     cohort_rows,
+    decided_list_rows,
     decision_rows,
     import_applications,
     import_cohorts,
+    import_decided_list,
     import_decisions,
     import_lists,
     list_rows,
@@ -38,15 +40,19 @@ def published_candidates(year_folder: Path) -> pl.DataFrame:
 
 
 def decide(path: Path, year_folder: Path, register: Register) -> tuple[pl.DataFrame, int | None]:
-    """Record Udir's decisions in a CSV list or a returned summary workbook; the rows and the new
+    """Record Udir's decisions in a CSV list or a returned summary workbook, and the published list the
+    cohort was chosen from (the follow-up's discontinuity needs its ranks); the decisions and their new
     version (None: the same decisions were in force already)."""
-    candidates = listed(published_candidates(year_folder))
-    allowed = dict(candidates.select("municipality_code", "municipality_name").iter_rows())
+    published = published_candidates(year_folder)
+    allowed = dict(listed(published).select("municipality_code", "municipality_name").iter_rows())
     data, year = path.read_bytes(), year_folder.name
     if path.suffix.lower() == ".xlsx":
         rows = summary_decisions(data, path.name, year, allowed)
     else:
         rows = decision_rows(data, path.name, year, allowed)
+    kommune_list = year_folder / "candidates.parquet"
+    ranked = decided_list_rows(published, year, kommune_list.name, kommune_list.read_bytes())
+    import_decided_list(register, ranked)
     return rows, import_decisions(register, rows)
 
 

@@ -23,6 +23,9 @@ lists Udir keeps (:mod:`pipelines.review.records`), and the cohorts a run reads 
   a fylkeskommune (two digits) must have applied. One list per school year; an owner offered a place
   starts its support the next school year: a fylkeskommune too, with the same periods, since the scheme
   is for school owners.
+- ``decided_lists`` (written by ``utvalg decide``): the published list the decided cohort was chosen
+  from, in the shape of ``cohort_lists``. It outranks an imported list for the same cohort: it is the
+  list Udir decided on.
 """
 
 from __future__ import annotations
@@ -45,10 +48,18 @@ from pipelines.review.records import (
     school_year_of,
     sha256,
 )
-from pipelines.selection.scheme import COHORT_LIST_SCHEMA, COHORT_SCHEMA, school_year_from, start_of
+from pipelines.selection.scheme import (
+    COHORT_LIST_SCHEMA,
+    COHORT_SCHEMA,
+    next_school_year,
+    ranked_without,
+    school_year_from,
+    start_of,
+)
 from pipelines.vocabulary import DECISIONS
 
 COHORTS, LISTS, APPLICATIONS, DECISIONS_TABLE = "cohorts", "cohort_lists", "applications", "decisions"
+DECIDED_LISTS = "decided_lists"
 HISTORIC, DECIDED = "historisk", "besluttet"
 OFFERED = DECISIONS[0]
 MAX_REASON = 300
@@ -133,25 +144,44 @@ def _today(
     return list(links.select("target_code", "kind").unique().sort("target_code").iter_rows())
 
 
+def _origin(file: str, data: bytes) -> tuple[str, str]:
+    return file, sha256(data)
+
+
+def _mapped(
+    row: Row,
+    first: str,
+    origin: tuple[str, str],
+    mapping: pl.DataFrame,
+    target_codes: set[str],
+    fields: dict[str, object],
+) -> list[dict[str, object]]:
+    """One register record per today's kommune of the row's kommune number: ``fields``, the mapping
+    (the number in the file and the kind of link) and where the row came from."""
+    file, file_sha256 = origin
+    return [
+        {
+            **fields,
+            "municipality_code": target,
+            "source_code": row.cells["kommunenummer"],
+            "link": kind,
+            "file_name": file,
+            "file_sha256": file_sha256,
+            "source_line": f"line {row.line}",
+        }
+        for target, kind in _today(row, first, file, mapping, target_codes)
+    ]
+
+
 def cohort_rows(data: bytes, file: str, mapping: pl.DataFrame, target_codes: set[str]) -> pl.DataFrame:
     """The historic cohorts in a list, mapped to today's kommuner. ``mapping``: the kommune mapping to
     the target structure; ``target_codes``: the target structure's kommuner."""
     rows = read_rows(data, file, COHORT_COLUMNS)
+    origin = _origin(file, data)
     records = []
     for row in rows:
         first = _first_school_year(row, file)
-        records += [
-            {
-                "municipality_code": target,
-                "first_school_year": first,
-                "source_code": row.cells["kommunenummer"],
-                "link": kind,
-                "file_name": file,
-                "file_sha256": sha256(data),
-                "source_line": f"line {row.line}",
-            }
-            for target, kind in _today(row, first, file, mapping, target_codes)
-        ]
+        records += _mapped(row, first, origin, mapping, target_codes, {"first_school_year": first})
     no_duplicates(rows, ("kommunenummer", "første skoleår"), "kommunenummer", file)
     # Two former kommuner merged into one with the same first school year are one cohort of today's.
     return (
@@ -164,25 +194,15 @@ def cohort_rows(data: bytes, file: str, mapping: pl.DataFrame, target_codes: set
 def list_rows(data: bytes, file: str, mapping: pl.DataFrame, target_codes: set[str]) -> pl.DataFrame:
     """The lists the cohorts were chosen from, every ranked kommune, mapped to today's kommuner."""
     rows = read_rows(data, file, LIST_COLUMNS)
+    origin = _origin(file, data)
     records = []
     for row in rows:
         first = _first_school_year(row, file)
         rank = row.cells["rangering"]
         if not rank.isdigit() or int(rank) < 1:
             raise RecordError(file, row.where("rangering"), f"{rank!r} is not a rank (1, 2, 3, …)")
-        records += [
-            {
-                "first_school_year": first,
-                "municipality_code": target,
-                "rank": int(rank),
-                "source_code": row.cells["kommunenummer"],
-                "link": kind,
-                "file_name": file,
-                "file_sha256": sha256(data),
-                "source_line": f"line {row.line}",
-            }
-            for target, kind in _today(row, first, file, mapping, target_codes)
-        ]
+        fields = {"first_school_year": first, "rank": int(rank)}
+        records += _mapped(row, first, origin, mapping, target_codes, fields)
     no_duplicates(rows, ("første skoleår", "kommunenummer"), "kommunenummer", file)
     no_duplicates(rows, ("første skoleår", "rangering"), "rangering", file)
     return (
@@ -299,18 +319,48 @@ def import_lists(register: Register, rows: pl.DataFrame) -> int | None:
     return record(register, LISTS, rows)
 
 
-def recorded_lists(register: Register) -> pl.DataFrame:
-    """The lists in force, in the shape of :data:`pipelines.selection.scheme.COHORT_LIST_SCHEMA` (no
-    share of risk points: the rank is what was recorded)."""
-    found = latest(register.read(LISTS))
+def decided_list_rows(candidates: pl.DataFrame, year: str, file: str, data: bytes) -> pl.DataFrame:
+    """The list the cohort decided on for ``year`` is chosen from, as published in ``candidates`` (the
+    file ``file`` with content ``data``): Udir's rule without the kommuner in the scheme or recently
+    out, ranked as :func:`pipelines.selection.scheme.cohort_list` remakes it, the kommuner today's."""
+    set_aside = candidates.filter(pl.col("scheme_status").is_not_null())["municipality_code"]
+    ranked = ranked_without(candidates, set_aside, "municipality_code")
+    return ranked.select(
+        pl.lit(next_school_year(year)).alias("first_school_year"),
+        "municipality_code",
+        pl.col("rank").cast(pl.UInt32),
+        pl.col("municipality_code").alias("source_code"),
+        pl.lit("unchanged").alias("link"),
+        pl.lit(file).alias("file_name"),
+        pl.lit(sha256(data)).alias("file_sha256"),
+        pl.format("udir_rank {}", pl.col("udir_rank")).alias("source_line"),
+    ).cast(pl.Schema(LIST_RECORD))
+
+
+def import_decided_list(register: Register, rows: pl.DataFrame) -> int | None:
+    """Record the list a decided cohort was chosen from (one version per first school year)."""
+    return record(register, DECIDED_LISTS, rows, ("first_school_year",))
+
+
+def _as_list(found: pl.DataFrame) -> pl.DataFrame:
     if found.is_empty():
         return pl.DataFrame(schema=COHORT_LIST_SCHEMA)
-    return (
-        found.select(
-            "first_school_year", "municipality_code", "rank", pl.lit(None, pl.Float64).alias("risk_share")
-        )
-        .cast(COHORT_LIST_SCHEMA)
-        .sort("first_school_year", "rank", "municipality_code")
+    return found.select(
+        "first_school_year", "municipality_code", "rank", pl.lit(None, pl.Float64).alias("risk_share")
+    ).cast(COHORT_LIST_SCHEMA)
+
+
+def recorded_lists(register: Register) -> pl.DataFrame:
+    """The lists in force, in the shape of :data:`pipelines.selection.scheme.COHORT_LIST_SCHEMA` (no
+    share of risk points: the rank is what was recorded): each decided year's list, and the imported
+    historic lists for the other years."""
+    decided, historic = (
+        _as_list(latest(register.read(DECIDED_LISTS), ("first_school_year",))),
+        _as_list(latest(register.read(LISTS))),
+    )
+    # A year Udir decided on in this product keeps the list it published, whatever a later import says.
+    return pl.concat([decided, historic.join(decided, on="first_school_year", how="anti")]).sort(
+        "first_school_year", "rank", "municipality_code"
     )
 
 

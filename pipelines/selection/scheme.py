@@ -153,9 +153,7 @@ def cohort_list(
     earlier = periods.filter(pl.col("first_school_year") < first_school_year)
     set_aside = scheme_status(earlier, made.selection.school_year, config.scheme)["municipality_code"]
     return (
-        udir.filter(pl.col("udir_rank").is_not_null() & ~pl.col("unit_code").is_in(set_aside.implode()))
-        .sort("udir_rank")
-        .with_row_index("rank", offset=1)
+        ranked_without(udir, set_aside, "unit_code")
         .select(
             pl.lit(first_school_year).alias("first_school_year"),
             pl.col("unit_code").alias("municipality_code"),
@@ -163,4 +161,15 @@ def cohort_list(
             "risk_share",
         )
         .cast(COHORT_LIST_SCHEMA)
+    )
+
+
+def ranked_without(udir: pl.DataFrame, set_aside: pl.Series, code: str) -> pl.DataFrame:
+    """The kommuner Udir's rule ranks (``udir_rank``), less those ``set_aside``, ranked 1, 2, … among the
+    rest in the rule's order (``rank``): the list a cohort is chosen from, whether the follow-up remakes
+    it or ``utvalg decide`` records the published one."""
+    return (
+        udir.filter(pl.col("udir_rank").is_not_null() & ~pl.col(code).is_in(set_aside.implode()))
+        .sort("udir_rank")
+        .with_row_index("rank", offset=1)
     )
