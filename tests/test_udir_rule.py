@@ -334,6 +334,7 @@ def test_the_method_text_says_how_the_open_points_are_settled():
     assert "færre mulige poeng enn 50 % av poengene" in text and f"«{UDIR_TOO_LITTLE_DATA}»" in text
     assert f"«{UDIR_TIED_AT_CUTOFF}»" in text and "etter kommunenummer" in text
     assert "aldri flere enn 25 %" in text
+    assert "Et tall fra færre enn 10 elever gir verken risikopoeng eller mulige poeng" in text
     published = replace(config, selection=replace(config.selection, minimum_possible_share=0.0))
     assert UDIR_TOO_LITTLE_DATA not in dict(method_sections(published))["Udirs regel"]
 
