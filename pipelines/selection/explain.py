@@ -54,7 +54,7 @@ def drivers(
     counted = pl.col("years") > 0
     return (
         indicator_scores.filter(pl.col("score") > 0)
-        .drop("years", "years_worse", strict=False)
+        .drop("years", "years_worse")
         .join(years, on=["unit_code", "indicator_id"], how="left")
         .with_columns(pl.col("years", "years_worse").fill_null(0))
         .sort(["unit_code", "score", "indicator_id"], descending=[False, True, False])
