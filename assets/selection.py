@@ -211,10 +211,12 @@ def candidates(
     sensitivity: pl.DataFrame,
     scheme: pl.DataFrame,
     applications: pl.DataFrame,
+    published_figures: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """One row per kommune of the target structure: Udir's rule and the holistic method side by side,
     with a plain Norwegian explanation, the kommune's place in Oppfølgingsordningen, whether it
-    applied, and Udir's categories and the holistic rank without the kommuner in the scheme."""
+    applied, and Udir's categories and the holistic rank without the kommuner in the scheme. The
+    explanation's years worse than the country are counted on the published figures only."""
     config = utvalg.config
     frame = kommune_candidates(
         kommune_register,
@@ -225,6 +227,7 @@ def candidates(
         config,
         scheme,
         applications.filter(pl.col("owner_kind") == "kommune"),
+        published_figures,
     )
     preview = ["municipality_code", "municipality_name", "udir_category", "holistic_rank", "p_top_n", "tier"]
     return table(
@@ -249,14 +252,17 @@ def fylkeskommune_candidates(
     kommune_register: pl.DataFrame,
     fylke_indicator_values: pl.DataFrame,
     applications: pl.DataFrame,
+    published_figures: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """The ranked list of fylkeskommuner (the holistic method on their own indicators), and whether
-    each applied."""
+    each applied; the explanation's years worse than the country are counted on the published
+    figures only."""
     frame = county_list(
         kommune_register,
         fylke_indicator_values,
         utvalg.config,
         applications.filter(pl.col("owner_kind") == "fylkeskommune"),
+        published_figures,
     )
     return table(
         frame,

@@ -15,7 +15,7 @@ import pytest
 from pipelines.config import load_config
 from pipelines.flow import materialise
 from pipelines.outputs.method_text import method_sections, percent
-from pipelines.selection.explain import sentence
+from pipelines.selection.explain import drivers, published_years, sentence
 from pipelines.settings import PROJECT_ROOT
 from pipelines.vocabulary import (
     CLEAR_CANDIDATE,
@@ -319,3 +319,56 @@ def test_sentence_says_what_udirs_rule_did(category: int | None, status: str | N
     assert text.endswith(ending)
     assert text.startswith("Eksempel er grensetilfelle: svakest på Mobbing")
     assert "50 %" in text
+
+
+def _published(rows: list[tuple[str, str, str, float | None, bool]]) -> pl.DataFrame:
+    """(level, unit, year, value, hidden) of grunnskolepoeng (higher is better) → published_figures."""
+    return pl.DataFrame(
+        [
+            {
+                "level": level,
+                "unit_code": unit,
+                "indicator_id": "grunnskolepoeng",
+                "school_year": year,
+                "value": None if hidden else value,
+                "hidden": hidden,
+            }
+            for level, unit, year, value, hidden in rows
+        ]
+    )
+
+
+def test_drivers_count_only_published_years_worse_than_the_country():
+    published = _published(
+        [
+            ("national", "", "2023-24", 41.0, False),
+            ("national", "", "2024-25", 42.0, False),
+            ("national", "", "2025-26", 43.0, False),
+            ("municipality", "1111", "2023-24", 40.0, False),  # worse
+            ("municipality", "1111", "2024-25", 42.0, False),  # equal: not worse
+            ("municipality", "1111", "2025-26", 30.0, True),  # hidden: worse, but not counted
+            ("municipality", "2222", "2025-26", 30.0, True),  # every figure hidden
+            ("county", "11", "2025-26", 10.0, False),  # another level
+        ]
+    )
+    config = load_config()
+    years = published_years(published, "municipality", config)
+    assert years.rows() == [("1111", "grunnskolepoeng", 2, 1)]
+    # The model's own counts (every figure, small ones too) say 2 of 3 and 1 of 1; the lists say what
+    # the published figures show.
+    scores = pl.DataFrame(
+        {
+            "unit_code": ["1111", "2222"],
+            "indicator_id": ["grunnskolepoeng"] * 2,
+            "area": ["gjennomforing"] * 2,
+            "score": [0.5, 0.25],
+            "score_var": [0.1, 0.2],
+            "years": [3, 1],
+            "years_worse": [2, 1],
+        }
+    )
+    found = {row["unit_code"]: row for row in drivers(scores, years, config).iter_rows(named=True)}
+    assert found["1111"]["drivers"] == "grunnskolepoeng: 0.5 SD (1/2 år)"
+    assert found["1111"]["driver_texts"] == ["Grunnskolepoeng (1 av 2 år svakere enn landet)"]
+    assert found["2222"]["drivers"] == "grunnskolepoeng: 0.25 SD (0/0 år)"
+    assert found["2222"]["driver_texts"] == ["Grunnskolepoeng (ingen publiserte tall)"]

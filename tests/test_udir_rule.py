@@ -334,5 +334,47 @@ def test_the_method_text_says_how_the_open_points_are_settled():
     assert "færre mulige poeng enn 50 % av poengene" in text and f"«{UDIR_TOO_LITTLE_DATA}»" in text
     assert f"«{UDIR_TIED_AT_CUTOFF}»" in text and "etter kommunenummer" in text
     assert "aldri flere enn 25 %" in text
+    assert "Et tall fra færre enn 10 elever gir verken risikopoeng eller mulige poeng" in text
     published = replace(config, selection=replace(config.selection, minimum_possible_share=0.0))
     assert UDIR_TOO_LITTLE_DATA not in dict(method_sections(published))["Udirs regel"]
+
+
+def _at(unit: str, indicator: str, year: str) -> pl.Expr:
+    key = {"unit_code": unit, "indicator_id": indicator, "school_year": year}
+    return pl.all_horizontal(pl.col(column) == value for column, value in key.items())
+
+
+def with_pupils(frame: pl.DataFrame, unit: str, indicator: str, year: str, n: int | None) -> pl.DataFrame:
+    """``frame`` with one figure's pupil count set to ``n``."""
+    at = _at(unit, indicator, year)
+    return frame.with_columns(pl.when(at).then(pl.lit(n, pl.Int64)).otherwise(pl.col("n")).alias("n"))
+
+
+def with_value(frame: pl.DataFrame, unit: str, indicator: str, year: str, value: float) -> pl.DataFrame:
+    """``frame`` with one figure's value set to ``value``."""
+    at = _at(unit, indicator, year)
+    return frame.with_columns(pl.when(at).then(pl.lit(value)).otherwise(pl.col("value")).alias("value"))
+
+
+def test_a_figure_from_fewer_than_minimum_pupils_counts_nowhere_in_the_rule():
+    """Pupil-level data give figures from 1-9 pupils that are never published; the rule leaves them out
+    as it leaves out a suppressed export, so nothing it publishes depends on their side of a limit."""
+    # 1111's 25.0 for a in 2025-26 (beyond the limit: 3 of 3) from 9 pupils: 16/24 becomes 13/21.
+    small = with_pupils(KOMMUNER, "1111", "a", "2025-26", 9)
+    rows = {row["unit_code"]: row for row in udir_selection(small, SCHOOLS, CONFIG).iter_rows(named=True)}
+    assert (rows["1111"]["risk_points"], rows["1111"]["possible_points"]) == (13, 21)
+    # The figure on the better side of the country, or far beyond the limit: the same rule, cell for cell.
+    for value in (5.0, 10.0, 99.0):
+        moved = with_value(small, "1111", "a", "2025-26", value)
+        assert udir_selection(moved, SCHOOLS, CONFIG).equals(udir_selection(small, SCHOOLS, CONFIG))
+    # From exactly the minimum it counts, and so does a figure without a count (an export Udir published).
+    for n in (10, None):
+        counted = udir_selection(with_pupils(KOMMUNER, "1111", "a", "2025-26", n), SCHOOLS, CONFIG)
+        assert counted.filter(pl.col("unit_code") == "1111")["risk_points"].item() == 16
+    # A school's: 2222's school at 3 of 3 from 9 pupils leaves one school scored, so no spread and no
+    # category 2, whichever side of the country its figure lies.
+    schools = with_pupils(SCHOOLS, "900000001", "a", "2024-25", 9)
+    for value in (30.0, 1.0):
+        result = udir_selection(KOMMUNER, with_value(schools, "900000001", "a", "2024-25", value), CONFIG)
+        row = result.filter(pl.col("unit_code") == "2222").row(0, named=True)
+        assert (row["schools_scored"], row["school_spread"], row["udir_category"]) == (1, 0.0, None)

@@ -2,8 +2,9 @@
 
 A suppressed figure counts as missing, and so does an exported figure from fewer pupils than
 ``minimum_pupils``: the rule and the holistic method score a unit on what it has. A figure computed
-from pupil-level data (``pipelines/pupils``) counts whatever its pupils: it is never published as it
-is (``published_figures`` hides it), and its standard error says how little a few pupils show. The
+from pupil-level data (``pipelines/pupils``) is kept whatever its pupils, for the holistic method: it
+is never published as it is (``published_figures`` hides it), and its standard error says how little a
+few pupils show. Udir's rule leaves it out (:func:`too_few_pupils`), as it would a suppressed export. The
 standard error of a mean is Udir's ``Usikkerhet`` (as a standard error) or the pupils' own where
 known, else ``pupil_sd / √n``; of a share, the binomial one at the national share.
 """
@@ -32,6 +33,12 @@ INDICATOR_VALUES_SCHEMA = pl.Schema(
         "break_note": pl.String(),
     }
 )
+
+
+def too_few_pupils(config: Config) -> pl.Expr:
+    """True for a figure from fewer pupils than ``minimum_pupils``: one that is never published. A
+    figure without a count is not known to be (on the exports path, Udir published it)."""
+    return (pl.col("n") < config.selection.minimum_pupils).fill_null(False)
 
 
 def selector(indicator: Indicator) -> pl.Expr:
@@ -93,7 +100,6 @@ def indicator_values(
 ) -> pl.DataFrame:
     """Long table of indicator values for ``owner``'s indicators in the window, at ``levels``."""
     window = config.window()
-    minimum = config.selection.minimum_pupils
     frames = []
     scope = harmonised.filter(pl.col("school_year").is_in(window) & ~pl.col("is_pseudo"))
     for indicator in config.for_owner(owner):
@@ -106,8 +112,7 @@ def indicator_values(
             .join(national, on="school_year", how="left")
             .with_columns(
                 pl.when(
-                    pl.col("suppressed")
-                    | ((pl.col("n") < minimum) & ~from_pupil_data(pl.col("lineage_rows")))
+                    pl.col("suppressed") | (too_few_pupils(config) & ~from_pupil_data(pl.col("lineage_rows")))
                 )
                 .then(None)
                 .otherwise(pl.col("value"))

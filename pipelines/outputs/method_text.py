@@ -84,8 +84,13 @@ def _udir_clarifications(config: Config) -> str:
         if selection.minimum_possible_share > 0
         else ""
     )
+    small = (
+        f" Et tall fra færre enn {selection.minimum_pupils} elever gir verken risikopoeng eller mulige "
+        "poeng: Udir publiserer ikke slike tall, og regelen bygger på tallene som kan publiseres."
+    )
     return (
-        f"{minimum} Kommuner med lik andel står etter kommunenummer, for regelen skiller ikke mellom dem; "
+        f"{small}{minimum} Kommuner med lik andel står etter kommunenummer, for regelen skiller ikke "
+        "mellom dem; "
         f"der flere har samme andel som den siste i kategori 1, står det «{UDIR_TIED_AT_CUTOFF}» og hvor "
         f"mange kommuner som deler andelen. En skole er blant de {worst} svakeste når skolene med like "
         f"høy eller høyere andel risikopoeng er høyst {worst} av skolene: skoler med lik andel regnes "

@@ -420,14 +420,15 @@ class NationalSample:
     def select_cohort(self, first_school_year: str) -> None:
         """Select the cohort starting in ``first_school_year`` as the project remakes it
         (:func:`pipelines.selection.scheme.cohort_list`) on the kommune figures published so far, as a run
-        reads them: below the minimum pupils a figure is suppressed."""
+        reads them: a figure from fewer than the minimum pupils counts nowhere in the rule."""
         config = self.config
         worse_sign = {i.id: -1.0 if i.higher_is_better else 1.0 for i in config.indicators}
         values = self.kommune_figures().select(
             "unit_code",
             "indicator_id",
             "school_year",
-            pl.when(pl.col("n") >= config.selection.minimum_pupils).then(pl.col("value")).alias("value"),
+            "value",
+            "n",
             "national",
             pl.col("indicator_id").replace_strict(worse_sign, return_dtype=pl.Float64).alias("worse_sign"),
         )

@@ -8,7 +8,7 @@ from dataclasses import replace
 import polars as pl
 
 from pipelines.config import Config
-from pipelines.selection.explain import drivers, sentence
+from pipelines.selection.explain import drivers, published_years, sentence
 from pipelines.selection.holistic import holistic_scores
 from pipelines.selection.scheme import scheme_status, without_scheme
 from pipelines.selection.sensitivity import HOLISTIC
@@ -68,12 +68,16 @@ COUNTY_COLUMNS = [
 
 
 def _explained(
-    units: pl.DataFrame, indicator_scores: pl.DataFrame, config: Config, name_column: str
+    units: pl.DataFrame,
+    indicator_scores: pl.DataFrame,
+    years: pl.DataFrame,
+    config: Config,
+    name_column: str,
 ) -> pl.DataFrame:
-    """``units`` with ``drivers`` (the numbers: pooled score in SD, years worse) and ``explanation``
-    (one sentence naming the drivers)."""
+    """``units`` with ``drivers`` (the numbers: pooled score in SD, published years worse) and
+    ``explanation`` (one sentence naming the drivers). ``years``: :func:`published_years`."""
     top_n = config.holistic.top_n
-    frame = units.join(drivers(indicator_scores, config), on="unit_code", how="left")
+    frame = units.join(drivers(indicator_scores, years, config), on="unit_code", how="left")
     explanations = [
         sentence(
             row[name_column],
@@ -111,10 +115,12 @@ def kommune_candidates(
     config: Config,
     scheme: pl.DataFrame,
     applications: pl.DataFrame,
+    published: pl.DataFrame,
 ) -> pl.DataFrame:
     """One row per kommune of the target structure (pseudo-units left out). ``scheme``: the support
     periods (:func:`pipelines.selection.scheme.support_periods`); ``applications``: the year's
-    applications (``owner_code``, ``application_date``), fylkeskommuner's among them."""
+    applications (``owner_code``, ``application_date``), fylkeskommuner's among them; ``published``:
+    the ``published_figures`` table, which the drivers' years are counted on."""
     kommuner = register.filter(~pl.col("is_pseudo")).select(
         pl.col("municipality_code").alias("unit_code"), "municipality_name", "county_code", "statsforvalter"
     )
@@ -154,7 +160,13 @@ def kommune_candidates(
         )
     )
     return (
-        _explained(merged, indicator_scores, config, "municipality_name")
+        _explained(
+            merged,
+            indicator_scores,
+            published_years(published, "municipality", config),
+            config,
+            "municipality_name",
+        )
         .rename({"unit_code": "municipality_code"})
         .select(CANDIDATE_COLUMNS)
         .sort(["holistic_rank", "municipality_code"], nulls_last=True)
@@ -171,10 +183,15 @@ def _applied(applications: pl.DataFrame) -> pl.DataFrame:
 
 
 def fylkeskommune_candidates(
-    register: pl.DataFrame, fylke_values: pl.DataFrame, config: Config, applications: pl.DataFrame
+    register: pl.DataFrame,
+    fylke_values: pl.DataFrame,
+    config: Config,
+    applications: pl.DataFrame,
+    published: pl.DataFrame,
 ) -> pl.DataFrame:
     """The fylkeskommuner ranked by the holistic method on their own indicators (top N of its own), and
-    whether each applied (``applications``: the year's fylkeskommune applications)."""
+    whether each applied (``applications``: the year's fylkeskommune applications; ``published``: the
+    ``published_figures`` table, which the drivers' years are counted on)."""
     county_config = replace(
         config, holistic=replace(config.holistic, top_n=config.holistic.fylkeskommune_top_n)
     )
@@ -188,7 +205,13 @@ def fylkeskommune_candidates(
         _holistic_columns(holistic.scores, county_config.holistic.top_n), on="unit_code", how="left"
     )
     return (
-        _explained(scored, holistic.indicator_scores, county_config, "county_name")
+        _explained(
+            scored,
+            holistic.indicator_scores,
+            published_years(published, "county", config),
+            county_config,
+            "county_name",
+        )
         .join(_applied(applications), on="unit_code", how="left")
         .with_columns(pl.col("application_date").is_not_null().alias("applicant"))
         .rename({"unit_code": "county_code"})

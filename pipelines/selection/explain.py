@@ -14,15 +14,50 @@ from pipelines.vocabulary import (
     UDIR_TOO_LITTLE_DATA,
 )
 
+YEARS_SCHEMA = pl.Schema(
+    {"unit_code": pl.String(), "indicator_id": pl.String(), "years": pl.Int64(), "years_worse": pl.Int64()}
+)
 
-def drivers(indicator_scores: pl.DataFrame, config: Config, top: int = 3) -> pl.DataFrame:
+
+def published_years(published: pl.DataFrame, level: str, config: Config) -> pl.DataFrame:
+    """Per unit of ``level`` × indicator: the school years with a published figure (``years``), and how
+    many of them are worse than the published national figure (``years_worse``). ``published``: the
+    ``published_figures`` table. Counted on shown figures only, so that a count beside the charts tells
+    nothing about a hidden figure, not even on which side of the country it lies."""
+    worse_sign = {i.id: -1.0 if i.higher_is_better else 1.0 for i in config.indicators}
+    national = published.filter(pl.col("level") == "national").select(
+        "indicator_id", "school_year", pl.col("value").alias("national")
+    )
+    shown = published.filter(
+        (pl.col("level") == level) & ~pl.col("hidden") & pl.col("value").is_not_null()
+    ).join(national.filter(pl.col("national").is_not_null()), on=["indicator_id", "school_year"])
+    sign = pl.col("indicator_id").replace_strict(worse_sign, return_dtype=pl.Float64)
+    return (
+        shown.group_by("unit_code", "indicator_id")
+        .agg(
+            pl.len().alias("years"),
+            ((pl.col("value") - pl.col("national")) * sign > 0).sum().alias("years_worse"),
+        )
+        .cast(YEARS_SCHEMA)
+        .sort("unit_code", "indicator_id")
+    )
+
+
+def drivers(
+    indicator_scores: pl.DataFrame, years: pl.DataFrame, config: Config, top: int = 3
+) -> pl.DataFrame:
     """The ``top`` indicators pulling each unit toward the weak end (largest positive scores): as words
     for the sentence (``driver_texts``) and as numbers for the lists (``drivers``: pooled score in SD and
-    years worse)."""
+    years worse). ``years``: :func:`published_years`; the pooled score is the model's, the years are the
+    published figures' (a unit whose figures are all hidden has none)."""
     labels = {i.id: i.label for i in config.indicators}
+    counted = pl.col("years") > 0
     return (
         indicator_scores.filter(pl.col("score") > 0)
-        .sort(["unit_code", "score"], descending=[False, True])
+        .drop("years", "years_worse")
+        .join(years, on=["unit_code", "indicator_id"], how="left")
+        .with_columns(pl.col("years", "years_worse").fill_null(0))
+        .sort(["unit_code", "score", "indicator_id"], descending=[False, True, False])
         .group_by("unit_code", maintain_order=True)
         .head(top)
         .with_columns(
@@ -30,9 +65,10 @@ def drivers(indicator_scores: pl.DataFrame, config: Config, top: int = 3) -> pl.
         )
         .group_by("unit_code", maintain_order=True)
         .agg(
-            pl.format("{} ({} av {} år svakere enn landet)", "label", "years_worse", "years").alias(
-                "driver_texts"
-            ),
+            pl.when(counted)
+            .then(pl.format("{} ({} av {} år svakere enn landet)", "label", "years_worse", "years"))
+            .otherwise(pl.format("{} (ingen publiserte tall)", "label"))
+            .alias("driver_texts"),
             pl.format(
                 "{}: {} SD ({}/{} år)", "indicator_id", pl.col("score").round(2), "years_worse", "years"
             )

@@ -12,6 +12,12 @@ nationally; highest kommune share first.
 
 What the published rule leaves open:
 
+- **Figures from too few pupils.** Udir applies the rule to its published figures, and it publishes
+  none from fewer than ``minimum_pupils`` pupils. A figure from fewer (pupil-level data gives every
+  unit one) gets no points and no possible points, whatever its source: the rule rests on the figures
+  that may be published, so its points never tell on which side of the country or the limit a figure
+  from a few pupils lies (docs/privacy.md).
+
 - **Too little data.** A kommune whose possible points are below ``minimum_possible_share`` of the points
   possible with every rule indicator-year the country has figures for is not ranked: it is listed as
   *for lite data*, without rank or category (0 turns this off).
@@ -30,6 +36,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.config import Config
+from pipelines.indicators.values import too_few_pupils
 from pipelines.vocabulary import UDIR_RANKED, UDIR_TIED_AT_CUTOFF, UDIR_TOO_LITTLE_DATA
 
 RISK_SCHEMA = pl.Schema(
@@ -49,7 +56,8 @@ def _rule(config: Config) -> dict[str, int]:
 
 
 def risk_points(values: pl.DataFrame, config: Config, limits: dict[str, float] | None = None) -> pl.DataFrame:
-    """Risk points per unit × indicator × school year for the indicators in Udir's rule."""
+    """Risk points per unit × indicator × school year for the indicators in Udir's rule, on the figures
+    from at least ``minimum_pupils`` pupils."""
     rule = {i.id: i for i in config.indicators if i.udir_rule}
     limit_of = {key: i.absolute_limit for key, i in rule.items()} | (limits or {})
     weight_of = _rule(config)
@@ -57,6 +65,7 @@ def risk_points(values: pl.DataFrame, config: Config, limits: dict[str, float] |
         pl.col("indicator_id").is_in(list(rule))
         & pl.col("value").is_not_null()
         & pl.col("national").is_not_null()
+        & ~too_few_pupils(config)
     )
     limit = pl.col("indicator_id").replace_strict(limit_of, return_dtype=pl.Float64)
     weight = pl.col("indicator_id").replace_strict(weight_of, return_dtype=pl.Int64)
