@@ -8,7 +8,9 @@ import polars as pl
 
 from assets.metadata import markdown_table, outs, table_spec
 from pipelines.ingest.collect import ParsedFolder, parse_folder
+from pipelines.provenance import hashed_files
 from pipelines.pupils.aggregate import PupilFolder, read_pupil_folder
+from pipelines.pupils.read import pupil_files
 from pipelines.resources import UtvalgSettings
 from pipelines.settings import code_version
 from pipelines.storage.warehouse import RunWarehouse
@@ -48,6 +50,13 @@ PUPILS = [
         "pupil_quarantine",
         "observations",
         "Pupil-level rows left out, one per broken rule, with file, row number (from 0), column and reason.",
+        may_be_empty=True,
+    ),
+    table_spec(
+        "pupil_files",
+        "raw",
+        "Every file under the raw folder's elevdata/: path, SHA-256 and size, named in the provenance of "
+        "every output beside the exports. Empty without pupil-level data.",
         may_be_empty=True,
     ),
 ]
@@ -113,8 +122,9 @@ def parsed_exports(utvalg: UtvalgSettings, warehouse: RunWarehouse) -> Iterator[
 @dg.multi_asset(outs=outs(PUPILS))
 def pupil_data(utvalg: UtvalgSettings) -> Iterator[dg.MaterializeResult]:
     """Check and aggregate the pupil-level datasets in DuckDB, straight from their parquet files (one
-    pass per dataset gives both tables)."""
-    pupils = read_pupil_folder(Path(utvalg.raw_dir))
+    pass per dataset gives the figures and the quarantine), and hash the files for provenance."""
+    raw_dir = Path(utvalg.raw_dir)
+    pupils = read_pupil_folder(raw_dir)
     yield dg.MaterializeResult(
         asset_key="pupil_figures",
         value=pupils.figures,
@@ -135,6 +145,12 @@ def pupil_data(utvalg: UtvalgSettings) -> Iterator[dg.MaterializeResult]:
         asset_key="pupil_quarantine",
         value=pupils.quarantine,
         metadata={"rows_quarantined": pupils.quarantine.height, "sample": markdown_table(pupils.quarantine)},
+    )
+    hashed = hashed_files(pupil_files(raw_dir), raw_dir)
+    yield dg.MaterializeResult(
+        asset_key="pupil_files",
+        value=hashed,
+        metadata={"files": hashed.height, "bytes": int(hashed["bytes"].sum())},
     )
 
 

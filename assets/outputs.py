@@ -23,6 +23,7 @@ from pipelines.outputs.privacy import published_figures as protected_figures
 from pipelines.outputs.workbooks import write_workbooks
 from pipelines.provenance import (
     frames_fingerprint,
+    input_files,
     provenance_document,
     provenance_id,
     provenance_line,
@@ -72,13 +73,14 @@ def published_figures(
 def _provenance(
     utvalg: UtvalgSettings,
     raw_files: pl.DataFrame,
+    pupil_files: pl.DataFrame,
     data_coverage: pl.DataFrame,
     register: tuple[pl.DataFrame, pl.DataFrame],
 ) -> str:
     """The run's provenance.json; its hash is the run id the workbooks carry. ``register``: the scheme
     and applications the run read from the register."""
     return provenance_document(
-        raw_files,
+        input_files(raw_files, pupil_files),
         {"settings": utvalg.recorded(), "selection": utvalg.config.as_dict()},
         missing_data(data_coverage),
         absent_sources(data_coverage),
@@ -93,6 +95,7 @@ def candidate_files(
     fylkeskommune_candidates: pl.DataFrame,
     published_figures: pl.DataFrame,
     raw_files: pl.DataFrame,
+    pupil_files: pl.DataFrame,
     data_coverage: pl.DataFrame,
     scheme: pl.DataFrame,
     applications: pl.DataFrame,
@@ -103,7 +106,7 @@ def candidate_files(
     out = utvalg.year_folder
     config = utvalg.config
     missing = missing_data(data_coverage)
-    provenance = _provenance(utvalg, raw_files, data_coverage, (scheme, applications))
+    provenance = _provenance(utvalg, raw_files, pupil_files, data_coverage, (scheme, applications))
     gaps = data_gaps(data_coverage)
     notes = {
         "candidates": list_note(gaps, config, "kommune"),
@@ -125,6 +128,7 @@ def statsforvalter_workbooks(
     published_figures: pl.DataFrame,
     school_names: pl.DataFrame,
     raw_files: pl.DataFrame,
+    pupil_files: pl.DataFrame,
     data_coverage: pl.DataFrame,
     scheme: pl.DataFrame,
     applications: pl.DataFrame,
@@ -134,7 +138,7 @@ def statsforvalter_workbooks(
     a hidden sheet carries the run id (the hash of provenance.json) and the list's fingerprint that
     `utvalg review import` checks."""
     out = utvalg.year_folder / "statsforvaltere"
-    run_id = provenance_id(_provenance(utvalg, raw_files, data_coverage, (scheme, applications)))
+    run_id = provenance_id(_provenance(utvalg, raw_files, pupil_files, data_coverage, (scheme, applications)))
     written = write_workbooks(
         candidates,
         fylkeskommune_candidates,
@@ -142,7 +146,7 @@ def statsforvalter_workbooks(
         school_names,
         utvalg.config,
         out,
-        (run_id, provenance_line(raw_files, missing_data_text(data_coverage))),
+        (run_id, provenance_line(input_files(raw_files, pupil_files), missing_data_text(data_coverage))),
         data_gaps(data_coverage),
         clear_candidate_precision(load_validation(settings.VALIDATION_DIR), utvalg.config),
     )
@@ -159,6 +163,7 @@ def dashboard(
     school_names: pl.DataFrame,
     break_notes: pl.DataFrame,
     raw_files: pl.DataFrame,
+    pupil_files: pl.DataFrame,
     data_coverage: pl.DataFrame,
     review_answers: pl.DataFrame,
     decisions: pl.DataFrame,
@@ -185,7 +190,7 @@ def dashboard(
         utvalg.config,
         settings.REFERENCE_DIR / "geo" / "kommuner_2024.geojson",
         out,
-        provenance_line(raw_files, missing_data_text(data_coverage)),
+        provenance_line(input_files(raw_files, pupil_files), missing_data_text(data_coverage)),
         data_gaps(data_coverage),
         load_validation(settings.VALIDATION_DIR),
         status,

@@ -7,10 +7,31 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import polars as pl
 
 from pipelines import settings
+
+INPUT_COLUMNS = ("source_file", "sha256", "bytes")
+INPUT_SCHEMA = pl.Schema({"source_file": pl.String, "sha256": pl.String, "bytes": pl.Int64})
+
+
+def hashed_files(paths: Sequence[Path], root: Path) -> pl.DataFrame:
+    """Each file's path relative to ``root``, SHA-256 and size, read in chunks (a pupil-level dataset
+    may be larger than memory)."""
+    rows = []
+    for path in sorted(paths):
+        with path.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        rows.append((path.relative_to(root).as_posix(), digest, path.stat().st_size))
+    return pl.DataFrame(rows, schema=INPUT_SCHEMA, orient="row")
+
+
+def input_files(*tables: pl.DataFrame) -> pl.DataFrame:
+    """Every input file the run read, from the tables that list them (the exports, the pupil-level
+    files): what provenance names and the run id hashes."""
+    return pl.concat([t.select(INPUT_COLUMNS).cast(INPUT_SCHEMA) for t in tables]).sort("source_file")
 
 
 def provenance_frame(raw_files: pl.DataFrame, configuration_json: str) -> pl.DataFrame:

@@ -435,3 +435,31 @@ def test_sample_pupils_flag_asks_for_every_school_year(tmp_path, monkeypatch):
     assert main(["sample", "--out", str(tmp_path)]) == 0
     assert main(["sample", "--pupils", "--out", str(tmp_path)]) == 0
     assert asked == [(), SCHOOL_YEARS]
+
+
+def test_provenance_names_every_pupil_file_beside_the_exports(tmp_path):
+    """A changed pupil-level file must change what the run says produced it (and so the run id)."""
+    import hashlib
+    import shutil
+
+    from pipelines.provenance import input_files, provenance_document, provenance_id
+    from tests.conftest import NP5, run_sample
+
+    raw = tmp_path / "raw"
+    path = write(raw, "grunnskolepoeng", "2024-25", points([(SCHOOL_A, OSLO, 40.0), (SCHOOL_B, OSLO, 38.0)]))
+    shutil.copy(NP5, raw / NP5.name)  # a real export beside them
+    run = run_sample(tmp_path, raw, "provenance")
+    expected = [
+        (name, hashlib.sha256(file.read_bytes()).hexdigest(), file.stat().st_size)
+        for name, file in [
+            (NP5.name, raw / NP5.name),
+            ("elevdata/grunnskolepoeng/school_year=2024-25/part-0.parquet", path),
+        ]
+    ]
+    assert run.table("provenance").select("source_file", "sha256", "bytes").rows() == expected
+    inputs = input_files(run.table("raw_files"), run.table("pupil_files"))
+    before = provenance_id(provenance_document(inputs, {}))
+    write(raw, "grunnskolepoeng", "2024-25", points([(SCHOOL_A, OSLO, 41.0), (SCHOOL_B, OSLO, 38.0)]))
+    changed = run_sample(tmp_path / "again", raw, "pupil_files")
+    inputs = input_files(run.table("raw_files"), changed.table("pupil_files"))
+    assert provenance_id(provenance_document(inputs, {})) != before

@@ -159,7 +159,8 @@ def test_a_changed_file_recomputes_what_depends_on_it_and_gives_a_fresh_runs_out
     definitions = build_definitions(str(place / "w.duckdb"))
     graph = definitions.resolve_asset_graph()
     # The tables the parsing steps write (exports, and pupil-level data: both read the raw folder).
-    parsed = ("raw_files", "parsed_observations", "parse_quarantine", "pupil_figures", "pupil_quarantine")
+    exports = ("raw_files", "parsed_observations", "parse_quarantine")
+    parsed = (*exports, "pupil_figures", "pupil_quarantine", "pupil_files")
     downstream = dg.AssetSelection.assets(*parsed).downstream().resolve(graph)
     assert _materialised(run) == {key.to_user_string() for key in downstream}
     registers = {"kommune_register", "kommune_registers", "kommune_mapping", "fylke_mapping"}
