@@ -185,7 +185,7 @@ def test_too_few_kommuner_give_no_number():
     assert found["estimate"].null_count() == found.height
 
 
-def test_the_panel_splits_years_and_keeps_other_cohorts_out_of_the_comparison():
+def test_the_panel_splits_years_and_follows_later_cohorts_until_their_support_acts():
     years = [
         "2016-17",
         "2017-18",
@@ -197,12 +197,13 @@ def test_the_panel_splits_years_and_keeps_other_cohorts_out_of_the_comparison():
         "2023-24",
         "2024-25",
     ]
+    codes = ["A", "B", "C", "D", "E"]
     scores = pl.DataFrame(
         {
-            "unit_code": ["A"] * 9 + ["B"] * 9 + ["C"] * 9,
-            "school_year": years * 3,
+            "unit_code": [code for code in codes for _ in years],
+            "school_year": years * len(codes),
             "area": "gjennomforing",
-            "score": [float(i) for i in range(9)] * 3,
+            "score": [float(i) for i in range(9)] * len(codes),
             "indicators": 1,
         },
         schema_overrides={"indicators": pl.UInt32},
@@ -210,22 +211,23 @@ def test_the_panel_splits_years_and_keeps_other_cohorts_out_of_the_comparison():
     lists = pl.DataFrame(
         {
             "first_school_year": "2020-21",
-            "municipality_code": ["A", "B", "C"],
-            "rank": [1, 2, 3],
-            "risk_share": [0.9, 0.8, 0.7],
+            "municipality_code": codes,
+            "rank": [1, 2, 3, 4, 5],
+            "risk_share": [0.9, 0.8, 0.7, 0.6, 0.5],
         }
     )
     # Z is in the 2020-21 cohort but the remade list does not rank it; Y's cohort (2017-18) has no list.
+    # B and D were chosen later, E earlier (support 2018-19 to 2020-21).
     cohorts = pl.DataFrame(
         {
-            "municipality_code": ["A", "B", "Z", "Y"],
-            "first_school_year": ["2020-21", "2023-24", "2020-21", "2017-18"],
+            "municipality_code": ["A", "B", "D", "E", "Z", "Y"],
+            "first_school_year": ["2020-21", "2023-24", "2022-23", "2018-19", "2020-21", "2017-18"],
         }
     )
     scores = pl.concat(
         [scores, scores.filter(pl.col("unit_code") == "A").with_columns(unit_code=pl.lit("Z"))]
     )
-    sizes = pl.DataFrame({"municipality_code": ["A", "B", "C", "Z"], "pupils": [10.0, 10.0, 10.0, 10.0]})
+    sizes = pl.DataFrame({"municipality_code": [*codes, "Z"], "pupils": 10.0})
     rows = {
         r["municipality_code"]: r for r in panel(scores, lists, cohorts, sizes, CONFIG).iter_rows(named=True)
     }
@@ -234,12 +236,19 @@ def test_the_panel_splits_years_and_keeps_other_cohorts_out_of_the_comparison():
     assert rows["A"]["post_years"] == ["2021-22", "2022-23", "2023-24"]
     assert (rows["A"]["pre"], rows["A"]["post"], rows["A"]["change"]) == (2.0, 6.0, 4.0)
     assert rows["A"]["treated"] and not rows["A"]["comparison"]
-    # B's own support (from 2023-24) overlaps A's follow-up: never a comparison for it.
-    assert not rows["B"]["treated"] and not rows["B"]["comparison"]
-    assert rows["C"]["comparison"]
+    # B and D were chosen on figures from A's post-years: left out, the comparison would keep only the
+    # kommuner that improved. They are compared until their own support acts (its gjennomføringsfase):
+    # B's from 2024-25, after A's post-years; D's from 2023-24, so D's post-years end in 2022-23 (5, 6).
+    assert rows["B"]["comparison"] and not rows["B"]["treated"]
+    assert (rows["B"]["post_years"], rows["B"]["change"]) == (rows["A"]["post_years"], 4.0)
+    assert rows["D"]["comparison"] and rows["D"]["post_years"] == ["2021-22", "2022-23"]
+    assert (rows["D"]["pre"], rows["D"]["post"], rows["D"]["change"]) == (2.0, 5.5, 3.5)
+    # E's support, from an earlier list, reaches into A's pre-years: never a comparison for it.
+    assert not rows["E"]["treated"] and not rows["E"]["comparison"]
+    assert rows["C"]["comparison"] and rows["C"]["change"] == 4.0
     # Z is followed without a rank; Y, whose cohort has no list, has no row.
     assert rows["Z"]["treated"] and rows["Z"]["rank"] is None and rows["Z"]["change"] == 4.0
-    assert len(rows) == 4
+    assert len(rows) == 6
 
 
 @pytest.mark.parametrize(

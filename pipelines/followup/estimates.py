@@ -21,8 +21,11 @@ minus the mean of the pre-years. Every estimate compares such changes:
   it. Leaving them out would select on the outcome's noise; the fuzzy design divides the jump in change
   by the jump in the share in the scheme (:func:`discontinuity`).
 
-Comparison kommuner are those on the cohort's list with no support period overlapping the cohort's
-span (pre-years to the last post-year). Intervals, at ``confidence``: for naive a t interval over the
+Comparison kommuner are those on the cohort's list not in it and with no support from an earlier cohort
+overlapping the cohort's span (pre-years to the last post-year). A kommune chosen in a later cohort is
+one: a later list is made on this cohort's post-years, so leaving its kommuner out would keep only the
+kommuner that improved (on a sample with no effect that put the discontinuity at −0.13); its post-years
+end before its own gjennomføringsfase. Intervals, at ``confidence``: for naive a t interval over the
 kommuner's (cluster) means, each kommune one unit (a kommune in two cohorts counts once when pooled); for
 did the same mean, with the variance of that linear combination of independent kommuner' changes, which
 counts a comparison kommune matched to many as often as it is used (:func:`matched_interval`); for rd the
@@ -96,15 +99,21 @@ def panel(
         )
     )
     periods = support_periods(cohorts.with_columns(pl.lit("").alias("origin")), scheme)
+    others = spans.join(periods.rename({"first_school_year": "support_first"}), how="cross")
     overlapping = (
-        spans.join(periods.rename({"first_school_year": "support_first"}), how="cross")
-        .filter(
-            (pl.col("support_first") <= pl.col("span_last"))
+        others.filter(
+            (pl.col("support_first") < pl.col("first_school_year"))
             & (pl.col("last_school_year") >= pl.col("span_first"))
-            & (pl.col("support_first") != pl.col("first_school_year"))
         )
         .select("first_school_year", "municipality_code", pl.lit(True).alias("other_support"))
         .unique()
+    )
+    # A later cohort was chosen on this cohort's post-years: its kommuner stay in the comparison (left out,
+    # only those that improved would be), followed until their own support acts.
+    later = (
+        others.filter(pl.col("support_first") > pl.col("first_school_year"))
+        .group_by("first_school_year", "municipality_code")
+        .agg(pl.col("gjennomforing_first_school_year").min().alias("later_support"))
     )
     members = (
         cohorts.select("first_school_year", "municipality_code", pl.lit(True).alias("treated"))
@@ -136,7 +145,9 @@ def panel(
             .then(pl.lit("post"))
             .alias("phase")
         )
+        .join(later, on=["first_school_year", "municipality_code"], how="left")
         .filter(pl.col("phase").is_not_null())
+        .filter((pl.col("school_year") < pl.col("later_support")).fill_null(True))
     )
     means = timed.group_by("first_school_year", "municipality_code", "area").agg(
         pl.col("score").filter(pl.col("phase") == "pre").mean().alias("pre"),
