@@ -106,6 +106,19 @@ def test_the_matched_interval_by_hand_and_wider_when_kommuner_share_their_matche
     assert half_apart < half
 
 
+def test_the_matched_interval_is_the_same_to_the_last_bit_every_time():
+    # Sums taken in the order groups happen to come out of a group-by differ in their last bits.
+    rng = np.random.default_rng(3)
+    treated = [f"T{i:02d}" for i in range(60)]
+    effects = pl.DataFrame({"first_school_year": "2020-21", "municipality_code": treated,
+                            "effect": rng.normal(0, 0.1, 60)})  # fmt: skip
+    matches = {t: [f"C{j:03d}" for j in rng.choice(150, 5, replace=False)] for t in treated}
+    residual = {f"C{j:03d}": float(r) for j, r in enumerate(rng.normal(0, 0.1, 150))}
+    links = _links(matches, residual)
+    first = matched_interval(effects, links, 0.90)
+    assert all(matched_interval(effects, links, 0.90) == first for _ in range(20))
+
+
 def test_discontinuity_recovers_an_exact_jump():
     ranks = list(range(21, 41))
     x = np.array(ranks) - 30.5

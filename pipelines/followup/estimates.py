@@ -243,7 +243,12 @@ def matched_interval(
     linear combination of independent kommuner' changes: each kommune in the scheme enters with its
     deviation from the mean, each comparison kommune with its residual times the weight it got, summed
     over every time it was matched (a match shared by many kommuner counts as much as it weighs), CR1."""
-    per = effects.group_by("municipality_code").agg(pl.col("effect").mean(), pl.len().alias("cohorts"))
+    # Groups in a fixed order: a float sum in the order groups happen to come differs in its last bits.
+    per = (
+        effects.group_by("municipality_code")
+        .agg(pl.col("effect").mean(), pl.len().alias("cohorts"))
+        .sort("municipality_code")
+    )
     n, values = per.height, per["effect"].to_numpy()
     mean = float(values.mean()) if n else math.nan
     if n < 2:
@@ -257,7 +262,12 @@ def matched_interval(
             ),
         ]
     )
-    sums = terms.group_by("municipality_code").agg(pl.col("term").sum())["term"].to_numpy()
+    sums = (
+        terms.group_by("municipality_code", maintain_order=True)
+        .agg(pl.col("term").sum())
+        .sort("municipality_code")["term"]
+        .to_numpy()
+    )
     g = sums.size
     half = t_quantile((1 + confidence) / 2, n - 1) * math.sqrt(g / (g - 1) * float((sums**2).sum()))
     return mean, mean - half, mean + half
