@@ -16,6 +16,7 @@ from pipelines.followup.estimates import (
     POOLED,
     RD,
     TOO_LITTLE,
+    cluster_robust_cr2,
     discontinuity,
     follow_up_estimates,
     matched_interval,
@@ -167,6 +168,73 @@ def test_with_kommuner_on_the_wrong_side_the_discontinuity_is_the_ratio_of_the_t
     assert jump["jump"] == pytest.approx(step(change) / step(treated.astype(float)))
     assert (jump["inside"], jump["outside"], jump["wrong_side"]) == (19, 19, 3)
     assert jump["se"] > 0
+
+
+def test_cr2_of_a_mean_is_the_textbook_standard_error_with_n_minus_one_degrees_of_freedom():
+    # One kommune a cluster, a mean alone: H_gg = 1/n, so CR2 is s / √n, and Bell and McCaffrey's
+    # degrees of freedom are n − 1 (CR1 would give the same error, the t interval the same n − 1).
+    values = np.array([0.3, -0.1, 0.4, 0.0, 0.2])
+    ones = np.ones((5, 1))
+    se, df = cluster_robust_cr2(ones, ones, values - values.mean(), np.arange(5))
+    assert se == pytest.approx(values.std(ddof=1) / math.sqrt(5))
+    assert df == pytest.approx(4.0)
+
+
+def test_cr2_of_a_difference_in_means_is_welchs():
+    # Two groups, one kommune a cluster: H_gg = 1/n_j, so CR2 is Welch's s1²/n1 + s0²/n0, and the
+    # degrees of freedom are (1/n1 + 1/n0)² / (1/(n1²(n1−1)) + 1/(n0²(n0−1))) (equal variances).
+    first, second = np.array([1.0, 1.4, 0.7]), np.array([0.2, -0.3, 0.5, 0.1])
+    group = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+    design = np.column_stack([group, np.ones(7)])
+    residuals = np.concatenate([first - first.mean(), second - second.mean()])
+    se, df = cluster_robust_cr2(design, design, residuals, np.arange(7))
+    assert se == pytest.approx(math.sqrt(first.var(ddof=1) / 3 + second.var(ddof=1) / 4))
+    assert df == pytest.approx((1 / 3 + 1 / 4) ** 2 / (1 / (9 * 2) + 1 / (16 * 3)))
+
+
+def test_the_discontinuitys_cr2_error_pooled_over_two_lists_by_hand():
+    # Six kommuner on two lists (each kommune a cluster of two rows), every one on its own side: the
+    # two-stage fit is weighted least squares. Computed here apart from the code under test: the
+    # adjustment (I − H_gg)^(−1/2) of each kommune's residuals, and the degrees of freedom (Σλ)²/Σλ².
+    codes = ["A", "B", "C", "D", "E", "F"]
+    ranks = {"2017-18": [25, 28, 29, 32, 36, 40], "2020-21": [33, 22, 30, 27, 31, 45]}
+    change = {"2017-18": [0.3, 0.1, 0.4, -0.1, 0.2, 0.0], "2020-21": [0.1, 0.5, 0.2, 0.3, -0.2, 0.1]}
+    rows = pl.concat(
+        _rows(
+            first_school_year=[cohort] * 6,
+            municipality_code=codes,
+            rank=ranks[cohort],
+            treated=[r <= 30 for r in ranks[cohort]],
+            comparison=[r > 30 for r in ranks[cohort]],
+            change=change[cohort],
+        )
+        for cohort in ranks
+    )
+    jump = discontinuity(rows, 30, 20)
+
+    x = np.array(ranks["2017-18"] + ranks["2020-21"]) - 30.5
+    d = (x < 0).astype(float)
+    design = np.column_stack([d, x, d * x, np.repeat([1.0, 0.0], 6), np.repeat([0.0, 1.0], 6)])
+    w = np.sqrt(1 - np.abs(x) / 20)
+    weighted, y = design * w[:, None], np.array(change["2017-18"] + change["2020-21"]) * w
+    beta = np.linalg.lstsq(weighted, y)[0]
+    inverse = np.linalg.inv(weighted.T @ weighted)
+    maker = np.eye(12) - weighted @ inverse @ weighted.T
+    residuals = y - weighted @ beta
+    contrast = weighted @ inverse[0]
+    variance, columns = 0.0, []
+    for k in range(6):
+        cluster = [k, k + 6]
+        values, vectors = np.linalg.eigh(maker[np.ix_(cluster, cluster)])
+        adjusted = vectors @ np.diag(values**-0.5) @ vectors.T @ contrast[cluster]
+        variance += float(adjusted @ residuals[cluster]) ** 2
+        columns.append(maker[:, cluster] @ adjusted)
+    eigenvalues = np.linalg.eigvalsh(np.column_stack(columns).T @ np.column_stack(columns))
+
+    assert jump["jump"] == pytest.approx(beta[0])
+    assert jump["se"] == pytest.approx(math.sqrt(variance))
+    assert jump["df"] == pytest.approx(eigenvalues.sum() ** 2 / (eigenvalues**2).sum())
+    assert jump["clusters"] == 6 and 1 < jump["df"] < 5
 
 
 def test_a_list_that_no_longer_tells_who_was_selected_gives_no_discontinuity():
