@@ -332,6 +332,43 @@ def test_the_panel_splits_years_and_follows_later_cohorts_until_their_support_ac
     assert len(rows) == 6
 
 
+def test_a_trend_compares_with_a_kommune_a_later_cohort_chose_only_until_its_support_acts():
+    from dataclasses import replace
+
+    from pipelines.followup.cohorts import kommune_trends
+
+    years = [f"{y}-{(y + 1) % 100:02d}" for y in range(2016, 2025)]
+    base = {"A": 0.0, "B": 10.0, "C": 20.0, "D": 30.0}
+    scores = pl.DataFrame(
+        {
+            "unit_code": [code for code in base for _ in years],
+            "school_year": years * len(base),
+            "area": "gjennomforing",
+            "score": [base[code] + i for code in base for i in range(len(years))],
+            "indicators": 1,
+        },
+        schema_overrides={"indicators": pl.UInt32},
+    )
+    lists = pl.DataFrame(
+        {"first_school_year": "2020-21", "municipality_code": list(base), "rank": [1, 2, 3, 4],
+         "risk_share": [0.9, 0.8, 0.7, 0.6]}
+    )  # fmt: skip
+    # A is in the 2020-21 cohort; D was chosen in 2022-23, so its own support acts from 2023-24.
+    cohorts = pl.DataFrame({"municipality_code": ["A", "D"], "first_school_year": ["2020-21", "2022-23"]})
+    sizes = pl.DataFrame({"municipality_code": list(base), "pupils": 10.0})
+    config = replace(CONFIG, followup=replace(CONFIG.followup, matches=3))
+    rows = panel(scores, lists, cohorts, sizes, config)
+    trend = kommune_trends(scores, rows, config)
+    # A's comparison line is the mean of B, C and D (20 + i) while the estimates follow D, then of B and
+    # C alone (15 + i): the years D's change is taken from end in 2022-23, as the line's D does.
+    assert rows.filter(pl.col("municipality_code") == "D")["post_years"].to_list() == [["2021-22", "2022-23"]]
+    expected_score = [20.0 + i if i < 7 else 15.0 + i for i in range(len(years))]
+    assert trend["school_year"].to_list() == years
+    assert trend["comparison_score"].to_list() == pytest.approx(expected_score)
+    assert trend["comparison_kommuner"].to_list() == [3] * 7 + [2] * 2
+    assert trend["score"].to_list() == [float(i) for i in range(len(years))]
+
+
 @pytest.mark.parametrize(
     "bad",
     [{"confidence": 1.0}, {"bandwidth": 1}, {"matches": 0}, {"pre_years": "3"}, {"bandwith": 20}],

@@ -79,12 +79,22 @@ def t_quantile(p: float, df: float) -> float:
     return z + sum(term / df ** (k + 1) for k, term in enumerate(terms))
 
 
+OWN_SUPPORT = "own_support_from"
+
+
+def followed(school_year: pl.Expr) -> pl.Expr:
+    """Whether a panel row's kommune is followed in ``school_year`` for that row's cohort: not from its
+    own support on (``own_support_from``, a later cohort's gjennomføringsfase). The estimates and the
+    Oppfølging page's comparison lines take a kommune's scores by this one rule."""
+    return (school_year < pl.col(OWN_SUPPORT)).fill_null(True)
+
+
 def panel(
     scores: pl.DataFrame, lists: pl.DataFrame, cohorts: pl.DataFrame, sizes: pl.DataFrame, config: Config
 ) -> pl.DataFrame:
     """One row per cohort list, kommune and area: ``treated`` (in that cohort), ``comparison`` (may be
-    compared), rank and share of risk points on the list, pupils, the pre- and post-means of the area
-    score, their years and ``change``.
+    compared), rank and share of risk points on the list, pupils, ``own_support_from`` (:func:`followed`),
+    the pre- and post-means of the area score over the years it is followed, their years and ``change``.
 
     ``scores``: area scores; ``lists``: each cohort's ranked list (``first_school_year``,
     ``municipality_code``, ``rank``, ``risk_share``); ``cohorts``: the scheme's cohorts
@@ -114,7 +124,7 @@ def panel(
     later = (
         others.filter(pl.col("support_first") > pl.col("first_school_year"))
         .group_by("first_school_year", "municipality_code")
-        .agg(pl.col("gjennomforing_first_school_year").min().alias("later_support"))
+        .agg(pl.col("gjennomforing_first_school_year").min().alias(OWN_SUPPORT))
     )
     members = (
         cohorts.select("first_school_year", "municipality_code", pl.lit(True).alias("treated"))
@@ -130,6 +140,7 @@ def panel(
         .with_columns(pl.col("treated").fill_null(False))
         .with_columns((~pl.col("treated") & pl.col("other_support").is_null()).alias("comparison"))
         .drop("other_support")
+        .join(later, on=["first_school_year", "municipality_code"], how="left")
     )
     offset = (start_of(pl.col("school_year")) - start_of(pl.col("first_school_year"))).alias("offset")
     timed = (
@@ -146,9 +157,7 @@ def panel(
             .then(pl.lit("post"))
             .alias("phase")
         )
-        .join(later, on=["first_school_year", "municipality_code"], how="left")
-        .filter(pl.col("phase").is_not_null())
-        .filter((pl.col("school_year") < pl.col("later_support")).fill_null(True))
+        .filter(pl.col("phase").is_not_null() & followed(pl.col("school_year")))
     )
     means = timed.group_by("first_school_year", "municipality_code", "area").agg(
         pl.col("score").filter(pl.col("phase") == "pre").mean().alias("pre"),

@@ -136,7 +136,8 @@ def followup_page(
         "<th>Antall kommuner</th></tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>\n"
         "<h2>Hver kommune i ordningen mot sine sammenligningskommuner</h2>\n"
         "<p>Områdepoeng per skoleår: kommunens avstand fra landet i standardavvik for elevene (høyere er "
-        "bedre), og snittet for de kommunene den sammenlignes med.</p>\n"
+        "bedre), og snittet for de kommunene den sammenlignes med. En kommune som ble valgt i en senere "
+        "kohort, er med i snittet bare fram til dens egen støtte virker, som i tallene over.</p>\n"
         + "".join(f'<div id="oppfolging-{i}" class="chart"></div>\n' for i in range(len(charts)))
         + f'<script src="plotly.min.js"></script>\n<script>{CHART_SCRIPT}</script>\n'
     )
