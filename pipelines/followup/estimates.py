@@ -366,7 +366,8 @@ def cluster_robust_cr2(
     stage (the projection on the instruments): with few clusters, and some of them far from the others
     in the regressors, CR1's residuals are too small where a cluster pulls the fit towards itself (Bell
     and McCaffrey 2002, Survey Methodology 28(2); Pustejovsky and Tipton 2018, JBES 36(4), whose R
-    package clubSandwich takes the same hat matrix for ``ivreg``). The degrees of freedom are Bell and
+    package clubSandwich likewise takes the second stage's hat matrix for ``ivreg``). The kernel weights
+    enter through the weighted rows, so ``H`` is symmetric. The degrees of freedom are Bell and
     McCaffrey's Satterthwaite approximation for that coefficient under independent errors of equal
     variance in the weighted rows, as Imbens and Kolesár (2016, REStat 98(4), their K_BM) recommend:
     ``(Σλ)² / Σλ²``, ``λ`` the eigenvalues of ``G′G``, whose column ``g`` is ``(I − H)`` restricted to
@@ -376,7 +377,7 @@ def cluster_robust_cr2(
     bread = np.linalg.pinv(instruments.T @ regressors)
     hat = instruments @ np.linalg.pinv(instruments.T @ instruments) @ instruments.T
     residual_maker = np.eye(len(residuals)) - hat
-    # The first coefficient is a linear combination of the residuals: these are its weights.
+    # The first coefficient's error is a linear combination of the rows' errors, with these weights.
     contrast = instruments @ bread[0]
     terms, columns = [], []
     for name in np.unique(clusters):
