@@ -367,6 +367,7 @@ def test_a_trend_compares_with_a_kommune_a_later_cohort_chose_only_until_its_sup
     assert trend["comparison_score"].to_list() == pytest.approx(expected_score)
     assert trend["comparison_kommuner"].to_list() == [3] * 7 + [2] * 2
     assert trend["score"].to_list() == [float(i) for i in range(len(years))]
+    assert all(kommune_trends(scores, rows, config).equals(trend) for _ in range(10))
 
 
 @pytest.mark.parametrize(

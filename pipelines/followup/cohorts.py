@@ -93,7 +93,9 @@ def kommune_trends(scores: pl.DataFrame, rows: pl.DataFrame, config: Config) -> 
         .join(scored, on=["match_code", "area"])
         .join(support.unique(), on=["first_school_year", "match_code"], how="left")
         .filter(followed(pl.col("school_year")))
-        .group_by(keys)
+        # Matches in a fixed order: a float mean over rows in the order a join gives differs in its last bits.
+        .sort(*keys, "match_code")
+        .group_by(keys, maintain_order=True)
         .agg(pl.col("comparison_score").mean(), pl.len().alias("comparison_kommuner"))
     )
     own = (
