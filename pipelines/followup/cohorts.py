@@ -14,7 +14,7 @@ from dataclasses import replace
 import polars as pl
 
 from pipelines.config import Config
-from pipelines.followup.estimates import matched_units, panel, pre_levels
+from pipelines.followup.estimates import OWN_SUPPORT, followed, matched_units, panel, pre_levels
 from pipelines.followup.outcomes import area_scores, pupil_counts
 from pipelines.indicators.values import indicator_values
 from pipelines.selection.scheme import COHORT_LIST_SCHEMA, cohort_list, previous_school_year
@@ -74,8 +74,9 @@ TREND_SCHEMA = pl.Schema(
 
 def kommune_trends(scores: pl.DataFrame, rows: pl.DataFrame, config: Config) -> pl.DataFrame:
     """Per cohort, kommune in the scheme and area, every school year: its area score beside the mean
-    score of the comparison kommuner the difference-in-differences matched it to (and how many had one).
-    A kommune with no match (no figures in the years before its cohort) has its own scores alone."""
+    score of the comparison kommuner the difference-in-differences matched it to (and how many had one),
+    each only in the years the estimates follow it (:func:`pipelines.followup.estimates.followed`). A
+    kommune with no match (no figures in the years before its cohort) has its own scores alone."""
     if rows.is_empty():
         return pl.DataFrame(schema=TREND_SCHEMA)
     rows = rows.join(pre_levels(rows), on=["first_school_year", "municipality_code"], how="left")
@@ -85,11 +86,16 @@ def kommune_trends(scores: pl.DataFrame, rows: pl.DataFrame, config: Config) -> 
         for (cohort, area), part in rows.group_by("first_school_year", "area", maintain_order=True)
     ]
     scored = scores.rename({"unit_code": "match_code", "score": "comparison_score"})
+    support = rows.select("first_school_year", pl.col("municipality_code").alias("match_code"), OWN_SUPPORT)
     comparison = (
         pl.concat(links)
         .unique(["first_school_year", "municipality_code", "area", "match_code"])
         .join(scored, on=["match_code", "area"])
-        .group_by(keys)
+        .join(support.unique(), on=["first_school_year", "match_code"], how="left")
+        .filter(followed(pl.col("school_year")))
+        # Matches in a fixed order: a float mean over rows in the order a join gives differs in its last bits.
+        .sort(*keys, "match_code")
+        .group_by(keys, maintain_order=True)
         .agg(pl.col("comparison_score").mean(), pl.len().alias("comparison_kommuner"))
     )
     own = (

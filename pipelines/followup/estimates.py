@@ -21,14 +21,17 @@ minus the mean of the pre-years. Every estimate compares such changes:
   it. Leaving them out would select on the outcome's noise; the fuzzy design divides the jump in change
   by the jump in the share in the scheme (:func:`discontinuity`).
 
-Comparison kommuner are those on the cohort's list with no support period overlapping the cohort's
-span (pre-years to the last post-year). Intervals, at ``confidence``: for naive a t interval over the
+Comparison kommuner are those on the cohort's list not in it and with no support from an earlier cohort
+overlapping the cohort's span (pre-years to the last post-year). A kommune chosen in a later cohort is
+one: a later list is made on this cohort's post-years, so leaving its kommuner out would keep only the
+kommuner that improved (on a sample with no effect that put the discontinuity at −0.13); its post-years
+end before its own gjennomføringsfase. Intervals, at ``confidence``: for naive a t interval over the
 kommuner's (cluster) means, each kommune one unit (a kommune in two cohorts counts once when pooled); for
 did the same mean, with the variance of that linear combination of independent kommuner' changes, which
 counts a comparison kommune matched to many as often as it is used (:func:`matched_interval`); for rd the
-cluster-robust (by kommune, CR1) standard error of the two-stage least squares estimate, t with
-clusters − 1 degrees of freedom. With fewer than ``minimum_units`` kommuner (on either side) an estimate is
-``for lite data``: no number.
+CR2 (Bell–McCaffrey) cluster-robust standard error, by kommune, of the two-stage least squares estimate,
+t with Bell and McCaffrey's degrees of freedom (:func:`cluster_robust_cr2`). With fewer than
+``minimum_units`` kommuner (on either side) an estimate is ``for lite data``: no number.
 """
 
 from __future__ import annotations
@@ -64,7 +67,8 @@ ESTIMATE_SCHEMA = {
 
 def t_quantile(p: float, df: float) -> float:
     """Student's t quantile by the Cornish–Fisher expansion (Abramowitz & Stegun 26.7.5; within 0.003 of
-    the exact value from 3 degrees of freedom at the 0.95 quantile)."""
+    the exact value from 3 degrees of freedom at the 0.95 quantile, 0.01 at 2). ``df`` may be fractional
+    (a Satterthwaite approximation's)."""
     z = NormalDist().inv_cdf(p)
     terms = (
         (z**3 + z) / 4,
@@ -75,12 +79,22 @@ def t_quantile(p: float, df: float) -> float:
     return z + sum(term / df ** (k + 1) for k, term in enumerate(terms))
 
 
+OWN_SUPPORT = "own_support_from"
+
+
+def followed(school_year: pl.Expr) -> pl.Expr:
+    """Whether a panel row's kommune is followed in ``school_year`` for that row's cohort: not from its
+    own support on (``own_support_from``, a later cohort's gjennomføringsfase). The estimates and the
+    Oppfølging page's comparison lines take a kommune's scores by this one rule."""
+    return (school_year < pl.col(OWN_SUPPORT)).fill_null(True)
+
+
 def panel(
     scores: pl.DataFrame, lists: pl.DataFrame, cohorts: pl.DataFrame, sizes: pl.DataFrame, config: Config
 ) -> pl.DataFrame:
     """One row per cohort list, kommune and area: ``treated`` (in that cohort), ``comparison`` (may be
-    compared), rank and share of risk points on the list, pupils, the pre- and post-means of the area
-    score, their years and ``change``.
+    compared), rank and share of risk points on the list, pupils, ``own_support_from`` (:func:`followed`),
+    the pre- and post-means of the area score over the years it is followed, their years and ``change``.
 
     ``scores``: area scores; ``lists``: each cohort's ranked list (``first_school_year``,
     ``municipality_code``, ``rank``, ``risk_share``); ``cohorts``: the scheme's cohorts
@@ -96,15 +110,21 @@ def panel(
         )
     )
     periods = support_periods(cohorts.with_columns(pl.lit("").alias("origin")), scheme)
+    others = spans.join(periods.rename({"first_school_year": "support_first"}), how="cross")
     overlapping = (
-        spans.join(periods.rename({"first_school_year": "support_first"}), how="cross")
-        .filter(
-            (pl.col("support_first") <= pl.col("span_last"))
+        others.filter(
+            (pl.col("support_first") < pl.col("first_school_year"))
             & (pl.col("last_school_year") >= pl.col("span_first"))
-            & (pl.col("support_first") != pl.col("first_school_year"))
         )
         .select("first_school_year", "municipality_code", pl.lit(True).alias("other_support"))
         .unique()
+    )
+    # A later cohort was chosen on this cohort's post-years: its kommuner stay in the comparison (left out,
+    # only those that improved would be), followed until their own support acts.
+    later = (
+        others.filter(pl.col("support_first") > pl.col("first_school_year"))
+        .group_by("first_school_year", "municipality_code")
+        .agg(pl.col("gjennomforing_first_school_year").min().alias(OWN_SUPPORT))
     )
     members = (
         cohorts.select("first_school_year", "municipality_code", pl.lit(True).alias("treated"))
@@ -120,6 +140,7 @@ def panel(
         .with_columns(pl.col("treated").fill_null(False))
         .with_columns((~pl.col("treated") & pl.col("other_support").is_null()).alias("comparison"))
         .drop("other_support")
+        .join(later, on=["first_school_year", "municipality_code"], how="left")
     )
     offset = (start_of(pl.col("school_year")) - start_of(pl.col("first_school_year"))).alias("offset")
     timed = (
@@ -136,7 +157,7 @@ def panel(
             .then(pl.lit("post"))
             .alias("phase")
         )
-        .filter(pl.col("phase").is_not_null())
+        .filter(pl.col("phase").is_not_null() & followed(pl.col("school_year")))
     )
     means = timed.group_by("first_school_year", "municipality_code", "area").agg(
         pl.col("score").filter(pl.col("phase") == "pre").mean().alias("pre"),
@@ -232,7 +253,12 @@ def matched_interval(
     linear combination of independent kommuner' changes: each kommune in the scheme enters with its
     deviation from the mean, each comparison kommune with its residual times the weight it got, summed
     over every time it was matched (a match shared by many kommuner counts as much as it weighs), CR1."""
-    per = effects.group_by("municipality_code").agg(pl.col("effect").mean(), pl.len().alias("cohorts"))
+    # Groups in a fixed order: a float sum in the order groups happen to come differs in its last bits.
+    per = (
+        effects.group_by("municipality_code")
+        .agg(pl.col("effect").mean(), pl.len().alias("cohorts"))
+        .sort("municipality_code")
+    )
     n, values = per.height, per["effect"].to_numpy()
     mean = float(values.mean()) if n else math.nan
     if n < 2:
@@ -246,7 +272,12 @@ def matched_interval(
             ),
         ]
     )
-    sums = terms.group_by("municipality_code").agg(pl.col("term").sum())["term"].to_numpy()
+    sums = (
+        terms.group_by("municipality_code", maintain_order=True)
+        .agg(pl.col("term").sum())
+        .sort("municipality_code")["term"]
+        .to_numpy()
+    )
     g = sums.size
     half = t_quantile((1 + confidence) / 2, n - 1) * math.sqrt(g / (g - 1) * float((sums**2).sum()))
     return mean, mean - half, mean + half
@@ -271,8 +302,8 @@ def discontinuity(rows: pl.DataFrame, cutoff: int, bandwidth: int) -> dict[str, 
     with the rank on each side as exogenous terms. Where every kommune is on its own side this is the
     sharp jump; where the remade list puts some on the wrong side (in the scheme from below the cut-off,
     or not in it from above), they are used, not left out, and weaken the first stage instead. Returns
-    the effect, its standard error, the first stage's jump, clusters, kommuner on each side and those
-    on the wrong side."""
+    the effect, its standard error and degrees of freedom (:func:`cluster_robust_cr2`), the first
+    stage's jump, clusters, kommuner on each side and those on the wrong side."""
     near = (
         rows.filter(
             pl.col("change").is_not_null()
@@ -288,33 +319,75 @@ def discontinuity(rows: pl.DataFrame, cutoff: int, bandwidth: int) -> dict[str, 
     result: dict[str, float | int] = {"inside": inside, "outside": outside, "wrong_side": wrong_side}
     lists = sorted(set(near["first_school_year"].to_list()))
     if inside < 2 or outside < 2:
-        return result | {"jump": math.nan, "se": math.nan, "first_stage": math.nan, "clusters": 0}
+        return result | {"jump": math.nan, "se": math.nan, "df": math.nan, "first_stage": math.nan,
+                         "clusters": 0}  # fmt: skip
     x = near["x"].to_numpy()
     d = (x < 0).astype(np.float64)
     treated = near["treated"].cast(pl.Float64).to_numpy()
     levels = [(near["first_school_year"] == name).cast(pl.Float64).to_numpy() for name in lists]
-    instruments = np.column_stack([d, x, d * x, *levels])
-    regressors = np.column_stack([treated, x, d * x, *levels])
-    weight = 1 - np.abs(x) / bandwidth
-    y = near["change"].to_numpy()
-    first_stage = np.linalg.lstsq(instruments * np.sqrt(weight)[:, None], treated * np.sqrt(weight))[0][0]
+    # Weighted least squares as ordinary least squares on rows times the square root of their weight.
+    root = np.sqrt(1 - np.abs(x) / bandwidth)
+    instruments = np.column_stack([d, x, d * x, *levels]) * root[:, None]
+    regressors = np.column_stack([treated, x, d * x, *levels]) * root[:, None]
+    y = near["change"].to_numpy() * root
+    first_stage = np.linalg.lstsq(instruments, treated * root)[0][0]
     if abs(first_stage) < MINIMUM_FIRST_STAGE:
-        return result | {"jump": math.nan, "se": math.nan, "first_stage": float(first_stage), "clusters": 0}
-    bread = np.linalg.pinv(instruments.T @ (weight[:, None] * regressors))
-    beta = bread @ (instruments.T @ (weight * y))
-    score = instruments * (weight * (y - regressors @ beta))[:, None]
+        nothing = {"jump": math.nan, "se": math.nan, "df": math.nan, "clusters": 0}
+        return result | nothing | {"first_stage": float(first_stage)}
+    beta = np.linalg.pinv(instruments.T @ regressors) @ (instruments.T @ y)
     clusters = near["municipality_code"].to_numpy()
-    names = np.unique(clusters)
-    summed = np.array([score[clusters == name].sum(axis=0) for name in names])
-    n, k, g = len(y), instruments.shape[1], len(names)
-    correction = g / (g - 1) * (n - 1) / (n - k) if n > k and g > 1 else math.nan
-    covariance = correction * bread @ (summed.T @ summed) @ bread.T
+    se, df = cluster_robust_cr2(instruments, regressors, y - regressors @ beta, clusters)
     return result | {
         "jump": float(beta[0]),
-        "se": float(math.sqrt(covariance[0, 0])),
+        "se": se,
+        "df": df,
         "first_stage": float(first_stage),
-        "clusters": g,
+        "clusters": len(np.unique(clusters)),
     }
+
+
+def _inverse_root(matrix: np.ndarray) -> np.ndarray:
+    """``matrix`` (symmetric, positive semi-definite) to the power −1/2, on its non-null eigenvalues."""
+    values, vectors = np.linalg.eigh(matrix)
+    kept = values > 1e-12
+    powered = np.zeros_like(values)
+    powered[kept] = values[kept] ** -0.5
+    return (vectors * powered) @ vectors.T
+
+
+def cluster_robust_cr2(
+    instruments: np.ndarray, regressors: np.ndarray, residuals: np.ndarray, clusters: np.ndarray
+) -> tuple[float, float]:
+    """The CR2 (Bell–McCaffrey) cluster-robust standard error of the first coefficient of a
+    just-identified instrumental-variables fit, and its degrees of freedom; arrays already weighted (rows
+    times the square root of their weight), ``residuals`` those of the structural equation.
+
+    Each cluster's residuals are scaled by ``(I − H_gg)^(−1/2)``, ``H`` the hat matrix of the second
+    stage (the projection on the instruments): with few clusters, and some of them far from the others
+    in the regressors, CR1's residuals are too small where a cluster pulls the fit towards itself (Bell
+    and McCaffrey 2002, Survey Methodology 28(2); Pustejovsky and Tipton 2018, JBES 36(4), whose R
+    package clubSandwich likewise takes the second stage's hat matrix for ``ivreg``). The kernel weights
+    enter through the weighted rows, so ``H`` is symmetric. The degrees of freedom are Bell and
+    McCaffrey's Satterthwaite approximation for that coefficient under independent errors of equal
+    variance in the weighted rows, as Imbens and Kolesár (2016, REStat 98(4), their K_BM) recommend:
+    ``(Σλ)² / Σλ²``, ``λ`` the eigenvalues of ``G′G``, whose column ``g`` is ``(I − H)`` restricted to
+    cluster ``g``'s columns times that cluster's adjusted weights. Fewer than the clusters, and fewest
+    where a few clusters carry the coefficient, as the kommuner nearest the cut-off do under a
+    triangular kernel."""
+    bread = np.linalg.pinv(instruments.T @ regressors)
+    hat = instruments @ np.linalg.pinv(instruments.T @ instruments) @ instruments.T
+    residual_maker = np.eye(len(residuals)) - hat
+    # The first coefficient's error is a linear combination of the rows' errors, with these weights.
+    contrast = instruments @ bread[0]
+    terms, columns = [], []
+    for name in np.unique(clusters):
+        rows = np.flatnonzero(clusters == name)
+        adjusted = _inverse_root(residual_maker[np.ix_(rows, rows)]) @ contrast[rows]
+        terms.append(float(adjusted @ residuals[rows]))
+        columns.append(residual_maker[:, rows] @ adjusted)
+    spread = np.column_stack(columns).T @ np.column_stack(columns)
+    df = float(np.trace(spread) ** 2 / (spread**2).sum())
+    return math.sqrt(float(np.square(terms).sum())), df
 
 
 def _status(enough: bool) -> str:
@@ -352,7 +425,7 @@ def follow_up_estimates(rows: pl.DataFrame, config: Config) -> pl.DataFrame:
             jump = discontinuity(part, config.selection.category_1_count, followup.bandwidth)
             enough = min(jump["inside"], jump["outside"]) >= minimum and jump["clusters"] > 1
             if enough:
-                half = t_quantile((1 + confidence) / 2, jump["clusters"] - 1) * jump["se"]
+                half = t_quantile((1 + confidence) / 2, jump["df"]) * jump["se"]
                 estimate, lower, upper = jump["jump"], jump["jump"] - half, jump["jump"] + half
             else:
                 estimate = lower = upper = None

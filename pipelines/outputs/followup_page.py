@@ -36,9 +36,11 @@ EXPLAINED = (
     "ingen effekt. Før og etter-tallet smigrer ordningen: kommuner som ble valgt fordi resultatene var "
     "svake, får i snitt bedre resultater årene etter også uten støtte (regresjon mot gjennomsnittet). "
     "Sammenligningen med kommuner som var like før støtten, og sammenligningen rett over og under "
-    "grensen for utvelgelse, tar høyde for det. Listen lages på nytt av dagens tall, ikke av tallene "
-    "kohorten ble valgt på, så noen kommuner i ordningen havner utenfor grensen og noen andre innenfor; "
-    "sammenligningen ved grensen deler derfor spranget i endring på spranget i andelen som fikk støtte. "
+    "grensen for utvelgelse, tar høyde for det. Kommuner som ble valgt i en senere kohort, er med i "
+    "sammenligningen fram til deres egen støtte virker. Er listen kohorten ble valgt fra ikke registrert, "
+    "lages den på nytt av dagens tall, så noen kommuner i ordningen kan havne utenfor grensen og noen "
+    "andre innenfor; sammenligningen ved grensen deler derfor spranget i endring på spranget i andelen "
+    "som fikk støtte. "
     "Med færre enn {minimum} kommuner på en side står det "
     "«for lite data» i stedet for et tall."
 )
@@ -134,7 +136,8 @@ def followup_page(
         "<th>Antall kommuner</th></tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>\n"
         "<h2>Hver kommune i ordningen mot sine sammenligningskommuner</h2>\n"
         "<p>Områdepoeng per skoleår: kommunens avstand fra landet i standardavvik for elevene (høyere er "
-        "bedre), og snittet for de kommunene den sammenlignes med.</p>\n"
+        "bedre), og snittet for de kommunene den sammenlignes med. En kommune som ble valgt i en senere "
+        "kohort, er med i snittet bare fram til dens egen støtte virker, som i tallene over.</p>\n"
         + "".join(f'<div id="oppfolging-{i}" class="chart"></div>\n' for i in range(len(charts)))
         + f'<script src="plotly.min.js"></script>\n<script>{CHART_SCRIPT}</script>\n'
     )
