@@ -9,12 +9,14 @@ better) must publish the same files.
 The holistic method uses the small figures (docs/privacy.md says why its smoothed outputs are not a
 subtraction), so its smoothed outputs differ between the runs. The second run is given the first run's
 (``hold_model``); everything the model returns that is not smoothed (the yearly counts) is the second
-run's own. With that, every published file is byte for byte the same.
+run's own. With that, every published file is byte for byte the same, but for the hashes that name the
+inputs (the run id and the input files' fingerprint), which differ because the pupil files do.
 """
 
 from __future__ import annotations
 
 import shutil
+import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -24,12 +26,13 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from pipelines.config import Config, load_config
-from pipelines.flow import FlowRun, materialise
+from pipelines.flow import FlowRun
+from pipelines.provenance import input_files, provenance_line
 from pipelines.sample.generate import SCHOOL_YEARS, generate_sample
 from pipelines.selection import holistic, sensitivity
 from pipelines.selection.holistic import FittedPosterior, HolisticResult
 from pipelines.settings import REFERENCE_DIR
-from tests.conftest import SAMPLE_SEED, SCHOOL_YEAR
+from tests.conftest import SAMPLE_SEED, SCHOOL_YEAR, run_sample
 
 CONFIG = load_config().with_year(SCHOOL_YEAR)
 MINIMUM = CONFIG.selection.minimum_pupils
@@ -105,21 +108,36 @@ REAL_SCORES_FROM = holistic.scores_from
 TwoRuns = tuple[FlowRun, FlowRun, ModelHolder, tuple[str, str]]
 
 
+def run_marks(run: FlowRun) -> dict[bytes, bytes]:
+    """What names the run's inputs by hash, each with a stand-in: the run id (a hash of provenance.json,
+    on every workbook) and the fingerprint of the input files (on every page and workbook). A hash of
+    thousands of pupils' files tells nothing about one figure's side; it differs because the inputs do."""
+    line = provenance_line(input_files(run.table("raw_files"), run.table("pupil_files")))
+    fingerprint = line.split("fingeravtrykk ")[1][:16]
+    run_id = run.metadata("statsforvalter_workbooks")["run_id"]
+    return {run_id.encode(): b"<run id>", fingerprint.encode(): b"<fingerprint>"}
+
+
+def _marked(data: bytes, marks: dict[bytes, bytes]) -> bytes:
+    for mark, stand_in in marks.items():
+        data = data.replace(mark, stand_in)
+    return data
+
+
 def published_files(run: FlowRun) -> dict[str, bytes]:
-    """Every file the run published for the school year, by path within the year's folder."""
-    root = Path(run.metadata("candidate_files")["folder"])
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def run_on(raw: Path, folder: Path) -> FlowRun:
-    return materialise(
-        folder / "warehouse.duckdb",
-        raise_on_error=True,
-        raw_dir=str(raw),
-        school_year=SCHOOL_YEAR,
-        reports_dir=str(folder / "reports"),
-        register_path=str(folder / "register.duckdb"),
-    )
+    """Every file the run published for the school year, by path within the year's folder (a workbook by
+    each of its parts), with the run's marks (:func:`run_marks`) replaced; the provenance files, which
+    list the inputs' hashes, are left out."""
+    root, marks = Path(run.metadata("candidate_files")["folder"]), run_marks(run)
+    found: dict[str, bytes] = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.endswith("provenance.json")):
+        name = str(path.relative_to(root))
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as book:
+                found |= {f"{name}:{part}": _marked(book.read(part), marks) for part in book.namelist()}
+        else:
+            found[name] = _marked(path.read_bytes(), marks)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -137,9 +155,9 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoRuns]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(holistic, "scores_from", holder)
         patch.setattr(sensitivity, "scores_from", holder)
-        run_a = run_on(raw_a, folder / "a")
+        run_a = run_sample(folder / "a", raw_a)
         holder.replaying = True
-        run_b = run_on(raw_b, folder / "b")
+        run_b = run_sample(folder / "b", raw_b)
     yield run_a, run_b, holder, pair
 
 
@@ -177,8 +195,7 @@ def test_no_published_file_tells_which_small_kommune_was_worse_than_the_country(
     files_a, files_b = published_files(run_a), published_files(run_b)
     assert files_a.keys() == files_b.keys()
     assert len(files_a) > 100  # lists, figures, workbooks, the dashboard's pages
-    # provenance.json (and the run id made from it, on every workbook and page) names the raw exports by
-    # hash but not the pupil files, so it is the same too; were the pupil files named, the run id would
-    # have to be set aside here.
     differ = [name for name in files_a if files_a[name] != files_b[name]]
     assert differ == [], differ[:10]
+    # The marks set aside are the inputs' hashes, and they do differ: provenance names the pupil files.
+    assert run_marks(run_a).keys().isdisjoint(run_marks(run_b).keys())
