@@ -23,13 +23,21 @@ variant.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
 
 from pipelines.config import Config
-from pipelines.selection.model import Fit, Panel, bootstrap_fits, fit, posterior, window_error
+from pipelines.selection.model import (
+    Fit,
+    Panel,
+    bootstrap_fits,
+    fit,
+    nearest_psd,
+    posterior,
+    window_error,
+)
 from pipelines.selection.ranks import rank_statements
 from pipelines.vocabulary import AREAS, BORDERLINE, CLEAR_CANDIDATE, CLEARLY_NOT
 
@@ -71,15 +79,19 @@ class HolisticResult:
     intervals_widened: int  # rank intervals widened to contain their point rank
 
 
-def standardise(values: pl.DataFrame) -> pl.DataFrame:
-    """Standardised, direction-aligned scores per unit × indicator × year, with sampling variances."""
-    usable = values.filter(
+def _usable(values: pl.DataFrame) -> pl.DataFrame:
+    return values.filter(
         pl.col("value").is_not_null() & pl.col("std_error").is_not_null() & pl.col("national").is_not_null()
     )
+
+
+def standardise(values: pl.DataFrame) -> pl.DataFrame:
+    """Standardised, direction-aligned scores per unit × indicator × year, with sampling variances."""
     group = ["indicator_id", "school_year"]
     # A fixed row order keeps every sum below identical between runs (byte-identical outputs).
     return (
-        usable.with_columns(pl.col("value").std().over(group).alias("spread"))
+        _usable(values)
+        .with_columns(pl.col("value").std().over(group).alias("spread"))
         .filter(pl.col("spread") > 0)
         .with_columns(
             (pl.col("worse_sign") * (pl.col("value") - pl.col("national")) / pl.col("spread")).alias("z"),
@@ -115,6 +127,115 @@ def school_concentration(kommuner: pl.DataFrame, schools: pl.DataFrame | None) -
         .agg(pl.col("concentration").mean())
         .sort("unit_code")
     )
+
+
+def school_persistent_covariance(
+    kommuner: pl.DataFrame, schools: pl.DataFrame, indicators: list[str]
+) -> np.ndarray:
+    """S [K, K]: the covariance of a school's persistent effects between indicators, in the kommune
+    scores' units (SD of kommune values), from the schools' figures within their kommuner.
+
+    A school's score less the plain mean of its kommune's schools in the same year, ``d``, is free of
+    everything the kommune's schools share (the kommune's level, trend and year). Of two such deviations
+    of one school in DIFFERENT years only the persistent effects are correlated (the school-year effect
+    and the pupils' sampling error are fresh each year), so no noise model is needed: for a school in
+    both sets, of ``m`` and ``m'`` schools with ``o`` in common, E[d d'] = S·(1 − 1/m − 1/m' + o/(m m')).
+    S is the ratio of the summed products to the summed factors, projected onto the PSD cone.
+    """
+    spreads = (
+        _usable(kommuner)
+        .group_by("indicator_id", "school_year")
+        .agg(pl.col("value").std().alias("spread"))
+        .filter(pl.col("spread") > 0)
+    )
+    keys = ["municipality_code", "indicator_id", "school_year"]
+    deviations = (
+        schools.filter(pl.col("value").is_not_null() & pl.col("national").is_not_null())
+        .join(spreads, on=["indicator_id", "school_year"], how="inner")
+        .select(
+            "municipality_code",
+            "unit_code",
+            "indicator_id",
+            "school_year",
+            (pl.col("worse_sign") * (pl.col("value") - pl.col("national")) / pl.col("spread")).alias("z"),
+        )
+        .with_columns(
+            (pl.col("z") - pl.col("z").mean().over(keys)).alias("d"), pl.len().over(keys).alias("m")
+        )
+        .filter(pl.col("m") >= 2)
+        .drop("z")
+    )
+    pairs = (
+        deviations.join(deviations, on=["municipality_code", "unit_code"], suffix="_2")
+        .filter(pl.col("school_year") != pl.col("school_year_2"))
+        .group_by(*keys, "indicator_id_2", "school_year_2")
+        .agg(
+            (pl.col("d") * pl.col("d_2")).sum().alias("products"),
+            pl.len().alias("common"),
+            pl.col("m").first(),
+            pl.col("m_2").first(),
+        )
+        .with_columns(
+            (
+                pl.col("common")
+                * (1 - 1 / pl.col("m") - 1 / pl.col("m_2") + pl.col("common") / (pl.col("m") * pl.col("m_2")))
+            ).alias("factor")
+        )
+        .group_by("indicator_id", "indicator_id_2")
+        .agg(pl.col("products").sum(), pl.col("factor").sum())
+        .filter(pl.col("factor") > 0)
+    )
+    at = {k: i for i, k in enumerate(indicators)}
+    covariance = np.zeros((len(indicators), len(indicators)))
+    for first, second, products, factor in pairs.sort("indicator_id", "indicator_id_2").iter_rows():
+        if first in at and second in at:
+            covariance[at[first], at[second]] = products / factor
+    return nearest_psd(covariance)
+
+
+def pair_concentration(
+    kommuner: pl.DataFrame, schools: pl.DataFrame, units: list[str], indicators: list[str]
+) -> np.ndarray:
+    """H [J, K, K]: Σ over a kommune's schools of (share in indicator k) × (share in indicator l), the
+    shares of its pupils averaged over the window's years; the pupils of schools without a published
+    count count as one more school in both (the conservative guess). The persistent school effects then
+    add H ∘ S to the error of the kommune's persistent level (:func:`school_persistent_covariance`)."""
+    keys = ["unit_code", "indicator_id"]
+    totals = kommuner.filter(pl.col("n") > 0).select(*keys, "school_year", pl.col("n").alias("total"))
+    years = totals.group_by(keys).agg(pl.len().alias("years"))
+    shares = (
+        schools.filter(pl.col("n").is_not_null() & (pl.col("n") > 0))
+        .select(
+            pl.col("municipality_code").alias("unit_code"),
+            "indicator_id",
+            "school_year",
+            "n",
+            pl.col("unit_code").alias("school"),
+        )
+        .join(totals, on=[*keys, "school_year"], how="inner")
+        .join(years, on=keys, how="inner")
+        .group_by(*keys, "school")
+        .agg((pl.col("n") / pl.col("total") / pl.col("years")).sum().alias("share"))
+    )
+    rest = years.join(
+        shares.group_by(keys).agg(pl.col("share").sum().alias("known")), on=keys, how="left"
+    ).select(
+        *keys, pl.lit("").alias("school"), (1 - pl.col("known").fill_null(0.0)).clip(0, 1).alias("share")
+    )
+    everyone = pl.concat([shares, rest]).filter(pl.col("share") > 0)
+    products = (
+        everyone.join(everyone, on=["unit_code", "school"], suffix="_2")
+        .group_by("unit_code", "indicator_id", "indicator_id_2")
+        .agg((pl.col("share") * pl.col("share_2")).sum().alias("h"))
+        .sort("unit_code", "indicator_id", "indicator_id_2")
+    )
+    unit_at = {u: i for i, u in enumerate(units)}
+    at = {k: i for i, k in enumerate(indicators)}
+    concentration = np.zeros((len(units), len(indicators), len(indicators)))
+    for unit, first, second, h in products.iter_rows():
+        if unit in unit_at and first in at and second in at:
+            concentration[unit_at[unit], at[first], at[second]] = h
+    return concentration
 
 
 @dataclass(frozen=True)
@@ -215,6 +336,16 @@ def fit_posterior(
     if yearly.is_empty():
         return None
     arrays = _arrays(yearly, school_concentration(values, school_values))
+    if (
+        config.holistic.estimand == "kommune_only"
+        and school_values is not None
+        and not school_values.is_empty()
+    ):
+        # The kommune's schools' persistent effects are error, not quality: of the persistent level.
+        persistent = pair_concentration(values, school_values, arrays.units, arrays.indicators) * (
+            school_persistent_covariance(values, school_values, arrays.indicators)
+        )
+        arrays = replace(arrays, panel=replace(arrays.panel, persistent_error=persistent))
     panel = arrays.panel
     fitted = fit(panel)
     replicates = []

@@ -46,6 +46,9 @@ class Panel:
     z: np.ndarray
     sampling_sd: np.ndarray
     concentration: np.ndarray  # [unit] Σ (school share)²; 0 where unknown
+    # [unit, indicator, indicator] error of the persistent level itself, the same every year (the schools'
+    # persistent effects when they are not part of the estimand); None: none.
+    persistent_error: np.ndarray | None = None
 
     @property
     def observed(self) -> np.ndarray:
@@ -202,8 +205,10 @@ def window_error(panel: Panel, noise: NoiseModel) -> np.ndarray:
     denominator = np.maximum(counts[:, :, None] * counts[:, None, :], 1.0)
     error = summed / denominator
     missing = counts == 0
-    error[missing[:, :, None] | missing[:, None, :]] = 0.0
     index = np.arange(error.shape[1])
+    if panel.persistent_error is not None:
+        error += panel.persistent_error
+    error[missing[:, :, None] | missing[:, None, :]] = 0.0
     error[:, index, index] = np.where(missing, UNOBSERVED, error[:, index, index])
     return error
 
@@ -255,8 +260,14 @@ def simulate(panel: Panel, fitted: Fit, rng: np.random.Generator) -> Panel:
     yearly = yearly_noise(panel, fitted.noise) + np.eye(indicators) * EIGEN_FLOOR
     factor = np.linalg.cholesky(yearly)  # [J, T, K, K]
     noise = np.einsum("jtkl,jtl->jtk", factor, rng.standard_normal((units, years, indicators)))
+    if panel.persistent_error is not None:
+        persistent = panel.persistent_error + np.eye(indicators) * EIGEN_FLOOR
+        draw = rng.standard_normal(level.shape)
+        level = level + np.einsum("jkl,jl->jk", np.linalg.cholesky(persistent), draw)
     z = level[:, :, None] + noise.transpose(0, 2, 1)
-    return Panel(np.where(panel.observed, z, np.nan), panel.sampling_sd, panel.concentration)
+    return Panel(
+        np.where(panel.observed, z, np.nan), panel.sampling_sd, panel.concentration, panel.persistent_error
+    )
 
 
 def bootstrap_fits(panel: Panel, fitted: Fit, replicates: int, rng: np.random.Generator) -> list[Fit]:
