@@ -362,7 +362,8 @@ def test_evaluate_fails_clearly_on_a_missing_scenario_file(tmp_path: Path, capsy
 
 def test_a_scenarios_area_weights_and_estimand_are_the_policy_the_methods_run_with(national_config):
     """ulik_vekt weighs the areas 2 / 0.5 / 1 and counts a kommune's own effect only: the methods are
-    told that policy (Udir's stated choice, not something to guess); the standard scenario runs the configuration unchanged."""
+    told that policy (Udir's stated choice, not something to guess); the standard scenario runs the
+    configuration unchanged."""
     path = PROJECT_ROOT / "data" / "scenarios" / "ulik_vekt.toml"
     unequal = EvaluationScenario("ulik_vekt", path, load_scenario(path))
     told = policy_config(national_config, unequal).holistic

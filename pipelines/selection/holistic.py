@@ -12,6 +12,11 @@
    weights are the same for every kommune, so a suppressed indicator changes the uncertainty of the
    composite, not what it estimates (the model fills it from the others). Areas for which the raw folder
    has no source are left out for everyone, and said so.
+   What it stands for is each area's common quality, not one indicator's peculiarity: the draws add the
+   composite's unique variance Σ_k w_k² Ψ_k from a one-factor model per area (:func:`unique_variances`;
+   the argument is in ``pipelines/selection/model.py``). Under ``estimand = "kommune_only"`` the
+   schools' persistent effects are error of the kommune's level (:func:`school_persistent_covariance`,
+   :func:`pair_concentration`).
 4. Draws of the composite from the posterior mixture over the bootstrap → P(among the N weakest), the
    list order, a 90 % rank interval that contains the point rank, the sets that jointly are (or surely
    are not) among the N weakest (``pipelines/selection/ranks.py``), and tiers from the probability.
@@ -30,6 +35,7 @@ import polars as pl
 
 from pipelines.config import Config
 from pipelines.selection.model import (
+    MIN_UNITS_FOR_COVARIANCE,
     Fit,
     Panel,
     bootstrap_fits,
@@ -287,6 +293,35 @@ def composite_weights(areas: list[str], covariance: np.ndarray, area_weights: di
     return weights / total if total else weights
 
 
+def unique_variances(areas: list[str], covariance: np.ndarray, iterations: int = 500) -> np.ndarray:
+    """Ψ [K]: per indicator, the part of its between-kommune variance that the other indicators of its
+    area do not share, from a one-factor model per area on the kommuner's persistent covariance Σ
+    (principal-axis factoring of the area's correlation matrix, communalities started at the squared
+    multiple correlations). With two indicators this is the equal-loadings model (communality = their
+    correlation); an area of one indicator has no second measure to tell its quality from its
+    peculiarity, and gets 0."""
+    unique = np.zeros(len(areas))
+    variance = np.clip(np.diag(covariance), 0.0, None)
+    for area in dict.fromkeys(areas):
+        members = np.array([a == area for a in areas]) & (variance > 1e-12)
+        if members.sum() < 2:
+            continue
+        scale = np.sqrt(variance[members])
+        correlation = covariance[np.ix_(members, members)] / np.outer(scale, scale)
+        communality = np.clip(1 - 1 / np.diag(np.linalg.pinv(correlation)), 0.0, 1.0)
+        for _ in range(iterations):
+            reduced = correlation.copy()
+            np.fill_diagonal(reduced, communality)
+            values, vectors = np.linalg.eigh(reduced)
+            updated = np.clip(max(values[-1], 0.0) * vectors[:, -1] ** 2, 0.0, 1.0)
+            converged = np.abs(updated - communality).max() < 1e-10
+            communality = updated
+            if converged:
+                break
+        unique[members] = (1 - communality) * variance[members]
+    return unique
+
+
 def _raw_composite(
     arrays: _Arrays, error: np.ndarray, area_weights: dict[str, float]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -384,6 +419,15 @@ def scores_from(fitted_posterior: FittedPosterior | None, config: Config, shrink
     panel = arrays.panel
     _, rng = _streams(settings.seed)
     weights = composite_weights(arrays.areas, fitted_posterior.fitted.prior.covariance, settings.area_weights)
+    # The composite's error as a measure of the areas' common quality, beside its error as an estimate
+    # of the indicators' persistent levels: independent between indicators and kommuner. Without an
+    # estimated covariance (too few units) nothing tells a common part from a unique one.
+    covariance = fitted_posterior.fitted.prior.covariance
+    discrepancy = (
+        float(weights**2 @ unique_variances(arrays.areas, covariance))
+        if len(arrays.units) >= MIN_UNITS_FOR_COVARIANCE
+        else 0.0
+    )
     raw, raw_var = _raw_composite(arrays, error, settings.area_weights)
 
     if shrinkage:
@@ -393,7 +437,9 @@ def scores_from(fitted_posterior: FittedPosterior | None, config: Config, shrink
         centres, spreads, draws = [], [], []
         for (mean, covariance), count in zip(fitted_posterior.replicates, counts, strict=True):
             centre = mean @ weights
-            spread = np.sqrt(np.clip(np.einsum("k,jkl,l->j", weights, covariance, weights), 0, None))
+            spread = np.sqrt(
+                np.clip(np.einsum("k,jkl,l->j", weights, covariance, weights), 0, None) + discrepancy
+            )
             draws.append(centre + spread * rng.standard_normal((count, centre.size)))
             centres.append(centre)
             spreads.append(spread)

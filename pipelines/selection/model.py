@@ -4,8 +4,14 @@ Per kommune ``j``, indicator ``k`` and school year ``t`` the standardised score 
 
     z_jkt = η_jk + u_jkt + e_jkt
 
-- ``η_j`` (the estimand): the kommune's persistent level over the window, the same every year. It includes
-  the persistent effects of the schools the kommune owns (the school owner answers for its schools).
+- ``η_j``: the kommune's persistent level over the window, the same every year. By default
+  (``[holistic] estimand = "kommune_and_schools"``) it includes the persistent effects of the kommune's
+  schools: the kommune is the school owner and answers for its schools, and a kommune whose one school
+  is weak is a kommune whose pupils need support, whatever the cause. Under ``"kommune_only"`` (a
+  policy choice like the area weights) the schools' persistent effects are error of the persistent
+  level, ``a_j ~ N(0, H_j ∘ S)``, the same every year (``Panel.persistent_error``): ``S`` the persistent
+  covariance of one school's effects between indicators, ``H_j`` the products of the schools' pupil
+  shares (``pipelines/selection/holistic.py`` estimates both from the school figures).
   Between kommuner ``η_j ~ N(μ, Σ)``, with the covariance ``Σ`` between indicators estimated from the data,
   so that one indicator informs another and a suppressed indicator is filled from the others with a
   wider uncertainty.
@@ -20,6 +26,15 @@ Per kommune ``j``, indicator ``k`` and school year ``t`` the standardised score 
 the transient and sampling parts, not ``η``) by weighted least squares; ``μ`` and ``Σ`` by the method of
 moments on the window means, less their error covariance. Matrices are projected onto the positive
 semi-definite cone; with few units (the fylkeskommuner) only variances are estimated.
+What the selection ranks is not ``η`` itself but the quality of each area that the indicators measure
+together (the composite, ``pipelines/selection/holistic.py``): reading, arithmetic, the grades and the
+surveys of one area each carry a persistent part of their own (which pupils sit which test, grade 5
+measured at barneskoler and grade 8 at ungdomsskoler, a share below a cut-off rather than a mean), and
+that part is a kommune's peculiarity on one measure, not its quality in the area. Per area a one-factor
+model on ``Σ`` splits each indicator's persistent variance into the part the area's indicators share
+and a unique part ``Ψ_k``; the composite ``wᵀη`` then misses the areas' common quality by ``wᵀδ``,
+variance ``Σ_k w_k² Ψ_k``, independent between kommuner, which the draws add. The composite's point
+estimate is not moved towards the factor: its error is what the draws carry.
 The uncertainty of the estimated parameters reaches the posterior through a parametric bootstrap:
 data are simulated from the fitted model, everything is re-estimated, and the posterior of the real data is
 computed under each re-estimate (Fay & Herriot 1979; Datta, Day & Basawa 1999 for the multivariate form).
