@@ -150,52 +150,58 @@ def school_persistent_covariance(
     """
     spreads = (
         _usable(kommuner)
-        .group_by("indicator_id", "school_year")
+        .sort("indicator_id", "school_year", "unit_code")
+        .group_by("indicator_id", "school_year", maintain_order=True)
         .agg(pl.col("value").std().alias("spread"))
         .filter(pl.col("spread") > 0)
     )
     keys = ["municipality_code", "indicator_id", "school_year"]
-    deviations = (
+    # Sums in numpy over sorted rows (np.bincount adds in row order): identical between runs, where a
+    # multi-threaded group-by's float sums may differ in the last bit (byte-identical outputs).
+    scores = (
         schools.filter(pl.col("value").is_not_null() & pl.col("national").is_not_null())
         .join(spreads, on=["indicator_id", "school_year"], how="inner")
         .select(
-            "municipality_code",
+            *keys,
             "unit_code",
-            "indicator_id",
-            "school_year",
             (pl.col("worse_sign") * (pl.col("value") - pl.col("national")) / pl.col("spread")).alias("z"),
         )
-        .with_columns(
-            (pl.col("z") - pl.col("z").mean().over(keys)).alias("d"), pl.len().over(keys).alias("m")
+        .sort(*keys, "unit_code")
+        .with_columns(pl.struct(keys).rle_id().alias("group"))
+    )
+    group = scores["group"].to_numpy()
+    count = np.bincount(group).astype(np.float64)
+    z = scores["z"].to_numpy()
+    deviations = (
+        scores.with_columns(
+            pl.Series("d", z - (np.bincount(group, weights=z) / count)[group]), pl.Series("m", count[group])
         )
         .filter(pl.col("m") >= 2)
-        .drop("z")
+        .drop("z", "group")
     )
     pairs = (
         deviations.join(deviations, on=["municipality_code", "unit_code"], suffix="_2")
         .filter(pl.col("school_year") != pl.col("school_year_2"))
-        .group_by(*keys, "indicator_id_2", "school_year_2")
-        .agg(
-            (pl.col("d") * pl.col("d_2")).sum().alias("products"),
-            pl.len().alias("common"),
-            pl.col("m").first(),
-            pl.col("m_2").first(),
-        )
-        .with_columns(
-            (
-                pl.col("common")
-                * (1 - 1 / pl.col("m") - 1 / pl.col("m_2") + pl.col("common") / (pl.col("m") * pl.col("m_2")))
-            ).alias("factor")
-        )
-        .group_by("indicator_id", "indicator_id_2")
-        .agg(pl.col("products").sum(), pl.col("factor").sum())
-        .filter(pl.col("factor") > 0)
+        .sort(*keys, "indicator_id_2", "school_year_2", "unit_code")
+        .with_columns(pl.struct(*keys, "indicator_id_2", "school_year_2").rle_id().alias("pair"))
     )
     at = {k: i for i, k in enumerate(indicators)}
-    covariance = np.zeros((len(indicators), len(indicators)))
-    for first, second, products, factor in pairs.sort("indicator_id", "indicator_id_2").iter_rows():
-        if first in at and second in at:
-            covariance[at[first], at[second]] = products / factor
+    size = len(indicators)
+    pair = pairs["pair"].to_numpy()
+    products = np.bincount(pair, weights=pairs["d"].to_numpy() * pairs["d_2"].to_numpy())
+    common = np.bincount(pair).astype(np.float64)
+    first_row = np.searchsorted(pair, np.arange(pair.max() + 1)) if pair.size else np.zeros(0, dtype=np.int64)
+    m, m_2 = pairs["m"].to_numpy()[first_row], pairs["m_2"].to_numpy()[first_row]
+    factor = common * (1 - 1 / m - 1 / m_2 + common / (m * m_2))
+    first = np.array([at.get(k, size) for k in pairs["indicator_id"].to_numpy()[first_row]], dtype=np.int64)
+    second = np.array(
+        [at.get(k, size) for k in pairs["indicator_id_2"].to_numpy()[first_row]], dtype=np.int64
+    )
+    cell = first * (size + 1) + second
+    cells = (size + 1) ** 2
+    summed = np.bincount(cell, weights=products, minlength=cells).reshape(size + 1, size + 1)[:size, :size]
+    factors = np.bincount(cell, weights=factor, minlength=cells).reshape(size + 1, size + 1)[:size, :size]
+    covariance = np.divide(summed, factors, out=np.zeros_like(summed), where=factors > 0)
     return nearest_psd(covariance)
 
 
@@ -220,20 +226,21 @@ def pair_concentration(
         )
         .join(totals, on=[*keys, "school_year"], how="inner")
         .join(years, on=keys, how="inner")
-        .group_by(*keys, "school")
+        # Fixed row orders before every sum keep them identical between runs (byte-identical outputs).
+        .sort(*keys, "school", "school_year")
+        .group_by(*keys, "school", maintain_order=True)
         .agg((pl.col("n") / pl.col("total") / pl.col("years")).sum().alias("share"))
     )
-    rest = years.join(
-        shares.group_by(keys).agg(pl.col("share").sum().alias("known")), on=keys, how="left"
-    ).select(
+    known = shares.group_by(keys, maintain_order=True).agg(pl.col("share").sum().alias("known"))
+    rest = years.join(known, on=keys, how="left").select(
         *keys, pl.lit("").alias("school"), (1 - pl.col("known").fill_null(0.0)).clip(0, 1).alias("share")
     )
     everyone = pl.concat([shares, rest]).filter(pl.col("share") > 0)
     products = (
         everyone.join(everyone, on=["unit_code", "school"], suffix="_2")
-        .group_by("unit_code", "indicator_id", "indicator_id_2")
+        .sort("unit_code", "indicator_id", "indicator_id_2", "school")
+        .group_by("unit_code", "indicator_id", "indicator_id_2", maintain_order=True)
         .agg((pl.col("share") * pl.col("share_2")).sum().alias("h"))
-        .sort("unit_code", "indicator_id", "indicator_id_2")
     )
     unit_at = {u: i for i, u in enumerate(units)}
     at = {k: i for i, k in enumerate(indicators)}
