@@ -14,6 +14,8 @@ from pipelines.settings import PROJECT_ROOT
 from pipelines.vocabulary import AREAS, OWNERS, SOURCES
 
 DEFAULT_CONFIG = PROJECT_ROOT / "utvalg.toml"
+# The holistic method's estimands (:attr:`Holistic.estimand`).
+ESTIMANDS = ("kommune_and_schools", "kommune_only")
 SECTIONS = ("selection", "holistic", "indicator", "scheme", "followup")
 
 
@@ -69,6 +71,10 @@ class Holistic:
     # Re-estimates of the model's parameters on data simulated from it (the parametric bootstrap that
     # carries their uncertainty into the draws).
     bootstraps: int = 40
+    # What a kommune's quality is (see pipelines/selection/model.py): with its schools' persistent
+    # effects ("kommune_and_schools", the school owner answers for its schools) or its own effect alone
+    # ("kommune_only", the schools' persistent effects are error). A policy choice, like the weights.
+    estimand: str = "kommune_and_schools"
 
 
 @dataclass(frozen=True)
@@ -263,7 +269,11 @@ def parse_config(data: dict[str, Any], file: str) -> Config:
         not_candidate_probability=_typed(section, "not_candidate_probability", float, where),
         area_weights={area: float(weights.get(area, 1.0)) for area in AREAS},
         bootstraps=_typed(section, "bootstraps", int, where, 40),
+        estimand=_typed(section, "estimand", str, where, Holistic.estimand),
     )
+    if holistic.estimand not in ESTIMANDS:
+        choices = " or ".join(f'"{e}"' for e in ESTIMANDS)
+        raise ConfigError(f"{where}: 'estimand' must be {choices}, found {holistic.estimand!r}")
     _at_least(holistic.top_n, 1, "top_n", where)
     _at_least(holistic.bootstraps, 1, "bootstraps", where)
     _at_least(holistic.fylkeskommune_top_n, 1, "fylkeskommune_top_n", where)

@@ -72,13 +72,15 @@ def _generate(seed: int, folder: Path, scenario: Scenario) -> None:
 
 
 def policy_config(config: Config, scenario: Scenario) -> Config:
-    """The configuration the methods run with on a scenario: its truth's area weights are the policy's.
-    Area weights are a policy choice that Udir states before the data are seen, so a scenario that weighs
-    the areas unequally is a policy the method is told, not one it must guess."""
+    """The configuration the methods run with on a scenario: its truth's area weights and estimand are
+    the policy's. Both are choices Udir states before the data are seen (how much each area counts,
+    whether a kommune answers for its schools' persistent effects), so a scenario that makes them
+    differently is a policy the method is told, not one it must guess."""
     if scenario.definition is None:
         return config
     weights = dict(scenario.definition.truth_area_weights)
-    return replace(config, holistic=replace(config.holistic, area_weights=weights))
+    holistic = replace(config.holistic, area_weights=weights, estimand=scenario.definition.estimand)
+    return replace(config, holistic=holistic)
 
 
 def evaluate_seed(

@@ -360,13 +360,16 @@ def test_evaluate_fails_clearly_on_a_missing_scenario_file(tmp_path: Path, capsy
     assert not (tmp_path / "out").exists()
 
 
-def test_a_scenarios_area_weights_are_the_policy_the_methods_run_with(national_config):
-    """ulik_vekt weighs the areas 2 / 0.5 / 1: the methods are told that policy (it is Udir's stated
-    choice, not something to guess); the standard scenario runs the configuration unchanged."""
+def test_a_scenarios_area_weights_and_estimand_are_the_policy_the_methods_run_with(national_config):
+    """ulik_vekt weighs the areas 2 / 0.5 / 1 and counts a kommune's own effect only: the methods are
+    told that policy (Udir's stated choice, not something to guess); the standard scenario runs the
+    configuration unchanged."""
     path = PROJECT_ROOT / "data" / "scenarios" / "ulik_vekt.toml"
     unequal = EvaluationScenario("ulik_vekt", path, load_scenario(path))
-    weights = policy_config(national_config, unequal).holistic.area_weights
-    assert weights == {"laeringsresultater": 2.0, "laeringsmiljo": 0.5, "gjennomforing": 1.0}
+    told = policy_config(national_config, unequal).holistic
+    assert told.area_weights == {"laeringsresultater": 2.0, "laeringsmiljo": 0.5, "gjennomforing": 1.0}
+    # Its truth counts the kommune's own effect only, and so is the method told to.
+    assert (national_config.holistic.estimand, told.estimand) == ("kommune_and_schools", "kommune_only")
     assert policy_config(national_config, EvaluationScenario("standard", None)) == national_config
     standard = PROJECT_ROOT / "data" / "scenarios" / "standard.toml"
     assert policy_config(national_config, EvaluationScenario("s", standard, load_scenario(standard))) == (

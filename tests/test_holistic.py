@@ -17,8 +17,11 @@ from pipelines.selection.holistic import (
     composite_weights,
     fit_posterior,
     holistic_scores,
+    pair_concentration,
     school_concentration,
+    school_persistent_covariance,
     scores_from,
+    unique_variances,
 )
 from pipelines.selection.model import (
     UNOBSERVED,
@@ -305,3 +308,176 @@ def test_school_concentration_by_hand():
     # Kommune 1: 0.6² + 0.2² + the 20 unpublished pupils as one school 0.2²; kommune 2: one school.
     assert shares["1"] == pytest.approx(0.36 + 0.04 + 0.04)
     assert shares["2"] == pytest.approx(1.0)
+
+
+def _kommune_rows(values: dict[tuple[str, str, str], float], n: dict[tuple[str, str], int]) -> pl.DataFrame:
+    """Kommune figures: values by (kommune, indicator, year), pupils by (kommune, indicator)."""
+    return pl.DataFrame(
+        [
+            {
+                "unit_code": unit,
+                "indicator_id": indicator,
+                "school_year": year,
+                "value": value,
+                "std_error": 0.1,
+                "n": n.get((unit, indicator), 10),
+                "national": 0.0,
+                "worse_sign": 1.0,
+            }
+            for (unit, indicator, year), value in values.items()
+        ]
+    )
+
+
+def _school_rows(rows: list[tuple[str, str, str, str, float | None, int | None]]) -> pl.DataFrame:
+    """School figures: (school, kommune, indicator, year, value, pupils)."""
+    return pl.DataFrame(
+        [
+            {
+                "unit_code": school,
+                "municipality_code": kommune,
+                "indicator_id": indicator,
+                "school_year": year,
+                "value": value,
+                "n": n,
+                "national": 0.0,
+                "worse_sign": 1.0,
+            }
+            for school, kommune, indicator, year, value, n in rows
+        ],
+        schema_overrides={"value": pl.Float64, "n": pl.Int64},
+    )
+
+
+def test_school_persistent_covariance_by_hand():
+    """Two schools of one kommune over two years: the deviations from the kommune's mean are ±1 (year 1)
+    and ±2 (year 2) scale points; a shift of the whole kommune in a year (its own bad year) and a
+    one-school kommune with wild figures change nothing. Only products ACROSS years count: each school
+    gives 1·2 twice (both orders) with factor 1 − ½ − ½ + 2/4 = ½, so S = 2·(2 + 2) / (2·2·½) = 4 scale
+    points², over the kommune values' variance 2 (kommuner at 0 and 2) = 2 in score units."""
+    years = ("2024-25", "2025-26")
+    kommuner = _kommune_rows({(u, "a", t): v for t in years for u, v in (("1", 0.0), ("2", 2.0))}, {})
+    schools = _school_rows(
+        [
+            ("A", "1", "a", "2024-25", 3.0, 20),
+            ("B", "1", "a", "2024-25", 1.0, 20),
+            ("A", "1", "a", "2025-26", 104.0, 20),  # the kommune's year: +100 for both
+            ("B", "1", "a", "2025-26", 100.0, 20),
+            ("C", "2", "a", "2024-25", -50.0, 20),  # alone in its kommune: tells nothing
+            ("C", "2", "a", "2025-26", 70.0, 20),
+            ("D", "1", "a", "2025-26", None, 20),  # suppressed
+        ]
+    )
+    covariance = school_persistent_covariance(kommuner, schools, ["a", "b"])
+    assert covariance == pytest.approx(np.array([[2.0, 0.0], [0.0, 0.0]]))
+
+
+def test_school_persistent_covariance_recovers_known_effects_under_large_kommune_effects():
+    """Simulated schools with known persistent covariance S, inside kommune effects and kommune-year
+    effects far larger than S and a fresh school-year effect: S is recovered (in raw units)."""
+    rng = np.random.default_rng(11)
+    truth = np.array([[0.5, 0.3], [0.3, 0.8]])
+    years = ("2023-24", "2024-25", "2025-26")
+    kommune_values_: dict[tuple[str, str, str], float] = {}
+    rows = []
+    for j in range(800):
+        unit = f"{j:04d}"
+        schools = int(rng.integers(1, 6))
+        level = rng.normal(0, 3, 2)
+        effects = rng.multivariate_normal([0, 0], truth, size=schools)
+        for year in years:
+            shared = rng.normal(0, 2, 2)
+            for k, indicator in enumerate(("a", "b")):
+                values = level[k] + shared[k] + effects[:, k] + rng.normal(0, 1.0, schools)
+                kommune_values_[(unit, indicator, year)] = float(values.mean())
+                rows += [(f"{unit}-{i}", unit, indicator, year, float(v), 20) for i, v in enumerate(values)]
+    kommuner = _kommune_rows(kommune_values_, {})
+    estimate = school_persistent_covariance(kommuner, _school_rows(rows), ["a", "b"])
+    spread = (
+        kommuner.group_by("indicator_id", "school_year")
+        .agg(pl.col("value").std())
+        .sort("indicator_id", "school_year")
+    )
+    scale = np.array(
+        [np.sqrt((spread.filter(pl.col("indicator_id") == k)["value"] ** -2).mean()) for k in "ab"]
+    )
+    assert estimate / np.outer(scale, scale) == pytest.approx(truth, abs=0.05)
+
+
+def test_pair_concentration_by_hand():
+    """Kommune 1, indicator a: schools of 60 and 20 of its 100 pupils, 20 pupils unpublished (one more
+    school); indicator b: one school of all 50. H_aa = 0.6² + 0.2² + 0.2², H_bb = 1, H_ab = 0.6·1 (only
+    school X has both; the unpublished pupils count as one more school in both, and b has none)."""
+    kommuner = _kommune_rows(
+        {("1", "a", "2025-26"): 0.0, ("1", "b", "2025-26"): 0.0}, {("1", "a"): 100, ("1", "b"): 50}
+    )
+    schools = _school_rows(
+        [
+            ("X", "1", "a", "2025-26", 1.0, 60),
+            ("Y", "1", "a", "2025-26", 1.0, 20),
+            ("Z", "1", "a", "2025-26", None, None),
+            ("X", "1", "b", "2025-26", 1.0, 50),
+        ]
+    )
+    concentration = pair_concentration(kommuner, schools, ["1", "2"], ["a", "b"])
+    assert concentration[0] == pytest.approx(np.array([[0.44, 0.6], [0.6, 1.0]]))
+    assert (concentration[1] == 0).all()  # a unit without figures
+
+
+def test_unique_variances_by_hand():
+    """One area of four indicators from one factor: Σ = λλᵀ + Ψ gives back Ψ. Two indicators with
+    correlation ½: equal loadings, so half of each one's variance is its own. An area of one indicator
+    gets 0 (nothing to tell its quality from its peculiarity), and areas do not mix."""
+    loadings = np.array([1.0, 0.8, 0.6, 0.7])
+    unique = np.array([0.3, 0.5, 0.2, 0.4])
+    one_factor = np.outer(loadings, loadings) + np.diag(unique)
+    covariance = np.zeros((7, 7))
+    covariance[:4, :4] = one_factor
+    covariance[4:6, 4:6] = [[4.0, 1.0], [1.0, 1.0]]
+    covariance[6, 6] = 2.0
+    covariance[0, 4] = covariance[4, 0] = 0.9  # between areas: not part of either area's factor
+    areas = ["laeringsresultater"] * 4 + ["gjennomforing"] * 2 + ["laeringsmiljo"]
+    assert unique_variances(areas, covariance) == pytest.approx([*unique, 2.0, 0.5, 0.0], abs=1e-6)
+
+
+def test_kommune_only_makes_the_schools_persistent_effects_error_of_the_kommunes_level():
+    """Under estimand = "kommune_only" the schools' persistent effects are error, H ∘ S: all of S for a
+    one-school kommune, a quarter of it for a kommune of four equal schools; by default none."""
+    rng = np.random.default_rng(3)
+    years = ("2023-24", "2024-25", "2025-26")
+    kommune_figures: dict[tuple[str, str, str], float] = {}
+    pupils: dict[tuple[str, str], int] = {}
+    rows = []
+    for j in range(60):
+        unit = f"{1000 + j}"
+        schools = 1 if j < 30 else 4
+        effects = rng.normal(0, 1, schools)
+        level = rng.normal(0, 1)
+        for indicator in ("a", "g"):
+            pupils[(unit, indicator)] = 20 * schools
+            for year in years:
+                values = level + effects + rng.normal(0, 0.5, schools)
+                kommune_figures[(unit, indicator, year)] = float(values.mean())
+                rows += [(f"{unit}-{i}", unit, indicator, year, float(v), 20) for i, v in enumerate(values)]
+    values = _kommune_rows(kommune_figures, pupils).with_columns(
+        pl.col("unit_code").alias("municipality_code"),
+        pl.when(pl.col("indicator_id") == "a")
+        .then(pl.lit("laeringsmiljo"))
+        .otherwise(pl.lit("gjennomforing"))
+        .alias("area"),
+    )
+    schools = _school_rows(rows)
+    only = replace(CONFIG, holistic=replace(CONFIG.holistic, estimand="kommune_only"))
+    fitted = fit_posterior(values, only, schools, bootstrap=False)
+    assert fitted is not None and fitted.arrays.panel.persistent_error is not None
+    covariance = school_persistent_covariance(values, schools, fitted.arrays.indicators)
+    error = fitted.arrays.panel.persistent_error
+    assert error[0] == pytest.approx(covariance)  # one school
+    assert error[-1] == pytest.approx(covariance / 4)  # four schools of 20 pupils each
+    default = fit_posterior(values, CONFIG, schools, bootstrap=False)
+    assert default is not None and default.arrays.panel.persistent_error is None
+    # The error of the persistent level is not in the year-to-year noise, only in the window means'.
+    assert (
+        window_error(fitted.arrays.panel, fitted.fitted.noise)
+        - window_error(default.arrays.panel, fitted.fitted.noise)
+    )[0] == pytest.approx(covariance)

@@ -296,6 +296,16 @@ def test_method_text_renders_weights_shrinkage_and_norwegian_percentages():
         in sections["Helhetlig vurdering"]
     )
     assert "trekkes ikke mot gjennomsnittet" in sections["Helhetlig vurdering"]
+    # Without the model a kommune's figures are its level, schools and all, whatever the estimand.
+    for estimand in ("kommune_and_schools", "kommune_only"):
+        told = replace(config, holistic=replace(config.holistic, estimand=estimand))
+        text = dict(method_sections(told))["Helhetlig vurdering"]
+        assert "regnes som en del av kommunens nivå, fordi kommunen er skoleeier" in text
+        assert "indikatorene har felles" not in text
+    modelled = replace(config, holistic=replace(config.holistic, shrinkage=True, estimand="kommune_only"))
+    text = dict(method_sections(modelled))["Helhetlig vurdering"]
+    assert "regnes ikke som en del av kommunens nivå, men som usikkerhet" in text
+    assert "det bare én indikator viser, regnes som usikkerhet" in text
     assert "minst 87,5 %; «grensetilfelle»: 20–87,5 %" in sections["Nivå"]
     assert "Risikopoeng for «Grunnskolepoeng» teller tre ganger" in sections["Udirs regel"]
     assert percent(0.25) == "25 %"

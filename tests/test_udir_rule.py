@@ -319,6 +319,10 @@ def test_shipped_configuration_is_valid_and_has_udirs_indicators():
         (lambda d: d["selection"].update(allow_missing_data="yes"), "'allow_missing_data' must be bool"),
         (lambda d: d["indicator"][1].update(pupil_sd=0.0), "'pupil_sd' must be positive"),
         (lambda d: d["selection"].update(minimum_possible_share=2), "'minimum_possible_share' is a share"),
+        (
+            lambda d: d["holistic"].update(estimand="schools"),
+            r"'estimand' must be \"kommune_and_schools\" or \"kommune_only\", found 'schools'",
+        ),
     ],
 )
 def test_bad_configuration_gives_a_clear_error(change, message):

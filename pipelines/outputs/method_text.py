@@ -98,6 +98,24 @@ def _udir_clarifications(config: Config) -> str:
     )
 
 
+def _estimand(config: Config) -> str:
+    """What a kommune's level is, as the configuration decides (``[holistic] estimand``); without the
+    model the kommune's own figures are its level, schools and all."""
+    owner = "Skolenes varige forskjeller regnes som en del av kommunens nivå, fordi kommunen er skoleeier."
+    if not config.holistic.shrinkage:
+        return owner
+    schools = (
+        "Skolenes varige forskjeller regnes ikke som en del av kommunens nivå, men som usikkerhet: jo færre "
+        "skoler kommunen har, desto større."
+        if config.holistic.estimand == "kommune_only"
+        else owner
+    )
+    return (
+        f"{schools} Innen hvert område teller det indikatorene har felles; det bare én indikator viser, "
+        "regnes som usikkerhet."
+    )
+
+
 def _holistic(config: Config, gaps: DataGaps | None) -> str:
     holistic = config.holistic
     lost = set(gaps.missing_indicators["kommune"]) if gaps is not None else set()
@@ -124,8 +142,8 @@ def _holistic(config: Config, gaps: DataGaps | None) -> str:
     )
     return (
         f"Tallene fra {listing(sources)} gjøres om til standardiserte skårer der høyere er svakere. "
-        f"{shrinkage} Skolenes varige forskjeller regnes som en del av kommunens nivå, fordi kommunen "
-        f"er skoleeier. Den samlede skåren bygger på {'området' if len(areas) == 1 else 'områdene'} "
+        f"{shrinkage} {_estimand(config)} "
+        f"Den samlede skåren bygger på {'området' if len(areas) == 1 else 'områdene'} "
         f"{listing([AREA_LABELS[a] for a in areas])}{weighing}, målt i spredningen mellom kommunene. "
         f"Med {whole_number(holistic.draws)} simuleringer "
         f"beregnes sannsynligheten for å være blant de {holistic.top_n} svakeste kommunene, forventet "

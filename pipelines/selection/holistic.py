@@ -12,6 +12,11 @@
    weights are the same for every kommune, so a suppressed indicator changes the uncertainty of the
    composite, not what it estimates (the model fills it from the others). Areas for which the raw folder
    has no source are left out for everyone, and said so.
+   What it stands for is each area's common quality, not one indicator's peculiarity: the draws add the
+   composite's unique variance Σ_k w_k² Ψ_k from a one-factor model per area (:func:`unique_variances`;
+   the argument is in ``pipelines/selection/model.py``). Under ``estimand = "kommune_only"`` the
+   schools' persistent effects are error of the kommune's level (:func:`school_persistent_covariance`,
+   :func:`pair_concentration`).
 4. Draws of the composite from the posterior mixture over the bootstrap → P(among the N weakest), the
    list order, a 90 % rank interval that contains the point rank, the sets that jointly are (or surely
    are not) among the N weakest (``pipelines/selection/ranks.py``), and tiers from the probability.
@@ -23,13 +28,22 @@ variant.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
 
 from pipelines.config import Config
-from pipelines.selection.model import Fit, Panel, bootstrap_fits, fit, posterior, window_error
+from pipelines.selection.model import (
+    MIN_UNITS_FOR_COVARIANCE,
+    Fit,
+    Panel,
+    bootstrap_fits,
+    fit,
+    nearest_psd,
+    posterior,
+    window_error,
+)
 from pipelines.selection.ranks import rank_statements
 from pipelines.vocabulary import AREAS, BORDERLINE, CLEAR_CANDIDATE, CLEARLY_NOT
 
@@ -71,15 +85,19 @@ class HolisticResult:
     intervals_widened: int  # rank intervals widened to contain their point rank
 
 
-def standardise(values: pl.DataFrame) -> pl.DataFrame:
-    """Standardised, direction-aligned scores per unit × indicator × year, with sampling variances."""
-    usable = values.filter(
+def _usable(values: pl.DataFrame) -> pl.DataFrame:
+    return values.filter(
         pl.col("value").is_not_null() & pl.col("std_error").is_not_null() & pl.col("national").is_not_null()
     )
+
+
+def standardise(values: pl.DataFrame) -> pl.DataFrame:
+    """Standardised, direction-aligned scores per unit × indicator × year, with sampling variances."""
     group = ["indicator_id", "school_year"]
     # A fixed row order keeps every sum below identical between runs (byte-identical outputs).
     return (
-        usable.with_columns(pl.col("value").std().over(group).alias("spread"))
+        _usable(values)
+        .with_columns(pl.col("value").std().over(group).alias("spread"))
         .filter(pl.col("spread") > 0)
         .with_columns(
             (pl.col("worse_sign") * (pl.col("value") - pl.col("national")) / pl.col("spread")).alias("z"),
@@ -115,6 +133,122 @@ def school_concentration(kommuner: pl.DataFrame, schools: pl.DataFrame | None) -
         .agg(pl.col("concentration").mean())
         .sort("unit_code")
     )
+
+
+def school_persistent_covariance(
+    kommuner: pl.DataFrame, schools: pl.DataFrame, indicators: list[str]
+) -> np.ndarray:
+    """S [K, K]: the covariance of a school's persistent effects between indicators, in the kommune
+    scores' units (SD of kommune values), from the schools' figures within their kommuner.
+
+    A school's score less the plain mean of its kommune's schools in the same year, ``d``, is free of
+    everything the kommune's schools share (the kommune's level, trend and year). Of two such deviations
+    of one school in DIFFERENT years only the persistent effects are correlated (the school-year effect
+    and the pupils' sampling error are fresh each year), so no noise model is needed: for a school in
+    both sets, of ``m`` and ``m'`` schools with ``o`` in common, E[d d'] = S·(1 − 1/m − 1/m' + o/(m m')).
+    S is the ratio of the summed products to the summed factors, projected onto the PSD cone.
+    """
+    spreads = (
+        _usable(kommuner)
+        .sort("indicator_id", "school_year", "unit_code")
+        .group_by("indicator_id", "school_year", maintain_order=True)
+        .agg(pl.col("value").std().alias("spread"))
+        .filter(pl.col("spread") > 0)
+    )
+    keys = ["municipality_code", "indicator_id", "school_year"]
+    # Sums in numpy over sorted rows (np.bincount adds in row order): identical between runs, where a
+    # multi-threaded group-by's float sums may differ in the last bit (byte-identical outputs).
+    scores = (
+        schools.filter(pl.col("value").is_not_null() & pl.col("national").is_not_null())
+        .join(spreads, on=["indicator_id", "school_year"], how="inner")
+        .select(
+            *keys,
+            "unit_code",
+            (pl.col("worse_sign") * (pl.col("value") - pl.col("national")) / pl.col("spread")).alias("z"),
+        )
+        .sort(*keys, "unit_code")
+        .with_columns(pl.struct(keys).rle_id().alias("group"))
+    )
+    group = scores["group"].to_numpy()
+    count = np.bincount(group).astype(np.float64)
+    z = scores["z"].to_numpy()
+    deviations = (
+        scores.with_columns(
+            pl.Series("d", z - (np.bincount(group, weights=z) / count)[group]), pl.Series("m", count[group])
+        )
+        .filter(pl.col("m") >= 2)
+        .drop("z", "group")
+    )
+    pairs = (
+        deviations.join(deviations, on=["municipality_code", "unit_code"], suffix="_2")
+        .filter(pl.col("school_year") != pl.col("school_year_2"))
+        .sort(*keys, "indicator_id_2", "school_year_2", "unit_code")
+        .with_columns(pl.struct(*keys, "indicator_id_2", "school_year_2").rle_id().alias("pair"))
+    )
+    at = {k: i for i, k in enumerate(indicators)}
+    size = len(indicators)
+    pair = pairs["pair"].to_numpy()
+    products = np.bincount(pair, weights=pairs["d"].to_numpy() * pairs["d_2"].to_numpy())
+    common = np.bincount(pair).astype(np.float64)
+    first_row = np.searchsorted(pair, np.arange(pair.max() + 1)) if pair.size else np.zeros(0, dtype=np.int64)
+    m, m_2 = pairs["m"].to_numpy()[first_row], pairs["m_2"].to_numpy()[first_row]
+    factor = common * (1 - 1 / m - 1 / m_2 + common / (m * m_2))
+    first = np.array([at.get(k, size) for k in pairs["indicator_id"].to_numpy()[first_row]], dtype=np.int64)
+    second = np.array(
+        [at.get(k, size) for k in pairs["indicator_id_2"].to_numpy()[first_row]], dtype=np.int64
+    )
+    cell = first * (size + 1) + second
+    cells = (size + 1) ** 2
+    summed = np.bincount(cell, weights=products, minlength=cells).reshape(size + 1, size + 1)[:size, :size]
+    factors = np.bincount(cell, weights=factor, minlength=cells).reshape(size + 1, size + 1)[:size, :size]
+    covariance = np.divide(summed, factors, out=np.zeros_like(summed), where=factors > 0)
+    return nearest_psd(covariance)
+
+
+def pair_concentration(
+    kommuner: pl.DataFrame, schools: pl.DataFrame, units: list[str], indicators: list[str]
+) -> np.ndarray:
+    """H [J, K, K]: Σ over a kommune's schools of (share in indicator k) × (share in indicator l), the
+    shares of its pupils averaged over the window's years; the pupils of schools without a published
+    count count as one more school in both (the conservative guess). The persistent school effects then
+    add H ∘ S to the error of the kommune's persistent level (:func:`school_persistent_covariance`)."""
+    keys = ["unit_code", "indicator_id"]
+    totals = kommuner.filter(pl.col("n") > 0).select(*keys, "school_year", pl.col("n").alias("total"))
+    years = totals.group_by(keys).agg(pl.len().alias("years"))
+    shares = (
+        schools.filter(pl.col("n").is_not_null() & (pl.col("n") > 0))
+        .select(
+            pl.col("municipality_code").alias("unit_code"),
+            "indicator_id",
+            "school_year",
+            "n",
+            pl.col("unit_code").alias("school"),
+        )
+        .join(totals, on=[*keys, "school_year"], how="inner")
+        .join(years, on=keys, how="inner")
+        # Fixed row orders before every sum keep them identical between runs (byte-identical outputs).
+        .sort(*keys, "school", "school_year")
+        .group_by(*keys, "school", maintain_order=True)
+        .agg((pl.col("n") / pl.col("total") / pl.col("years")).sum().alias("share"))
+    )
+    known = shares.group_by(keys, maintain_order=True).agg(pl.col("share").sum().alias("known"))
+    rest = years.join(known, on=keys, how="left").select(
+        *keys, pl.lit("").alias("school"), (1 - pl.col("known").fill_null(0.0)).clip(0, 1).alias("share")
+    )
+    everyone = pl.concat([shares, rest]).filter(pl.col("share") > 0)
+    products = (
+        everyone.join(everyone, on=["unit_code", "school"], suffix="_2")
+        .sort("unit_code", "indicator_id", "indicator_id_2", "school")
+        .group_by("unit_code", "indicator_id", "indicator_id_2", maintain_order=True)
+        .agg((pl.col("share") * pl.col("share_2")).sum().alias("h"))
+    )
+    unit_at = {u: i for i, u in enumerate(units)}
+    at = {k: i for i, k in enumerate(indicators)}
+    concentration = np.zeros((len(units), len(indicators), len(indicators)))
+    for unit, first, second, h in products.iter_rows():
+        if unit in unit_at and first in at and second in at:
+            concentration[unit_at[unit], at[first], at[second]] = h
+    return concentration
 
 
 @dataclass(frozen=True)
@@ -166,6 +300,35 @@ def composite_weights(areas: list[str], covariance: np.ndarray, area_weights: di
     return weights / total if total else weights
 
 
+def unique_variances(areas: list[str], covariance: np.ndarray, iterations: int = 500) -> np.ndarray:
+    """Ψ [K]: per indicator, the part of its between-kommune variance that the other indicators of its
+    area do not share, from a one-factor model per area on the kommuner's persistent covariance Σ
+    (principal-axis factoring of the area's correlation matrix, communalities started at the squared
+    multiple correlations). With two indicators this is the equal-loadings model (communality = their
+    correlation); an area of one indicator has no second measure to tell its quality from its
+    peculiarity, and gets 0."""
+    unique = np.zeros(len(areas))
+    variance = np.clip(np.diag(covariance), 0.0, None)
+    for area in dict.fromkeys(areas):
+        members = np.array([a == area for a in areas]) & (variance > 1e-12)
+        if members.sum() < 2:
+            continue
+        scale = np.sqrt(variance[members])
+        correlation = covariance[np.ix_(members, members)] / np.outer(scale, scale)
+        communality = np.clip(1 - 1 / np.diag(np.linalg.pinv(correlation)), 0.0, 1.0)
+        for _ in range(iterations):
+            reduced = correlation.copy()
+            np.fill_diagonal(reduced, communality)
+            values, vectors = np.linalg.eigh(reduced)
+            updated = np.clip(max(values[-1], 0.0) * vectors[:, -1] ** 2, 0.0, 1.0)
+            converged = np.abs(updated - communality).max() < 1e-10
+            communality = updated
+            if converged:
+                break
+        unique[members] = (1 - communality) * variance[members]
+    return unique
+
+
 def _raw_composite(
     arrays: _Arrays, error: np.ndarray, area_weights: dict[str, float]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -215,6 +378,16 @@ def fit_posterior(
     if yearly.is_empty():
         return None
     arrays = _arrays(yearly, school_concentration(values, school_values))
+    if (
+        config.holistic.estimand == "kommune_only"
+        and school_values is not None
+        and not school_values.is_empty()
+    ):
+        # The kommune's schools' persistent effects are error, not quality: of the persistent level.
+        persistent = pair_concentration(values, school_values, arrays.units, arrays.indicators) * (
+            school_persistent_covariance(values, school_values, arrays.indicators)
+        )
+        arrays = replace(arrays, panel=replace(arrays.panel, persistent_error=persistent))
     panel = arrays.panel
     fitted = fit(panel)
     replicates = []
@@ -253,6 +426,15 @@ def scores_from(fitted_posterior: FittedPosterior | None, config: Config, shrink
     panel = arrays.panel
     _, rng = _streams(settings.seed)
     weights = composite_weights(arrays.areas, fitted_posterior.fitted.prior.covariance, settings.area_weights)
+    # The composite's error as a measure of the areas' common quality, beside its error as an estimate
+    # of the indicators' persistent levels: independent between indicators and kommuner. Without an
+    # estimated covariance (too few units) nothing tells a common part from a unique one.
+    covariance = fitted_posterior.fitted.prior.covariance
+    discrepancy = (
+        float(weights**2 @ unique_variances(arrays.areas, covariance))
+        if len(arrays.units) >= MIN_UNITS_FOR_COVARIANCE
+        else 0.0
+    )
     raw, raw_var = _raw_composite(arrays, error, settings.area_weights)
 
     if shrinkage:
@@ -262,7 +444,9 @@ def scores_from(fitted_posterior: FittedPosterior | None, config: Config, shrink
         centres, spreads, draws = [], [], []
         for (mean, covariance), count in zip(fitted_posterior.replicates, counts, strict=True):
             centre = mean @ weights
-            spread = np.sqrt(np.clip(np.einsum("k,jkl,l->j", weights, covariance, weights), 0, None))
+            spread = np.sqrt(
+                np.clip(np.einsum("k,jkl,l->j", weights, covariance, weights), 0, None) + discrepancy
+            )
             draws.append(centre + spread * rng.standard_normal((count, centre.size)))
             centres.append(centre)
             spreads.append(spread)

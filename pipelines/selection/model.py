@@ -4,8 +4,14 @@ Per kommune ``j``, indicator ``k`` and school year ``t`` the standardised score 
 
     z_jkt = η_jk + u_jkt + e_jkt
 
-- ``η_j`` (the estimand): the kommune's persistent level over the window, the same every year. It includes
-  the persistent effects of the schools the kommune owns (the school owner answers for its schools).
+- ``η_j``: the kommune's persistent level over the window, the same every year. By default
+  (``[holistic] estimand = "kommune_and_schools"``) it includes the persistent effects of the kommune's
+  schools: the kommune is the school owner and answers for its schools, and a kommune whose one school
+  is weak is a kommune whose pupils need support, whatever the cause. Under ``"kommune_only"`` (a
+  policy choice like the area weights) the schools' persistent effects are error of the persistent
+  level, ``a_j ~ N(0, H_j ∘ S)``, the same every year (``Panel.persistent_error``): ``S`` the persistent
+  covariance of one school's effects between indicators, ``H_j`` the products of the schools' pupil
+  shares (``pipelines/selection/holistic.py`` estimates both from the school figures).
   Between kommuner ``η_j ~ N(μ, Σ)``, with the covariance ``Σ`` between indicators estimated from the data,
   so that one indicator informs another and a suppressed indicator is filled from the others with a
   wider uncertainty.
@@ -20,6 +26,15 @@ Per kommune ``j``, indicator ``k`` and school year ``t`` the standardised score 
 the transient and sampling parts, not ``η``) by weighted least squares; ``μ`` and ``Σ`` by the method of
 moments on the window means, less their error covariance. Matrices are projected onto the positive
 semi-definite cone; with few units (the fylkeskommuner) only variances are estimated.
+What the selection ranks is not ``η`` itself but the quality of each area that the indicators measure
+together (the composite, ``pipelines/selection/holistic.py``): reading, arithmetic, the grades and the
+surveys of one area each carry a persistent part of their own (which pupils sit which test, grade 5
+measured at barneskoler and grade 8 at ungdomsskoler, a share below a cut-off rather than a mean), and
+that part is a kommune's peculiarity on one measure, not its quality in the area. Per area a one-factor
+model on ``Σ`` splits each indicator's persistent variance into the part the area's indicators share
+and a unique part ``Ψ_k``; the composite ``wᵀη`` then misses the areas' common quality by ``wᵀδ``,
+variance ``Σ_k w_k² Ψ_k``, independent between kommuner, which the draws add. The composite's point
+estimate is not moved towards the factor: its error is what the draws carry.
 The uncertainty of the estimated parameters reaches the posterior through a parametric bootstrap:
 data are simulated from the fitted model, everything is re-estimated, and the posterior of the real data is
 computed under each re-estimate (Fay & Herriot 1979; Datta, Day & Basawa 1999 for the multivariate form).
@@ -46,6 +61,9 @@ class Panel:
     z: np.ndarray
     sampling_sd: np.ndarray
     concentration: np.ndarray  # [unit] Σ (school share)²; 0 where unknown
+    # [unit, indicator, indicator] error of the persistent level itself, the same every year (the schools'
+    # persistent effects when they are not part of the estimand); None: none.
+    persistent_error: np.ndarray | None = None
 
     @property
     def observed(self) -> np.ndarray:
@@ -202,8 +220,10 @@ def window_error(panel: Panel, noise: NoiseModel) -> np.ndarray:
     denominator = np.maximum(counts[:, :, None] * counts[:, None, :], 1.0)
     error = summed / denominator
     missing = counts == 0
-    error[missing[:, :, None] | missing[:, None, :]] = 0.0
     index = np.arange(error.shape[1])
+    if panel.persistent_error is not None:
+        error += panel.persistent_error
+    error[missing[:, :, None] | missing[:, None, :]] = 0.0
     error[:, index, index] = np.where(missing, UNOBSERVED, error[:, index, index])
     return error
 
@@ -255,8 +275,14 @@ def simulate(panel: Panel, fitted: Fit, rng: np.random.Generator) -> Panel:
     yearly = yearly_noise(panel, fitted.noise) + np.eye(indicators) * EIGEN_FLOOR
     factor = np.linalg.cholesky(yearly)  # [J, T, K, K]
     noise = np.einsum("jtkl,jtl->jtk", factor, rng.standard_normal((units, years, indicators)))
+    if panel.persistent_error is not None:
+        persistent = panel.persistent_error + np.eye(indicators) * EIGEN_FLOOR
+        draw = rng.standard_normal(level.shape)
+        level = level + np.einsum("jkl,jl->jk", np.linalg.cholesky(persistent), draw)
     z = level[:, :, None] + noise.transpose(0, 2, 1)
-    return Panel(np.where(panel.observed, z, np.nan), panel.sampling_sd, panel.concentration)
+    return Panel(
+        np.where(panel.observed, z, np.nan), panel.sampling_sd, panel.concentration, panel.persistent_error
+    )
 
 
 def bootstrap_fits(panel: Panel, fitted: Fit, replicates: int, rng: np.random.Generator) -> list[Fit]:
