@@ -80,7 +80,7 @@ def _survey_values(rows: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
         "rows",
         f"WITH mapping(question, indicator, rule) AS (VALUES {mapping}) "
         "SELECT school_year, organisation_number, municipality_code, grade, NULL::VARCHAR AS subject, "
-        "indicator, CASE rule WHEN 'mean' THEN 'index' ELSE 'percent' END AS measure, "
+        "indicator, CASE WHEN bullying THEN 'percent' ELSE 'index' END AS measure, "
         "'answer' AS source_column, "
         f"CASE rule WHEN 'mean' THEN avg(answer) ELSE 100.0 * (max(answer) >= {BULLIED_FROM})::INTEGER END "
         "AS value FROM rows JOIN mapping USING (question) "
@@ -175,30 +175,33 @@ def _survey_checked_values(rows: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRela
         for position, question in enumerate(questions)
     }
     mapping = ", ".join(
-        f"('{question}', '{indicator}', '{rule}', {bits[question]})"
-        for question, (indicator, rule) in QUESTIONS.items()
+        f"('{question}', '{indicator}', {bits[question]})" for question, (indicator, _) in QUESTIONS.items()
+    )
+    bullied = ", ".join(
+        sorted({f"'{indicator}'" for indicator, rule in QUESTIONS.values() if rule == "bullied"})
     )
     units = ", ".join(_UNIT_COLUMNS)
     shared = ", ".join(f"any_value({column}) AS {column}" for column in _UNIT_COLUMNS)
     return over(
         rows,
         "rows",
-        f"WITH mapping(question, indicator, rule, bit) AS (VALUES {mapping}), "
+        f"WITH mapping(question, indicator, bit) AS (VALUES {mapping}), "
         # A broken answer is null here, so that the value leaves it out and count() does not count it.
         f"answered AS (SELECT * REPLACE (CASE WHEN NOT ({answer_broken}) THEN answer END AS answer) "
         "  FROM rows JOIN mapping USING (question)), "
         "pupils AS ("
-        f"  SELECT school_year, pupil_id, indicator, any_value(rule) AS rule, {shared}, "
+        f"  SELECT school_year, pupil_id, indicator, {shared}, "
         f"    (min(hash({units})) <> max(hash({units})))::INTEGER AS conflicts, "
         "    count(*) AS answers, bit_count(bit_or(bit)) AS questions, "
         "    count(*) - count(answer) AS broken_answers, avg(answer) AS mean_answer, "
         "    max(answer) AS top_answer FROM answered GROUP BY school_year, pupil_id, indicator), "
-        f"judged AS (SELECT *, coalesce({pupil_broken}, false) AS pupil_broken FROM pupils) "
+        f"judged AS (SELECT *, coalesce({pupil_broken}, false) AS pupil_broken, "
+        f"  indicator IN ({bullied}) AS bullying FROM pupils) "
         f"SELECT school_year, {units}, NULL::VARCHAR AS subject, "
-        "indicator, CASE rule WHEN 'mean' THEN 'index' ELSE 'percent' END AS measure, "
+        "indicator, CASE WHEN bullying THEN 'percent' ELSE 'index' END AS measure, "
         "'answer' AS source_column, "
         "CASE WHEN pupil_broken OR answers > questions OR conflicts = 1 THEN NULL "
-        f"WHEN rule = 'mean' THEN mean_answer ELSE 100.0 * (top_answer >= {BULLIED_FROM})::INTEGER END "
+        f"WHEN bullying THEN 100.0 * (top_answer >= {BULLIED_FROM})::INTEGER ELSE mean_answer END "
         "AS value, answers, CASE WHEN pupil_broken THEN answers ELSE broken_answers END AS broken_rows, "
         "answers - questions AS repeated_rows, conflicts "
         "FROM judged",
@@ -214,12 +217,14 @@ def _survey_computed(connection: duckdb.DuckDBPyConnection, dataset: Path) -> Co
     repeated rows needs every copy found); with broken rows alone the figures stand (the broken rows
     were left out of them) and a second scan finds the rows for the quarantine.
     """
-    check_files(connection, dataset)
+    years = sorted({file.parent.name for file in check_files(connection, dataset)})
     spec = DATASETS[dataset.name]
     unit_rules = " OR ".join(
         f"({condition})" for column, condition, _ in spec.rules if column in _UNIT_COLUMNS
     )
-    values = _survey_checked_values(scan(connection, dataset, located=False))
+    # Year by year: a pupil's rows are all in one year, and one year's pupils fit in memory where ten
+    # years' would spill to disk.
+    values = [_survey_checked_values(scan(connection, dataset, located=False, year=year)) for year in years]
     found = _figures(connection, values, dataset, _SURVEY_COUNTS, unit_rules)
     ((broken_rows, repeated_rows, conflicts),) = connection.execute(
         "SELECT coalesce(sum(CASE WHEN unit_broken THEN answers ELSE broken_rows END), 0), "
@@ -254,12 +259,13 @@ _LEVELS_ABOVE = (
 
 def _figures(
     connection: duckdb.DuckDBPyConnection,
-    values: duckdb.DuckDBPyRelation,
+    values: duckdb.DuckDBPyRelation | list[duckdb.DuckDBPyRelation],
     dataset: Path,
     counts: tuple[str, ...] = (),
     unit_rules: str = "false",
 ) -> duckdb.DuckDBPyRelation:
-    """The figures of per-pupil ``values`` at every level, in the observations' shape.
+    """The figures of per-pupil ``values`` (a relation, or a list of relations over disjoint school
+    years, aggregated one after the other) at every level, in the observations' shape.
 
     The pupils are aggregated once, to their school (n, mean and sum of squared deviations, kept in a
     temporary table with the sums of ``counts``); kommune, fylke and national figures combine the
@@ -270,13 +276,14 @@ def _figures(
     figure = ", ".join(_FIGURE)
     sums = "".join(f", sum({count}) AS {count}" for count in counts)
     schools = _school_table(dataset)
-    connection.execute(
-        f"CREATE OR REPLACE TEMP TABLE {schools} AS "
-        f"SELECT {figure}, organisation_number, municipality_code, {_COUNTY} AS county_code, "
-        "  count(value) AS n, avg(value) AS mean, coalesce(var_pop(value) * count(value), 0) AS m2"
-        f"{sums}, coalesce({unit_rules}, false) AS unit_broken "
-        f"FROM ({values.sql_query()}) GROUP BY {figure}, organisation_number, municipality_code"
-    )
+    for index, chunk in enumerate(values if isinstance(values, list) else [values]):
+        connection.execute(
+            (f"CREATE OR REPLACE TEMP TABLE {schools} AS " if index == 0 else f"INSERT INTO {schools} ")
+            + f"SELECT {figure}, organisation_number, municipality_code, {_COUNTY} AS county_code, "
+            "  count(value) AS n, avg(value) AS mean, coalesce(var_pop(value) * count(value), 0) AS m2"
+            f"{sums}, coalesce({unit_rules}, false) AS unit_broken "
+            f"FROM ({chunk.sql_query()}) GROUP BY {figure}, organisation_number, municipality_code"
+        )
     above = " UNION ALL ".join(
         f"SELECT {figure}, {_unit_columns(units)}, '{level}' AS level, sum(n) AS n, "
         "  sum(n * school_mean) / sum(n) AS mean, "

@@ -271,17 +271,17 @@ def check_files(connection: duckdb.DuckDBPyConnection, dataset: Path) -> list[Pa
 
 
 def scan(
-    connection: duckdb.DuckDBPyConnection, dataset: Path, located: bool = True
+    connection: duckdb.DuckDBPyConnection, dataset: Path, located: bool = True, year: str = "school_year=*"
 ) -> duckdb.DuckDBPyRelation:
-    """Every row the figures use (:attr:`Dataset.used`) of the dataset's files with its school year
-    (from the folder) and, if ``located``, its file and row number, its columns cast to their kinds'
-    types; nothing is read until the relation is. The condition on used rows is in the scan, so DuckDB
-    applies it as it reads."""
+    """Every row the figures use (:attr:`Dataset.used`) of the dataset's files (of the folder ``year``,
+    or all) with its school year (from the folder) and, if ``located``, its file and row number, its
+    columns cast to their kinds' types; nothing is read until the relation is. The condition on used
+    rows is in the scan, so DuckDB applies it as it reads."""
     spec = DATASETS[dataset.name]
     casts = ", ".join(
         f"CAST({column} AS {KINDS[kind][1]}) AS {column}" for column, kind in spec.columns.items()
     )
-    glob = str(dataset / "school_year=*" / "*.parquet")
+    glob = str(dataset / year / "*.parquet")
     return connection.sql(
         f"SELECT school_year, {casts}{', filename, file_row_number' if located else ''} "
         f"FROM read_parquet('{_quoted(glob)}', filename = {located}, file_row_number = {located}, "
