@@ -80,7 +80,7 @@ def _survey_values(rows: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
         "rows",
         f"WITH mapping(question, indicator, rule) AS (VALUES {mapping}) "
         "SELECT school_year, organisation_number, municipality_code, grade, NULL::VARCHAR AS subject, "
-        "indicator, CASE WHEN bullying THEN 'percent' ELSE 'index' END AS measure, "
+        "indicator, CASE rule WHEN 'mean' THEN 'index' ELSE 'percent' END AS measure, "
         "'answer' AS source_column, "
         f"CASE rule WHEN 'mean' THEN avg(answer) ELSE 100.0 * (max(answer) >= {BULLIED_FROM})::INTEGER END "
         "AS value FROM rows JOIN mapping USING (question) "
