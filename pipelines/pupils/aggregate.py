@@ -224,7 +224,11 @@ def _survey_computed(connection: duckdb.DuckDBPyConnection, dataset: Path) -> Co
     )
     # Year by year: a pupil's rows are all in one year, and one year's pupils fit in memory where ten
     # years' would spill to disk.
-    values = [_survey_checked_values(scan(connection, dataset, located=False, year=year)) for year in years]
+    # The join with the question mapping keeps the used rows, and DuckDB pushes it into the scan.
+    values = [
+        _survey_checked_values(scan(connection, dataset, located=False, year=year, used=False))
+        for year in years
+    ]
     found = _figures(connection, values, dataset, _SURVEY_COUNTS, unit_rules)
     ((broken_rows, repeated_rows, conflicts),) = connection.execute(
         "SELECT coalesce(sum(CASE WHEN unit_broken THEN answers ELSE broken_rows END), 0), "
@@ -284,15 +288,7 @@ def _figures(
             f"{sums}, coalesce({unit_rules}, false) AS unit_broken "
             f"FROM ({chunk.sql_query()}) GROUP BY {figure}, organisation_number, municipality_code"
         )
-    above = " UNION ALL ".join(
-        f"SELECT {figure}, {_unit_columns(units)}, '{level}' AS level, sum(n) AS n, "
-        "  sum(n * school_mean) / sum(n) AS mean, "
-        "  sum(school_m2 + n * power(school_mean - unit_mean, 2)) AS m2 "
-        f"FROM (SELECT *, sum(n * school_mean) OVER unit / sum(n) OVER unit AS unit_mean FROM kept "
-        f"  WINDOW unit AS (PARTITION BY {', '.join((figure, *units))})) "
-        f"GROUP BY {', '.join((figure, *units))}"
-        for level, units in _LEVELS_ABOVE
-    )
+    above = " UNION ALL ".join(_level_sql(level, units) for level, units in _LEVELS_ABOVE)
     source_file = f"{PUPIL_FOLDER}/{dataset.name}/school_year="
     return connection.sql(
         f"WITH kept AS (SELECT * RENAME (mean AS school_mean, m2 AS school_m2) FROM {schools} "
@@ -316,11 +312,22 @@ def _figures(
     )
 
 
-def _unit_columns(units: tuple[str, ...]) -> str:
-    """The unit columns of a level above a school: those in ``units``, the others null."""
-    return ", ".join(
-        column if column in units else f"NULL::VARCHAR AS {column}"
+def _level_sql(level: str, units: tuple[str, ...]) -> str:
+    """SQL for the figures of ``level`` (named by the columns ``units``) from the schools' (``kept``):
+    n and mean from the schools' sums, the squared deviations as each school's plus its n times its
+    mean's squared distance from the unit's (joined back: a hash join is cheaper than a window)."""
+    keys = (*_FIGURE, *units)
+    same = " AND ".join(f"kept.{key} IS NOT DISTINCT FROM unit.{key}" for key in keys)
+    named = ", ".join(
+        f"kept.{column}" if column in units else f"NULL::VARCHAR AS {column}"
         for column in ("organisation_number", "municipality_code", "county_code")
+    )
+    return (
+        f"SELECT {', '.join(f'kept.{column}' for column in _FIGURE)}, {named}, '{level}' AS level, "
+        "unit_n AS n, unit_mean AS mean, sum(school_m2 + n * power(school_mean - unit_mean, 2)) AS m2 "
+        f"FROM kept JOIN (SELECT {', '.join(keys)}, sum(n) AS unit_n, sum(n * school_mean) / sum(n) "
+        f"AS unit_mean FROM kept GROUP BY ALL) AS unit ON {same} "
+        f"GROUP BY {', '.join(f'kept.{key}' for key in keys)}, unit_n, unit_mean"
     )
 
 

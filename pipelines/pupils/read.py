@@ -271,12 +271,17 @@ def check_files(connection: duckdb.DuckDBPyConnection, dataset: Path) -> list[Pa
 
 
 def scan(
-    connection: duckdb.DuckDBPyConnection, dataset: Path, located: bool = True, year: str = "school_year=*"
+    connection: duckdb.DuckDBPyConnection,
+    dataset: Path,
+    located: bool = True,
+    year: str = "school_year=*",
+    used: bool = True,
 ) -> duckdb.DuckDBPyRelation:
-    """Every row the figures use (:attr:`Dataset.used`) of the dataset's files (of the folder ``year``,
-    or all) with its school year (from the folder) and, if ``located``, its file and row number, its
-    columns cast to their kinds' types; nothing is read until the relation is. The condition on used
-    rows is in the scan, so DuckDB applies it as it reads."""
+    """Every row the figures use (:attr:`Dataset.used`; every row unless ``used``, for a caller that
+    keeps the used rows itself) of the dataset's files (of the folder ``year``, or all) with its school
+    year (from the folder) and, if ``located``, its file and row number, its columns cast to their
+    kinds' types; nothing is read until the relation is. The condition on used rows is in the scan, so
+    DuckDB applies it as it reads."""
     spec = DATASETS[dataset.name]
     casts = ", ".join(
         f"CAST({column} AS {KINDS[kind][1]}) AS {column}" for column, kind in spec.columns.items()
@@ -286,7 +291,7 @@ def scan(
         f"SELECT school_year, {casts}{', filename, file_row_number' if located else ''} "
         f"FROM read_parquet('{_quoted(glob)}', filename = {located}, file_row_number = {located}, "
         "hive_partitioning = true, hive_types = {'school_year': VARCHAR})"
-        + (f" WHERE {spec.used}" if spec.used else "")
+        + (f" WHERE {spec.used}" if spec.used and used else "")
     )
 
 
