@@ -50,6 +50,18 @@ _LEVELS_WITHOUT_EXPORTS = {
     "elevundersokelsen": "NOT (level = 'municipality' AND grade LIKE 'vg%')",
     "gjennomforing": "level <> 'school'",
 }
+# Values are summed as integers in units of 1/FIXED (a pupil's value rounded to 10⁻⁹), so that no sum
+# depends on the order DuckDB's threads add in (the figures are the same, bit for bit, on every run)
+# and the levels combine exactly.
+FIXED = 10**9
+
+
+def _pupil_mean(column: str) -> str:
+    """SQL aggregate: the mean of ``column`` over a pupil's rows, from the sum of its fixed-point values
+    (whole numbers below 2⁵³, so their sum as doubles is exact in any order)."""
+    return f"round(sum(round({column} * {FIXED})) / count({column})) / {FIXED}"
+
+
 # The columns every pupil value carries into the aggregation.
 _FIGURE = ("school_year", "grade", "subject", "indicator", "measure", "source_column")
 
@@ -82,8 +94,9 @@ def _survey_values(rows: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
         "SELECT school_year, organisation_number, municipality_code, grade, NULL::VARCHAR AS subject, "
         "indicator, CASE rule WHEN 'mean' THEN 'index' ELSE 'percent' END AS measure, "
         "'answer' AS source_column, "
-        f"CASE rule WHEN 'mean' THEN avg(answer) ELSE 100.0 * (max(answer) >= {BULLIED_FROM})::INTEGER END "
-        "AS value FROM rows JOIN mapping USING (question) "
+        f"CASE rule WHEN 'mean' THEN {_pupil_mean('answer')} "
+        f"ELSE 100.0 * (max(answer) >= {BULLIED_FROM})::INTEGER END AS value "
+        "FROM rows JOIN mapping USING (question) "
         "GROUP BY school_year, pupil_id, organisation_number, municipality_code, grade, indicator, rule",
     )
 
@@ -149,20 +162,24 @@ _SURVEY_COUNTS = ("answers", "broken_rows", "repeated_rows", "conflicts")
 _UNIT_COLUMNS = ("organisation_number", "municipality_code", "grade")
 
 
-def _survey_checked_values(rows: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
-    """:func:`_survey_values` of unchecked rows, with per pupil and indicator the counts that say whether
-    the values are those of the checked rows: ``answers`` (the pupil's rows), ``broken_rows`` (rows whose
-    answer or pupil id breaks a rule: they are left out of the value), ``repeated_rows`` (copies of a
-    pupil's answer to a question) and ``conflicts`` (1 if the pupil's answers to the index name
-    different schools, kommuner or grades). Without repeated rows and conflicts the values are exactly
-    :func:`_survey_values` of the rows that keep the answer and pupil id rules; the rules on the school,
-    kommune and grade, which all the pupil's rows share, are left to :func:`_figures` (``unit_rules``).
+def _survey_checked_values(rows: duckdb.DuckDBPyRelation, year: str) -> duckdb.DuckDBPyRelation:
+    """:func:`_survey_values` of the unchecked rows of one school ``year``, with per pupil and indicator the
+    counts that say whether the values are those of the checked rows: ``answers`` (the pupil's rows),
+    ``broken_rows`` (rows whose answer or pupil id breaks a rule: they are left out of the value),
+    ``repeated_rows`` (copies of a pupil's answer to a question) and ``conflicts`` (1 if the pupil's
+    answers to the index name different schools, kommuner or grades). Without repeated rows and conflicts
+    the values are exactly :func:`_survey_values` of the rows that keep the answer and pupil id rules; the
+    rules on the school, kommune and grade, which all the pupil's rows share, are left to :func:`_figures`
+    (``unit_rules``).
 
     Two checks avoid a grouping of their own. A repeated answer: each of an index's (at most three)
     questions has a bit, and a pupil has more answers than bits set only if a question repeats.
     A conflict: the smallest and largest 64-bit hash of (school, kommune, grade) over the pupil's rows
     differ (two different triples of one pupil with the same hash, a chance of about 1 in 10¹⁹, would
     go unnoticed).
+
+    The grouping is by pupil and the indicator's number, not by school year and indicator name: one
+    year's rows share their year, and a small integer is cheaper to group by than a string.
     """
     spec = DATASETS["elevundersokelsen"]
     answer_broken = " OR ".join(f"({condition})" for column, condition, _ in spec.rules if column == "answer")
@@ -174,31 +191,41 @@ def _survey_checked_values(rows: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRela
         for questions in (BULLYING_QUESTIONS, *INDEX_QUESTIONS.values())
         for position, question in enumerate(questions)
     }
+    indicators = sorted({indicator for indicator, _ in QUESTIONS.values()})
     mapping = ", ".join(
-        f"('{question}', '{indicator}', {bits[question]})" for question, (indicator, _) in QUESTIONS.items()
+        f"('{question}', {indicators.index(indicator) + 1}, {bits[question]})"
+        for question, (indicator, _) in QUESTIONS.items()
     )
+    names = " ".join(f"WHEN {number} THEN '{indicator}'" for number, indicator in enumerate(indicators, 1))
     bullied = ", ".join(
-        sorted({f"'{indicator}'" for indicator, rule in QUESTIONS.values() if rule == "bullied"})
+        sorted(
+            {
+                str(indicators.index(indicator) + 1)
+                for indicator, rule in QUESTIONS.values()
+                if rule == "bullied"
+            }
+        )
     )
     units = ", ".join(_UNIT_COLUMNS)
     shared = ", ".join(f"any_value({column}) AS {column}" for column in _UNIT_COLUMNS)
     return over(
         rows,
         "rows",
-        f"WITH mapping(question, indicator, bit) AS (VALUES {mapping}), "
+        f"WITH mapping(question, indicator_number, bit) AS (VALUES {mapping}), "
         # A broken answer is null here, so that the value leaves it out and count() does not count it.
         f"answered AS (SELECT * REPLACE (CASE WHEN NOT ({answer_broken}) THEN answer END AS answer) "
         "  FROM rows JOIN mapping USING (question)), "
         "pupils AS ("
-        f"  SELECT school_year, pupil_id, indicator, {shared}, "
+        f"  SELECT pupil_id, indicator_number, {shared}, "
         f"    (min(hash({units})) <> max(hash({units})))::INTEGER AS conflicts, "
         "    count(*) AS answers, bit_count(bit_or(bit)) AS questions, "
-        "    count(*) - count(answer) AS broken_answers, avg(answer) AS mean_answer, "
-        "    max(answer) AS top_answer FROM answered GROUP BY school_year, pupil_id, indicator), "
+        f"    count(*) - count(answer) AS broken_answers, {_pupil_mean('answer')} AS mean_answer, "
+        "    max(answer) AS top_answer FROM answered GROUP BY pupil_id, indicator_number), "
         f"judged AS (SELECT *, coalesce({pupil_broken}, false) AS pupil_broken, "
-        f"  indicator IN ({bullied}) AS bullying FROM pupils) "
-        f"SELECT school_year, {units}, NULL::VARCHAR AS subject, "
-        "indicator, CASE WHEN bullying THEN 'percent' ELSE 'index' END AS measure, "
+        f"  indicator_number IN ({bullied}) AS bullying FROM pupils) "
+        f"SELECT '{year}' AS school_year, {units}, NULL::VARCHAR AS subject, "
+        f"CASE indicator_number {names} END AS indicator, "
+        "CASE WHEN bullying THEN 'percent' ELSE 'index' END AS measure, "
         "'answer' AS source_column, "
         "CASE WHEN pupil_broken OR answers > questions OR conflicts = 1 THEN NULL "
         f"WHEN bullying THEN 100.0 * (top_answer >= {BULLIED_FROM})::INTEGER ELSE mean_answer END "
@@ -226,7 +253,9 @@ def _survey_computed(connection: duckdb.DuckDBPyConnection, dataset: Path) -> Co
     # years' would spill to disk.
     # The join with the question mapping keeps the used rows, and DuckDB pushes it into the scan.
     values = [
-        _survey_checked_values(scan(connection, dataset, located=False, year=year, used=False))
+        _survey_checked_values(
+            scan(connection, dataset, located=False, year=year, used=False), year.removeprefix("school_year=")
+        )
         for year in years
     ]
     found = _figures(connection, values, dataset, _SURVEY_COUNTS, unit_rules)
@@ -271,11 +300,11 @@ def _figures(
     """The figures of per-pupil ``values`` (a relation, or a list of relations over disjoint school
     years, aggregated one after the other) at every level, in the observations' shape.
 
-    The pupils are aggregated once, to their school (n, mean and sum of squared deviations, kept in a
-    temporary table with the sums of ``counts``); kommune, fylke and national figures combine the
-    schools' (Chan et al.'s pairwise update: exact up to rounding, and a grouping of some thousand
-    rows instead of one of every pupil per level). A school row for which ``unit_rules`` (SQL on the
-    organisation number, kommune and grade) is true is marked ``unit_broken`` and counts nowhere.
+    The pupils are aggregated once, to their school: n and the exact sums of their fixed-point values
+    and of the values' squares (``FIXED``), kept in a temporary table with the sums of ``counts``; the
+    kommune, fylke and national figures add the schools' sums. A school row for which ``unit_rules``
+    (SQL on the organisation number, kommune and grade) is true is marked ``unit_broken`` and counts
+    nowhere.
     """
     figure = ", ".join(_FIGURE)
     sums = "".join(f", sum({count}) AS {count}" for count in counts)
@@ -284,25 +313,32 @@ def _figures(
         connection.execute(
             (f"CREATE OR REPLACE TEMP TABLE {schools} AS " if index == 0 else f"INSERT INTO {schools} ")
             + f"SELECT {figure}, organisation_number, municipality_code, {_COUNTY} AS county_code, "
-            "  count(value) AS n, avg(value) AS mean, coalesce(var_pop(value) * count(value), 0) AS m2"
+            "  count(fixed) AS n, sum(fixed) AS total, sum(fixed::HUGEINT * fixed) AS squares"
             f"{sums}, coalesce({unit_rules}, false) AS unit_broken "
-            f"FROM ({chunk.sql_query()}) GROUP BY {figure}, organisation_number, municipality_code"
+            f"FROM (SELECT *, CAST(round(value * {FIXED}) AS BIGINT) AS fixed FROM ({chunk.sql_query()})) "
+            f"GROUP BY {figure}, organisation_number, municipality_code"
         )
-    above = " UNION ALL ".join(_level_sql(level, units) for level, units in _LEVELS_ABOVE)
+    above = " UNION ALL ".join(
+        f"SELECT {figure}, {_unit_columns(units)}, '{level}' AS level, sum(n), sum(total), sum(squares) "
+        f"FROM kept GROUP BY {', '.join((figure, *units))}"
+        for level, units in _LEVELS_ABOVE
+    )
     source_file = f"{PUPIL_FOLDER}/{dataset.name}/school_year="
+    mean = f"(CAST(total AS DOUBLE) / n / {FIXED})"
     return connection.sql(
-        f"WITH kept AS (SELECT * RENAME (mean AS school_mean, m2 AS school_m2) FROM {schools} "
-        "  WHERE n > 0 AND NOT unit_broken), "
+        f"WITH kept AS (SELECT * FROM {schools} WHERE n > 0 AND NOT unit_broken), "
         f"levels AS (SELECT {figure}, organisation_number, municipality_code, county_code, "
-        f"  'school' AS level, n, school_mean AS mean, school_m2 AS m2 FROM kept UNION ALL {above}), "
+        f"  'school' AS level, n, total, squares FROM kept UNION ALL {above}), "
         f"figures AS (SELECT '{dataset.name}' AS source, school_year, level, "
         "  CASE level WHEN 'national' THEN '" + NATIONAL_UNIT + "' WHEN 'county' THEN county_code "
         "  WHEN 'municipality' THEN municipality_code ELSE organisation_number END AS unit_code, "
         "  NULL::VARCHAR AS unit_name, county_code, "
         "  CASE WHEN level IN ('municipality', 'school') THEN municipality_code END AS municipality_code, "
-        "  indicator, grade, subject, '' AS breakdown, measure, mean AS value, "
-        "  CASE WHEN measure = 'percent' THEN sqrt(mean * (100 - mean) / n) "
-        "  WHEN n > 1 THEN sqrt(m2 / (n - 1)) / sqrt(n) END AS std_error, n, false AS suppressed, "
+        f"  indicator, grade, subject, '' AS breakdown, measure, {mean} AS value, "
+        f"  CASE WHEN measure = 'percent' THEN sqrt({mean} * (100 - {mean}) / n) "
+        # n·Σx² − (Σx)² is n·(n−1) times the sample variance, exact in integers.
+        "  WHEN n > 1 THEN sqrt(CAST(n * squares - total * total AS DOUBLE) / (n * (n - 1))) "
+        f"  / {FIXED} / sqrt(n) END AS std_error, n, false AS suppressed, "
         f"  NULL::VARCHAR AS break_note, '{source_file}' || school_year AS source_file, source_column "
         f"FROM levels WHERE {_LEVELS_WITHOUT_EXPORTS.get(dataset.name, 'true')}) "
         # A figure's "line" is its place among its dataset and year's figures, so lineage can name it.
@@ -312,22 +348,11 @@ def _figures(
     )
 
 
-def _level_sql(level: str, units: tuple[str, ...]) -> str:
-    """SQL for the figures of ``level`` (named by the columns ``units``) from the schools' (``kept``):
-    n and mean from the schools' sums, the squared deviations as each school's plus its n times its
-    mean's squared distance from the unit's (joined back: a hash join is cheaper than a window)."""
-    keys = (*_FIGURE, *units)
-    same = " AND ".join(f"kept.{key} IS NOT DISTINCT FROM unit.{key}" for key in keys)
-    named = ", ".join(
-        f"kept.{column}" if column in units else f"NULL::VARCHAR AS {column}"
+def _unit_columns(units: tuple[str, ...]) -> str:
+    """The unit columns of a level above a school: those in ``units``, the others null."""
+    return ", ".join(
+        column if column in units else f"NULL::VARCHAR AS {column}"
         for column in ("organisation_number", "municipality_code", "county_code")
-    )
-    return (
-        f"SELECT {', '.join(f'kept.{column}' for column in _FIGURE)}, {named}, '{level}' AS level, "
-        "unit_n AS n, unit_mean AS mean, sum(school_m2 + n * power(school_mean - unit_mean, 2)) AS m2 "
-        f"FROM kept JOIN (SELECT {', '.join(keys)}, sum(n) AS unit_n, sum(n * school_mean) / sum(n) "
-        f"AS unit_mean FROM kept GROUP BY ALL) AS unit ON {same} "
-        f"GROUP BY {', '.join(f'kept.{key}' for key in keys)}, unit_n, unit_mean"
     )
 
 
