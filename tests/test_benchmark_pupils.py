@@ -31,7 +31,18 @@ def load_script() -> ModuleType:
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     data = tmp_path_factory.mktemp("benchmark")
     finished = subprocess.run(
-        [sys.executable, str(SCRIPT), "--years", "1", "--scale", "0.002", "--data", str(data)],
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--years",
+            "1",
+            "--scale",
+            "0.002",
+            "--repeat",
+            "1",
+            "--data",
+            str(data),
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -67,3 +78,15 @@ def test_the_generated_answers_pass_the_products_checks(quick_run: tuple[Path, s
     with duckdb.connect() as connection:
         broken = checked(connection, root / "elevdata" / "elevundersokelsen").broken
         assert broken.aggregate("count(*)").fetchall() == [(0,)]
+
+
+def test_the_median_of_the_runs_and_data_used_again(quick_run: tuple[Path, str], monkeypatch) -> None:
+    data, _ = quick_run
+    benchmark = load_script()
+    assert benchmark.median([3.0, 1.0, 2.0]) == 2.0 and benchmark.median([4.0, 1.0]) == 2.5
+    monkeypatch.setattr(benchmark, "generate", lambda *args: pytest.fail("generated again"))
+    benchmark.generated(data / "years-1", 1, 0.002, benchmark.question_table())  # there: not generated
+    asked = []
+    monkeypatch.setattr(benchmark, "generate", lambda *args: asked.append(args[1:3]) or 0)
+    benchmark.generated(data / "years-1", 1, 0.003, benchmark.question_table())  # another scale
+    assert asked == [(1, 0.003)]

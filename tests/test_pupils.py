@@ -463,3 +463,177 @@ def test_provenance_names_every_pupil_file_beside_the_exports(tmp_path):
     changed = run_sample(tmp_path / "again", raw, "pupil_files")
     inputs = input_files(run.table("raw_files"), changed.table("pupil_files"))
     assert provenance_id(provenance_document(inputs, {})) != before
+
+
+# --- the survey's one-scan checks ----------------------------------------------------------------
+
+
+def survey(rows: list[tuple[str, str, str, str, float | None]]) -> dict[str, list[object]]:
+    """Survey rows (pupil, school, grade, question, answer), all in Oslo."""
+    return {
+        "pupil_id": [pupil for pupil, _, _, _, _ in rows],
+        "organisation_number": [school for _, school, _, _, _ in rows],
+        "municipality_code": [OSLO] * len(rows),
+        "grade": [grade for _, _, grade, _, _ in rows],
+        "question": [question for _, _, _, question, _ in rows],
+        "answer": [answer for _, _, _, _, answer in rows],
+    }
+
+
+def quarantined(result) -> list[tuple[object, ...]]:
+    return result.quarantine.select("source_line", "source_column", "raw_value", "reason").rows()
+
+
+def test_a_broken_answer_to_a_used_question_is_quarantined_and_left_out(tmp_path):
+    path = write(
+        tmp_path,
+        "elevundersokelsen",
+        "2024-25",
+        survey(
+            [
+                ("a", SCHOOL_A, "7", "trivsel_skolen", 4.0),
+                ("a", SCHOOL_A, "7", "trivsel_klassen", 7.0),  # out of range: set aside
+                ("b", SCHOOL_A, "7", "trivsel_skolen", 2.0),
+                ("b", SCHOOL_A, "7", "trivsel_klassen", None),  # missing: set aside
+                ("c", "970001019", "7", "trivsel_skolen", 5.0),  # bad check digit: the pupil's row out
+                ("d", SCHOOL_A, "11", "trivsel_skolen", 5.0),  # no such grade
+            ]
+        ),
+    )
+    result = read_pupil_folder(tmp_path)
+    assert result.quarantine["source_file"].unique().to_list() == [path.relative_to(tmp_path).as_posix()]
+    assert quarantined(result) == [
+        (1, "answer", "7.0", "expected an answer from 1 to 5"),
+        (3, "answer", None, "expected an answer from 1 to 5"),
+        (4, "organisation_number", "970001019", "expected a nine-digit organisation number with a valid "
+         "mod-11 check digit"),
+        (5, "grade", "11", "expected grade 1–10 or vg1–vg3"),
+    ]  # fmt: skip
+    school = figure(result.figures, "school", SCHOOL_A, "trivsel")
+    assert (school["n"], school["value"]) == (2, 3.0)  # a: 4, b: 2; the broken answers count nowhere
+    assert school["std_error"] == pytest.approx(math.sqrt(2) / math.sqrt(2))  # SD of 4 and 2 is √2
+    assert set(result.figures["unit_code"]) == {SCHOOL_A, OSLO, "03", "I"}
+
+
+def test_a_repeated_answer_sets_aside_every_copy_and_keeps_the_pupils_other_answers(tmp_path):
+    write(
+        tmp_path,
+        "elevundersokelsen",
+        "2024-25",
+        survey(
+            [
+                ("a", SCHOOL_A, "7", "trivsel_skolen", 5.0),
+                ("a", SCHOOL_A, "7", "trivsel_klassen", 3.0),
+                ("a", SCHOOL_A, "7", "trivsel_skolen", 1.0),  # a second answer to the same question
+                ("b", SCHOOL_A, "7", "trivsel_skolen", 2.0),
+                ("c", SCHOOL_A, "7", "mobbet_digitalt", 4.0),
+                ("c", SCHOOL_B, "7", "mobbet_digitalt", 1.0),  # the same pupil and question elsewhere
+            ]
+        ),
+    )
+    result = read_pupil_folder(tmp_path)
+    copies = "the pupil has 2 rows for the same school year and question"
+    assert quarantined(result) == [
+        (0, "pupil_id", "a", copies),
+        (2, "pupil_id", "a", copies),
+        (4, "pupil_id", "c", copies),
+        (5, "pupil_id", "c", copies),
+    ]
+    trivsel = figure(result.figures, "school", SCHOOL_A, "trivsel")
+    assert (trivsel["n"], trivsel["value"]) == (2, 2.5)  # a's other answer (3) and b's (2)
+    assert result.figures.filter(pl.col("indicator") == "mobbing").is_empty()
+
+
+def test_a_pupil_in_two_schools_for_one_index_is_counted_in_each_as_before(tmp_path):
+    """Not a repetition (two questions), but the one scan cannot tell: the exact path gives the figures."""
+    write(
+        tmp_path,
+        "elevundersokelsen",
+        "2024-25",
+        survey([("a", SCHOOL_A, "7", "trivsel_skolen", 5.0), ("a", SCHOOL_B, "7", "trivsel_klassen", 3.0)]),
+    )
+    result = read_pupil_folder(tmp_path)
+    assert result.quarantine.is_empty()
+    assert figure(result.figures, "school", SCHOOL_A, "trivsel")["value"] == 5.0
+    assert figure(result.figures, "school", SCHOOL_B, "trivsel")["value"] == 3.0
+    assert figure(result.figures, "municipality", OSLO, "trivsel")["n"] == 2
+
+
+def test_rows_of_questions_the_indicators_do_not_use_are_not_checked_row_by_row(tmp_path):
+    write(
+        tmp_path,
+        "elevundersokelsen",
+        "2024-25",
+        survey(
+            [
+                ("a", SCHOOL_A, "7", "trivsel_skolen", 4.0),
+                ("a", SCHOOL_A, "7", "sporsmal_099", 9.0),  # out of range, but not used
+                ("a", SCHOOL_A, "7", "sporsmal_099", 1.0),  # repeated, but not used
+                ("", "123", "x", "sporsmal_100", 2.0),
+                ("b", SCHOOL_A, "7", None, 3.0),  # no question: not used either
+            ]
+        ),
+    )
+    result = read_pupil_folder(tmp_path)
+    assert result.quarantine.is_empty()
+    assert result.figures["n"].unique().to_list() == [1]
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "pupil_data.md").read_text()
+    assert "are not checked row by row" in doc
+    # A file's columns are still checked, whatever its questions.
+    path = tmp_path / "elevdata/elevundersokelsen/school_year=2024-25/part-1.parquet"
+    pl.DataFrame(survey([("a", SCHOOL_A, "7", "sporsmal_099", 1.0)])).with_columns(
+        pl.col("answer").cast(pl.String)
+    ).write_parquet(path)
+    with pytest.raises(PupilDataError, match=rf"{path}: column 'answer' is VARCHAR; expected number"):
+        read_pupil_folder(tmp_path)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c", " "]),
+            st.sampled_from([SCHOOL_A, SCHOOL_B, "970001019"]),
+            st.sampled_from(["5", "7", "vg1", "0"]),
+            st.sampled_from(["trivsel_skolen", "trivsel_klassen", "mobbet_av_elever", "sporsmal_050"]),
+            st.one_of(st.none(), st.sampled_from([1.0, 2.5, 3.0, 5.0, 6.0])),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_the_one_scan_gives_what_the_row_by_row_checks_give(tmp_path_factory, rows):
+    """For any rows, broken or repeated or not: the same figures and quarantine as checking each row
+    first (the path the product takes when the scan finds repetitions)."""
+    from pipelines.pupils import aggregate
+    from pipelines.pupils.read import checked, quarantine_frame
+
+    folder = tmp_path_factory.mktemp("survey")
+    write(folder, "elevundersokelsen", "2024-25", survey(rows))
+    dataset = folder / "elevdata" / "elevundersokelsen"
+    with duckdb.connect() as connection:
+        fast = aggregate.computed(connection, dataset)
+        fast_figures = fast.figures.pl()
+        fast_quarantine = quarantine_frame(fast.broken, "elevundersokelsen", folder)
+        split = checked(connection, dataset)
+        exact_figures = aggregate._figures(connection, aggregate._survey_values(split.rows), dataset).pl()
+        exact_quarantine = quarantine_frame(split.broken, "elevundersokelsen", folder)
+    assert fast_quarantine.equals(exact_quarantine)
+    assert fast_figures.drop("value", "std_error").equals(exact_figures.drop("value", "std_error"))
+    for column in ("value", "std_error"):
+        assert fast_figures[column].is_null().to_list() == exact_figures[column].is_null().to_list()
+        assert np.allclose(
+            fast_figures[column].fill_null(0).to_numpy(), exact_figures[column].fill_null(0).to_numpy()
+        )
+
+
+def test_the_pupil_connection_spills_to_a_folder_of_its_own_within_its_memory_limit():
+    from pipelines.pupils.read import MEMORY_LIMIT, pupil_connection
+
+    with pupil_connection() as connection:
+        ((limit, folder),) = connection.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchall()
+        assert Path(folder).is_dir() and Path(folder).name.startswith("utvalg-duckdb-")
+    assert MEMORY_LIMIT == "3GB" and limit == "2.7 GiB"  # DuckDB shows 3 GB (10⁹ bytes) in GiB
+    assert not Path(folder).exists()

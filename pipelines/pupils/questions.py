@@ -2,8 +2,9 @@
 
 An index is a pupil's mean answer to its questions (1–5), averaged over the pupils who answered at
 least one of them. Mobbing is the share of pupils who answer at least ``BULLIED_FROM`` ("2 eller 3
-ganger i måneden" or more often) to any of the bullying questions. Questions not named here are read
-and checked but not used.
+ganger i måneden" or more often) to any of the bullying questions. Rows of questions not named here
+are skipped as the files are read: their files' columns are checked, the rows are neither checked
+nor used.
 """
 
 from __future__ import annotations

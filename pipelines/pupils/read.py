@@ -10,12 +10,16 @@ the other rows.
 from __future__ import annotations
 
 import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from pipelines.pupils.questions import QUESTIONS
 from pipelines.tables import QUARANTINE_SCHEMA
 
 PUPIL_FOLDER = "elevdata"
@@ -32,29 +36,46 @@ KINDS = {
     "boolean": ({"BOOLEAN"}, "BOOLEAN", pl.Boolean),
 }
 _ORGANISATION_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
-# Brønnøysund's mod-11 check digit of a nine-digit organisation number, in SQL.
+
+
+def _listed(values: Iterable[str]) -> str:
+    """SQL list of string literals."""
+    return ", ".join(f"'{value}'" for value in values)
+
+
+# Brønnøysund's mod-11 check digit of a nine-digit organisation number, in SQL (TRY_CAST: a row whose
+# number has a non-digit is caught by the digits test, whatever order DuckDB evaluates the tests in).
 _CHECK_DIGIT = (
     "(11 - ("
     + " + ".join(
-        f"{weight} * CAST(substr(organisation_number, {i + 1}, 1) AS INTEGER)"
+        f"{weight} * TRY_CAST(substr(organisation_number, {i + 1}, 1) AS INTEGER)"
         for i, weight in enumerate(_ORGANISATION_WEIGHTS)
     )
     + ") % 11) % 11"
 )
+
+
+def _not_digits(column: str, length: int) -> str:
+    """SQL true unless ``column`` is exactly ``length`` ASCII digits (typed string tests, no regular
+    expression: they run on every row)."""
+    return f"{column} IS NULL OR length({column}) <> {length} OR ltrim({column}, '0123456789') <> ''"
+
+
 _COMMON_RULES = (
     ("pupil_id", "pupil_id IS NULL OR trim(pupil_id) = ''", "missing pupil id"),
     (
         "organisation_number",
-        "organisation_number IS NULL OR NOT regexp_full_match(organisation_number, '[0-9]{9}') "
-        f"OR {_CHECK_DIGIT} <> CAST(substr(organisation_number, 9, 1) AS INTEGER)",
+        f"{_not_digits('organisation_number', 9)} "
+        f"OR {_CHECK_DIGIT} <> TRY_CAST(substr(organisation_number, 9, 1) AS INTEGER)",
         "expected a nine-digit organisation number with a valid mod-11 check digit",
     ),
     (
         "municipality_code",
-        "municipality_code IS NULL OR NOT regexp_full_match(municipality_code, '[0-9]{4}')",
+        _not_digits("municipality_code", 4),
         "expected the four-digit kommune number of the school year",
     ),
 )
+SURVEY_GRADES = (*(str(grade) for grade in range(1, 11)), "vg1", "vg2", "vg3")
 
 
 @dataclass(frozen=True)
@@ -65,6 +86,9 @@ class Dataset:
     columns: dict[str, str]  # column → kind (a key of KINDS)
     rules: tuple[tuple[str, str, str], ...]  # column, SQL condition true for a bad row, reason
     key: tuple[str, ...]  # one row per pupil and …
+    # SQL condition for the rows the figures use, when not all: the others are read (their file's
+    # columns and types are checked) but not checked row by row, and never used.
+    used: str | None = None
 
     def polars_schema(self) -> pl.Schema:
         return pl.Schema({column: KINDS[kind][2] for column, kind in self.columns.items()})
@@ -131,13 +155,15 @@ DATASETS = {
                 *_COMMON_RULES,
                 (
                     "grade",
-                    "grade IS NULL OR NOT regexp_full_match(grade, '[1-9]|10|vg[1-3]')",
+                    f"grade IS NULL OR grade NOT IN ({_listed(SURVEY_GRADES)})",
                     "expected grade 1–10 or vg1–vg3",
                 ),
                 ("question", "question IS NULL OR trim(question) = ''", "missing question"),
                 ("answer", "answer IS NULL OR NOT answer BETWEEN 1 AND 5", "expected an answer from 1 to 5"),
             ),
             ("question",),
+            # Only the questions the indicators use are checked row by row (docs/pupil_data.md).
+            f"question IN ({_listed(QUESTIONS)})",
         ),
         Dataset(
             "grunnskolepoeng",
@@ -244,18 +270,28 @@ def check_files(connection: duckdb.DuckDBPyConnection, dataset: Path) -> list[Pa
     return files
 
 
-def _scan(connection: duckdb.DuckDBPyConnection, dataset: Path) -> duckdb.DuckDBPyRelation:
-    """Every row of the dataset's files with its file, row number and school year (from the folder),
-    its columns cast to their kinds' types; nothing is read until the relation is."""
+def scan(
+    connection: duckdb.DuckDBPyConnection,
+    dataset: Path,
+    located: bool = True,
+    year: str = "school_year=*",
+    used: bool = True,
+) -> duckdb.DuckDBPyRelation:
+    """Every row the figures use (:attr:`Dataset.used`; every row unless ``used``, for a caller that
+    keeps the used rows itself) of the dataset's files (of the folder ``year``, or all) with its school
+    year (from the folder) and, if ``located``, its file and row number, its columns cast to their
+    kinds' types; nothing is read until the relation is. The condition on used rows is in the scan, so
+    DuckDB applies it as it reads."""
     spec = DATASETS[dataset.name]
     casts = ", ".join(
         f"CAST({column} AS {KINDS[kind][1]}) AS {column}" for column, kind in spec.columns.items()
     )
-    glob = str(dataset / "school_year=*" / "*.parquet")
+    glob = str(dataset / year / "*.parquet")
     return connection.sql(
-        f"SELECT school_year, {casts}, filename, file_row_number "
-        f"FROM read_parquet('{_quoted(glob)}', filename = true, file_row_number = true, "
+        f"SELECT school_year, {casts}{', filename, file_row_number' if located else ''} "
+        f"FROM read_parquet('{_quoted(glob)}', filename = {located}, file_row_number = {located}, "
         "hive_partitioning = true, hive_types = {'school_year': VARCHAR})"
+        + (f" WHERE {spec.used}" if spec.used and used else "")
     )
 
 
@@ -275,6 +311,21 @@ def _duplicate_keys(spec: Dataset) -> tuple[str, ...]:
     return ("school_year", "pupil_id", *spec.key)
 
 
+# DuckDB's memory for the pupil data: beyond it, it spills to a temporary folder of the run's own (ten
+# national years of survey answers stay under 4 GB of resident memory; docs/architecture.md).
+MEMORY_LIMIT = "3GB"
+
+
+@contextmanager
+def pupil_connection(memory_limit: str = MEMORY_LIMIT) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection that holds at most ``memory_limit`` and spills to a folder deleted after."""
+    with (
+        tempfile.TemporaryDirectory(prefix="utvalg-duckdb-") as spill,
+        duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": spill}) as connection,
+    ):
+        yield connection
+
+
 @dataclass(frozen=True)
 class Checked:
     """One dataset read and checked: the rows that keep every rule and are their pupil's only row, and
@@ -285,38 +336,51 @@ class Checked:
 
 
 def checked(connection: duckdb.DuckDBPyConnection, dataset: Path) -> Checked:
-    """Check ``dataset``'s files (:func:`check_files`), then split its rows. The keys that occur more
-    than once are found in one pass and kept in a temporary table (only the keys: few or none), so the
-    good rows and the broken ones are read from the files without a second grouping."""
+    """Check ``dataset``'s files (:func:`check_files`), then split its used rows. The keys that occur
+    more than once are found in one pass and kept in a temporary table (only the keys: few or none), so
+    the good rows and the broken ones are read from the files without a second grouping."""
     check_files(connection, dataset)
     spec = DATASETS[dataset.name]
-    scan = _scan(connection, dataset)
+    rows = scan(connection, dataset)
     keys = ", ".join(_duplicate_keys(spec))
     repeated = f"repeated_{dataset.name}"
     connection.execute(
         f"CREATE OR REPLACE TEMP TABLE {repeated} AS SELECT {keys}, count(*) AS copies "
-        f"FROM ({scan.sql_query()}) GROUP BY ALL HAVING count(*) > 1"
+        f"FROM ({rows.sql_query()}) GROUP BY ALL HAVING count(*) > 1"
     )
-    bad = " OR ".join(f"({condition})" for _, condition, _ in spec.rules)
-    rows = over(scan, "scan", f"SELECT * FROM scan ANTI JOIN {repeated} USING ({keys}) WHERE NOT ({bad})")
+    same = " and ".join(("school year", *spec.key))
+    broken = over(
+        rows,
+        "scan",
+        f"{broken_by_rules(spec)} UNION ALL "
+        "SELECT filename, file_row_number, 'pupil_id', pupil_id, "
+        f"'the pupil has ' || copies || ' rows for the same {same}' FROM scan JOIN {repeated} USING ({keys})",
+    )
+    good = over(
+        rows, "scan", f"SELECT * FROM scan ANTI JOIN {repeated} USING ({keys}) WHERE NOT ({bad_row(spec)})"
+    )
+    return Checked(good, broken)
+
+
+def bad_row(spec: Dataset) -> str:
+    """SQL true for a row that breaks any of ``spec``'s rules."""
+    return " OR ".join(f"({condition})" for _, condition, _ in spec.rules)
+
+
+def broken_by_rules(spec: Dataset) -> str:
+    """SQL over a scan (as ``scan``): one row per broken rule of each row (file, row number, column,
+    value, reason); the rows' repetition is not a rule here."""
     reasons = ", ".join(
         f"CASE WHEN {condition} THEN {{'column': '{column}', 'value': CAST({column} AS VARCHAR), "
         f"'reason': '{_quoted(reason)}'}} END"
         for column, condition, reason in spec.rules
     )
-    same = " and ".join(("school year", *spec.key))
-    broken = over(
-        scan,
-        "scan",
+    return (
         "SELECT filename, file_row_number, broken.column AS source_column, broken.value AS raw_value, "
         "broken.reason AS reason "
-        f"FROM (SELECT filename, file_row_number, unnest([{reasons}]) AS broken FROM scan WHERE {bad}) "
-        "WHERE broken IS NOT NULL "
-        "UNION ALL "
-        "SELECT filename, file_row_number, 'pupil_id', pupil_id, "
-        f"'the pupil has ' || copies || ' rows for the same {same}' FROM scan JOIN {repeated} USING ({keys})",
+        f"FROM (SELECT filename, file_row_number, unnest([{reasons}]) AS broken FROM scan "
+        f"WHERE {bad_row(spec)}) WHERE broken IS NOT NULL"
     )
-    return Checked(rows, broken)
 
 
 def quarantine_frame(broken: duckdb.DuckDBPyRelation, source: str, raw_dir: Path) -> pl.DataFrame:
