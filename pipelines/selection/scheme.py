@@ -117,12 +117,11 @@ def without_scheme(
     recently out) left out: category 1 filled from the next ranked kommuner, category 2 chosen again
     among the rest, and the holistic rank counted among the kommuner left. One row per ``unit_code`` of
     either frame; a kommune set aside, or unranked, has nulls."""
-    kept = udir.filter(~pl.col("unit_code").is_in(set_aside))
-    ranked = kept.filter(pl.col("udir_rank").is_not_null()).sort("udir_rank")
-    ranked = ranked.with_row_index("rank_without", offset=1)
-    unranked = kept.filter(pl.col("udir_rank").is_null()).with_columns(
-        pl.lit(None, pl.UInt32).alias("rank_without")
-    )
+    aside = pl.Series(set_aside, dtype=pl.String)
+    ranked = ranked_without(udir, aside, "unit_code").rename({"rank": "rank_without"})
+    unranked = udir.filter(
+        pl.col("udir_rank").is_null() & ~pl.col("unit_code").is_in(aside.implode())
+    ).with_columns(pl.lit(None, pl.UInt32).alias("rank_without"))
     compared = pl.concat([ranked, unranked.select(ranked.columns)])
     udir_without = compared.select(
         "unit_code", categories(compared, config, "rank_without").alias("udir_category_without_scheme")
