@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pipelines.indicators.values import INDICATOR_VALUES_SCHEMA
 from pipelines.selection.holistic import (
     composite_weights,
+    factor_weights,
     fit_posterior,
     holistic_scores,
     pair_concentration,
@@ -113,6 +114,42 @@ def test_the_posterior_by_hand_for_one_indicator():
     mean, covariance = posterior(np.array([[2.0]]), np.array([[[1.0]]]), prior)
     assert mean[0, 0] == pytest.approx(1.0)
     assert covariance[0, 0, 0] == pytest.approx(0.5)
+
+
+def test_a_kommune_with_its_own_prior_spread_is_shrunk_less():
+    """Prior N(0, 1 + unit part): with unit parts 0 and 3, the same mean 2 and error 1 give posterior
+    means 2·1/2 = 1 and 2·4/5 = 1.6, variances ½ and 4/5 (a one-school kommune can be far from the rest)."""
+    prior = Prior(np.array([0.0]), np.array([[1.0]]), np.array([[[0.0]], [[3.0]]]))
+    mean, covariance = posterior(np.array([[2.0], [2.0]]), np.array([[[1.0]], [[1.0]]]), prior)
+    assert mean[:, 0] == pytest.approx([1.0, 1.6])
+    assert covariance[:, 0, 0] == pytest.approx([0.5, 0.8])
+    assert prior.between == pytest.approx(np.array([[2.5]]))
+
+
+def test_factor_weights_by_hand():
+    """Two indicators of one area with variances a and covariance r: equal loadings, unique parts a − r,
+    so for the area's part A the common share is c/v = 2r/(a + r). With one covariance for all (a = 1,
+    r = 0.6) that is ω = 0.75: the area's weights scaled by √ω and its unique variance v(1 − ω) added;
+    an area of one indicator is left as it is. A kommune whose schools add 0.4 to each indicator's
+    variance (a = 1.4) but nothing to their covariance is shrunk more and less sure."""
+    areas = ["gjennomforing", "gjennomforing", "laeringsmiljo"]
+    shared = np.array([[1.0, 0.6, 0.0], [0.6, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    weights = composite_weights(areas, shared, {"gjennomforing": 1.0, "laeringsmiljo": 1.0})
+    v = 0.25  # wᵀΣw of the area: scaled to unit SD, then weighted ½
+    assert weights[:2] @ shared[:2, :2] @ weights[:2] == pytest.approx(v)
+    scaled, discrepancy = factor_weights(areas, np.stack([shared, shared]), weights)
+    assert scaled[0] == pytest.approx([*(weights[:2] * np.sqrt(0.75)), weights[2]])
+    assert discrepancy == pytest.approx([v * 0.25, v * 0.25])
+    schools = shared + np.diag([0.4, 0.4, 0.0])
+    scaled, discrepancy = factor_weights(areas, np.stack([shared, schools]), weights)
+    ratio = np.array([2 * 0.6 / 1.6, 2 * 0.6 / 2.0])  # c/v per kommune
+    variance = np.array([v, v + 2 * 0.4 * weights[0] ** 2])
+    common = ratio * variance
+    scale = np.sqrt(variance.mean() / common.mean())
+    assert scaled[:, 0] == pytest.approx(weights[0] * ratio * scale)
+    assert scaled[:, 2] == pytest.approx([weights[2], weights[2]])
+    assert discrepancy == pytest.approx(variance.mean() * common * (1 - ratio) / common.mean())
+    assert scaled[1, 0] < scaled[0, 0] and discrepancy[1] > discrepancy[0]
 
 
 def test_a_suppressed_indicator_is_filled_from_the_others_with_a_wider_uncertainty():
@@ -442,7 +479,9 @@ def test_unique_variances_by_hand():
 
 def test_kommune_only_makes_the_schools_persistent_effects_error_of_the_kommunes_level():
     """Under estimand = "kommune_only" the schools' persistent effects are error, H ∘ S: all of S for a
-    one-school kommune, a quarter of it for a kommune of four equal schools; by default none."""
+    one-school kommune, a quarter of it for a kommune of four equal schools. By default they are part of
+    the kommune's quality: the same H ∘ S widens its prior instead, and the shared Σ is estimated net of
+    their mean."""
     rng = np.random.default_rng(3)
     years = ("2023-24", "2024-25", "2025-26")
     kommune_figures: dict[tuple[str, str, str], float] = {}
@@ -476,6 +515,12 @@ def test_kommune_only_makes_the_schools_persistent_effects_error_of_the_kommunes
     assert error[-1] == pytest.approx(covariance / 4)  # four schools of 20 pupils each
     default = fit_posterior(values, CONFIG, schools, bootstrap=False)
     assert default is not None and default.arrays.panel.persistent_error is None
+    assert fitted.arrays.panel.persistent_prior is None
+    unit_part = default.fitted.prior.unit_covariance
+    assert unit_part is not None and unit_part[0] == pytest.approx(covariance)
+    assert unit_part[-1] == pytest.approx(covariance / 4)
+    # Either way the shared Σ is the kommuner's own part: the schools' part is taken out of the moments.
+    assert default.fitted.prior.covariance == pytest.approx(fitted.fitted.prior.covariance, abs=1e-9)
     # The error of the persistent level is not in the year-to-year noise, only in the window means'.
     assert (
         window_error(fitted.arrays.panel, fitted.fitted.noise)

@@ -12,11 +12,12 @@
    weights are the same for every kommune, so a suppressed indicator changes the uncertainty of the
    composite, not what it estimates (the model fills it from the others). Areas for which the raw folder
    has no source are left out for everyone, and said so.
-   What it stands for is each area's common quality, not one indicator's peculiarity: the draws add the
-   composite's unique variance Σ_k w_k² Ψ_k from a one-factor model per area (:func:`unique_variances`;
-   the argument is in ``pipelines/selection/model.py``). Under ``estimand = "kommune_only"`` the
-   schools' persistent effects are error of the kommune's level (:func:`school_persistent_covariance`,
-   :func:`pair_concentration`).
+   What it stands for is each area's common quality, not one indicator's peculiarity: a one-factor model
+   per area on each kommune's prior covariance (:func:`unique_variances`) says how much of an area's
+   average is common, the composite is shrunk by that share and the draws add the rest
+   (:func:`factor_weights`; the argument is in ``pipelines/selection/model.py``). The schools'
+   persistent effects (:func:`school_persistent_covariance`, :func:`pair_concentration`) widen a
+   kommune's prior by default and are error of its level under ``estimand = "kommune_only"``.
 4. Draws of the composite from the posterior mixture over the bootstrap → P(among the N weakest), the
    list order, a 90 % rank interval that contains the point rank, the sets that jointly are (or surely
    are not) among the N weakest (``pipelines/selection/ranks.py``), and tiers from the probability.
@@ -301,32 +302,68 @@ def composite_weights(areas: list[str], covariance: np.ndarray, area_weights: di
 
 
 def unique_variances(areas: list[str], covariance: np.ndarray, iterations: int = 500) -> np.ndarray:
-    """Ψ [K]: per indicator, the part of its between-kommune variance that the other indicators of its
-    area do not share, from a one-factor model per area on the kommuner's persistent covariance Σ
-    (principal-axis factoring of the area's correlation matrix, communalities started at the squared
-    multiple correlations). With two indicators this is the equal-loadings model (communality = their
-    correlation); an area of one indicator has no second measure to tell its quality from its
-    peculiarity, and gets 0."""
-    unique = np.zeros(len(areas))
-    variance = np.clip(np.diag(covariance), 0.0, None)
+    """Ψ [..., K]: per indicator, the part of its between-kommune variance that the other indicators of its
+    area do not share, from a one-factor model per area on the persistent covariance ``[..., K, K]`` (one
+    matrix, or one per kommune): principal-axis factoring of the area's correlation matrix, communalities
+    started at the squared multiple correlations. With two indicators this is the equal-loadings model
+    (communality = their correlation); an area of one indicator has no second measure to tell its quality
+    from its peculiarity, and gets 0."""
+    variance = np.clip(np.diagonal(covariance, axis1=-2, axis2=-1), 0.0, None)
+    unique = np.zeros(variance.shape)
     for area in dict.fromkeys(areas):
-        members = np.array([a == area for a in areas]) & (variance > 1e-12)
-        if members.sum() < 2:
+        members = np.flatnonzero([a == area for a in areas])
+        if members.size < 2:
             continue
-        scale = np.sqrt(variance[members])
-        correlation = covariance[np.ix_(members, members)] / np.outer(scale, scale)
-        communality = np.clip(1 - 1 / np.diag(np.linalg.pinv(correlation)), 0.0, 1.0)
+        block = covariance[..., members[:, None], members[None, :]]
+        scale = np.sqrt(np.maximum(variance[..., members], 1e-12))
+        correlation = block / (scale[..., :, None] * scale[..., None, :])
+        diagonal = np.arange(members.size)
+        pinv_diagonal = np.diagonal(np.linalg.pinv(correlation), axis1=-2, axis2=-1)
+        communality = np.clip(1 - 1 / np.maximum(pinv_diagonal, 1e-12), 0.0, 1.0)
         for _ in range(iterations):
             reduced = correlation.copy()
-            np.fill_diagonal(reduced, communality)
+            reduced[..., diagonal, diagonal] = communality
             values, vectors = np.linalg.eigh(reduced)
-            updated = np.clip(max(values[-1], 0.0) * vectors[:, -1] ** 2, 0.0, 1.0)
+            updated = np.clip(np.maximum(values[..., -1:], 0.0) * vectors[..., :, -1] ** 2, 0.0, 1.0)
             converged = np.abs(updated - communality).max() < 1e-10
             communality = updated
             if converged:
                 break
-        unique[members] = (1 - communality) * variance[members]
+        signal = variance[..., members] > 1e-12
+        unique[..., members] = np.where(signal, (1 - communality) * variance[..., members], 0.0)
     return unique
+
+
+def factor_weights(
+    areas: list[str], covariance: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The composite of the areas' common qualities: per kommune, weights [J, K] on its persistent
+    levels and the variance [J] the draws add, from its prior covariance ``covariance`` [J, K, K].
+
+    An area's part of the composite, ``A = wᵀη`` (variance ``v_j`` for a kommune like j), is its common
+    quality plus the indicators' unique parts (:func:`unique_variances`): common variance ``c_j``. The
+    common quality on the composite's scale (variance ``v̄`` across kommuner, as the area weight gives
+    it) is then predicted by ``E = (c_j / v_j) · √(v̄ / c̄) · A`` with variance ``v̄ (c_j − c_j² / v_j) / c̄``.
+    With one covariance for all (``c / v`` = ω, McDonald's ω of the one-factor model) that is each area
+    scaled by √ω and ``Σ_a v_a (1 − ω_a)``: an area its indicators measure less surely counts less. Where
+    few schools hold a kommune's pupils their persistent effects, which differ between grade 5's
+    barneskoler and grade 8's ungdomsskoler, make its unique parts larger."""
+    units = covariance.shape[0]
+    unique = unique_variances(areas, covariance)
+    scaled = np.broadcast_to(weights, (units, weights.size)).copy()
+    discrepancy = np.zeros(units)
+    for area in dict.fromkeys(areas):
+        members = np.array([a == area for a in areas])
+        within = np.where(members, weights, 0.0)
+        variance = np.einsum("k,jkl,l->j", within, covariance, within)
+        if variance.mean() <= 1e-12:
+            continue
+        common = np.clip(variance - unique @ within**2, 0.0, None)
+        ratio = np.divide(common, variance, out=np.ones(units), where=variance > 1e-12)
+        scale = np.sqrt(variance.mean() / max(common.mean(), 1e-12))
+        scaled[:, members] = weights[members] * (ratio * scale)[:, None]
+        discrepancy += variance.mean() * common * (1 - ratio) / max(common.mean(), 1e-12)
+    return scaled, discrepancy
 
 
 def _raw_composite(
@@ -378,16 +415,15 @@ def fit_posterior(
     if yearly.is_empty():
         return None
     arrays = _arrays(yearly, school_concentration(values, school_values))
-    if (
-        config.holistic.estimand == "kommune_only"
-        and school_values is not None
-        and not school_values.is_empty()
-    ):
-        # The kommune's schools' persistent effects are error, not quality: of the persistent level.
-        persistent = pair_concentration(values, school_values, arrays.units, arrays.indicators) * (
+    if school_values is not None and not school_values.is_empty():
+        # The schools' persistent effects vary a kommune's level by H_j ∘ S: more where few schools hold
+        # its pupils. Part of its quality by default, and then of its prior's spread (a one-school kommune
+        # can be far from the others, a city hardly); error of its level under "kommune_only".
+        schools = pair_concentration(values, school_values, arrays.units, arrays.indicators) * (
             school_persistent_covariance(values, school_values, arrays.indicators)
         )
-        arrays = replace(arrays, panel=replace(arrays.panel, persistent_error=persistent))
+        part = "persistent_error" if config.holistic.estimand == "kommune_only" else "persistent_prior"
+        arrays = replace(arrays, panel=replace(arrays.panel, **{part: schools}))
     panel = arrays.panel
     fitted = fit(panel)
     replicates = []
@@ -425,16 +461,18 @@ def scores_from(fitted_posterior: FittedPosterior | None, config: Config, shrink
     arrays, error = fitted_posterior.arrays, fitted_posterior.error
     panel = arrays.panel
     _, rng = _streams(settings.seed)
-    weights = composite_weights(arrays.areas, fitted_posterior.fitted.prior.covariance, settings.area_weights)
+    prior = fitted_posterior.fitted.prior
+    weights = composite_weights(arrays.areas, prior.between, settings.area_weights)
     # The composite's error as a measure of the areas' common quality, beside its error as an estimate
     # of the indicators' persistent levels: independent between indicators and kommuner. Without an
     # estimated covariance (too few units) nothing tells a common part from a unique one.
-    covariance = fitted_posterior.fitted.prior.covariance
-    discrepancy = (
-        float(weights**2 @ unique_variances(arrays.areas, covariance))
-        if len(arrays.units) >= MIN_UNITS_FOR_COVARIANCE
-        else 0.0
-    )
+    units = len(arrays.units)
+    if units >= MIN_UNITS_FOR_COVARIANCE:
+        unit_weights, discrepancy = factor_weights(
+            arrays.areas, np.broadcast_to(prior.unit_total, (units, *prior.covariance.shape)), weights
+        )
+    else:
+        unit_weights, discrepancy = np.broadcast_to(weights, (units, weights.size)), np.zeros(units)
     raw, raw_var = _raw_composite(arrays, error, settings.area_weights)
 
     if shrinkage:
@@ -443,9 +481,11 @@ def scores_from(fitted_posterior: FittedPosterior | None, config: Config, shrink
         counts = _split(settings.draws, len(fitted_posterior.replicates))
         centres, spreads, draws = [], [], []
         for (mean, covariance), count in zip(fitted_posterior.replicates, counts, strict=True):
-            centre = mean @ weights
+            # Around the prior mean: the kommuner's weights differ, so the origin is not arbitrary.
+            centre = np.einsum("jk,jk->j", unit_weights, mean - prior.mean)
             spread = np.sqrt(
-                np.clip(np.einsum("k,jkl,l->j", weights, covariance, weights), 0, None) + discrepancy
+                np.clip(np.einsum("jk,jkl,jl->j", unit_weights, covariance, unit_weights), 0, None)
+                + discrepancy
             )
             draws.append(centre + spread * rng.standard_normal((count, centre.size)))
             centres.append(centre)
@@ -528,7 +568,7 @@ def _indicator_scores(
 def _model_table(arrays: _Arrays, fitted: Fit, weights: np.ndarray) -> pl.DataFrame:
     """The fitted parameters per indicator, in score units (SD of kommune values)."""
     noise, prior = fitted.noise, fitted.prior
-    between = np.diag(prior.covariance)
+    between = np.diag(prior.between)
     transient = np.diag(noise.transient)
     return pl.DataFrame(
         {

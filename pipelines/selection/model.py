@@ -12,9 +12,11 @@ Per kommune ``j``, indicator ``k`` and school year ``t`` the standardised score 
   level, ``a_j ~ N(0, H_j ∘ S)``, the same every year (``Panel.persistent_error``): ``S`` the persistent
   covariance of one school's effects between indicators, ``H_j`` the products of the schools' pupil
   shares (``pipelines/selection/holistic.py`` estimates both from the school figures).
-  Between kommuner ``η_j ~ N(μ, Σ)``, with the covariance ``Σ`` between indicators estimated from the data,
-  so that one indicator informs another and a suppressed indicator is filled from the others with a
-  wider uncertainty.
+  Between kommuner ``η_j ~ N(μ, Σ + P_j)``, with the covariance ``Σ`` between indicators estimated from the
+  data, so that one indicator informs another and a suppressed indicator is filled from the others with a
+  wider uncertainty. ``P_j = H_j ∘ S`` (``Panel.persistent_prior``) when the schools' persistent effects
+  are part of the estimand: a kommune whose pupils are in one school can be as far from the others as
+  that school is, a city hardly, so a small kommune is shrunk less than a common Σ would shrink it.
 - ``u_jt``: the transient kommune-year component (a cohort, a staff change, one school's bad year), shared
   between indicators of the same year: covariance ``U + H_j·G``, where ``H_j`` is the concentration of the
   kommune's pupils in few schools (Σ shares², 1 for a one-school kommune), because one school's bad year
@@ -24,17 +26,19 @@ Per kommune ``j``, indicator ``k`` and school year ``t`` the standardised score 
 
 ``U``, ``G`` and ``C`` are estimated from each kommune's deviations from its own window mean (those contain
 the transient and sampling parts, not ``η``) by weighted least squares; ``μ`` and ``Σ`` by the method of
-moments on the window means, less their error covariance. Matrices are projected onto the positive
-semi-definite cone; with few units (the fylkeskommuner) only variances are estimated.
+moments on the window means, less their error covariance and the mean ``P_j``. Matrices are projected
+onto the positive semi-definite cone; with few units (the fylkeskommuner) only variances are estimated.
 What the selection ranks is not ``η`` itself but the quality of each area that the indicators measure
 together (the composite, ``pipelines/selection/holistic.py``): reading, arithmetic, the grades and the
 surveys of one area each carry a persistent part of their own (which pupils sit which test, grade 5
 measured at barneskoler and grade 8 at ungdomsskoler, a share below a cut-off rather than a mean), and
 that part is a kommune's peculiarity on one measure, not its quality in the area. Per area a one-factor
 model on ``Σ`` splits each indicator's persistent variance into the part the area's indicators share
-and a unique part ``Ψ_k``; the composite ``wᵀη`` then misses the areas' common quality by ``wᵀδ``,
-variance ``Σ_k w_k² Ψ_k``, independent between kommuner, which the draws add. The composite's point
-estimate is not moved towards the factor: its error is what the draws carry.
+and a unique part ``Ψ_k``, on each kommune's prior covariance ``Σ + P_j`` (few schools: larger unique
+parts, for grade 5's barneskoler are not grade 8's ungdomsskoler). The composite is the posterior mean
+of the areas' common qualities: each area's average of ``η`` shrunk by the share of its variance that
+is common, and the rest, independent between kommuner, added to the draws
+(``holistic.factor_weights``).
 The uncertainty of the estimated parameters reaches the posterior through a parametric bootstrap:
 data are simulated from the fitted model, everything is re-estimated, and the posterior of the real data is
 computed under each re-estimate (Fay & Herriot 1979; Datta, Day & Basawa 1999 for the multivariate form).
@@ -42,7 +46,7 @@ computed under each re-estimate (Fay & Herriot 1979; Datta, Day & Basawa 1999 fo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -64,6 +68,9 @@ class Panel:
     # [unit, indicator, indicator] error of the persistent level itself, the same every year (the schools'
     # persistent effects when they are not part of the estimand); None: none.
     persistent_error: np.ndarray | None = None
+    # [unit, indicator, indicator] the part of the persistent level's between-kommune covariance that is
+    # the unit's own (the schools' persistent effects when they are part of the estimand); None: none.
+    persistent_prior: np.ndarray | None = None
 
     @property
     def observed(self) -> np.ndarray:
@@ -94,7 +101,19 @@ class NoiseModel:
 @dataclass(frozen=True)
 class Prior:
     mean: np.ndarray  # μ [K]
-    covariance: np.ndarray  # Σ [K, K]
+    covariance: np.ndarray  # Σ [K, K], the part every unit shares
+    unit_covariance: np.ndarray | None = None  # [J, K, K] added per unit (``Panel.persistent_prior``)
+
+    @property
+    def unit_total(self) -> np.ndarray:
+        """[J, K, K] (or [1, K, K] without a unit part): each unit's prior covariance."""
+        shared = self.covariance[None]
+        return shared if self.unit_covariance is None else shared + self.unit_covariance
+
+    @property
+    def between(self) -> np.ndarray:
+        """[K, K] the covariance of persistent levels across units: Σ plus the mean unit part."""
+        return self.unit_total.mean(axis=0)
 
 
 @dataclass(frozen=True)
@@ -240,12 +259,14 @@ def fit_prior(panel: Panel, error: np.ndarray, full_covariance: bool) -> Prior:
     moment = np.divide(
         products - pairs * mean_k * mean_k.T, pairs - 1, out=np.zeros_like(products), where=pairs > 1
     )
-    observed_error = np.where(has[:, :, None] * has[:, None, :] > 0, error, 0.0).sum(axis=0)
+    # The unit parts (schools' persistent effects) are in the moment as the error is: taken out the same way.
+    unit_part = error if panel.persistent_prior is None else error + panel.persistent_prior
+    observed_error = np.where(has[:, :, None] * has[:, None, :] > 0, unit_part, 0.0).sum(axis=0)
     covariance = moment - np.divide(observed_error, pairs, out=np.zeros_like(products), where=pairs > 1)
     if not full_covariance:
         covariance = np.diag(np.diag(covariance))
     floor = EIGEN_FLOOR * max(float(np.trace(np.abs(covariance))), 1.0)
-    return Prior(mean=mu, covariance=nearest_psd(covariance, floor))
+    return Prior(mean=mu, covariance=nearest_psd(covariance, floor), unit_covariance=panel.persistent_prior)
 
 
 def fit(panel: Panel) -> Fit:
@@ -256,12 +277,12 @@ def fit(panel: Panel) -> Fit:
 
 def posterior(window_mean: np.ndarray, error: np.ndarray, prior: Prior) -> tuple[np.ndarray, np.ndarray]:
     """The normal posterior of every unit's η: means [J, K] and covariances [J, K, K]."""
-    sigma = prior.covariance
-    total = sigma[None] + error
+    sigma = np.broadcast_to(prior.unit_total, error.shape)
+    total = sigma + error
     residual = window_mean - prior.mean
     residual = np.where(np.diagonal(error, axis1=1, axis2=2) >= UNOBSERVED, 0.0, residual)
     # gain = Σ (Σ + E)⁻¹, from the symmetric solve (Σ + E)⁻¹ Σ.
-    gain = np.linalg.solve(total, np.broadcast_to(sigma, total.shape)).transpose(0, 2, 1)
+    gain = np.linalg.solve(total, sigma).transpose(0, 2, 1)
     mean = prior.mean + np.einsum("jkl,jl->jk", gain, residual)
     covariance = sigma - gain @ sigma
     covariance = (covariance + covariance.transpose(0, 2, 1)) / 2
@@ -275,14 +296,12 @@ def simulate(panel: Panel, fitted: Fit, rng: np.random.Generator) -> Panel:
     yearly = yearly_noise(panel, fitted.noise) + np.eye(indicators) * EIGEN_FLOOR
     factor = np.linalg.cholesky(yearly)  # [J, T, K, K]
     noise = np.einsum("jtkl,jtl->jtk", factor, rng.standard_normal((units, years, indicators)))
-    if panel.persistent_error is not None:
-        persistent = panel.persistent_error + np.eye(indicators) * EIGEN_FLOOR
-        draw = rng.standard_normal(level.shape)
-        level = level + np.einsum("jkl,jl->jk", np.linalg.cholesky(persistent), draw)
+    for persistent in (panel.persistent_error, panel.persistent_prior):
+        if persistent is not None:
+            factor = np.linalg.cholesky(persistent + np.eye(indicators) * EIGEN_FLOOR)
+            level = level + np.einsum("jkl,jl->jk", factor, rng.standard_normal(level.shape))
     z = level[:, :, None] + noise.transpose(0, 2, 1)
-    return Panel(
-        np.where(panel.observed, z, np.nan), panel.sampling_sd, panel.concentration, panel.persistent_error
-    )
+    return replace(panel, z=np.where(panel.observed, z, np.nan))
 
 
 def bootstrap_fits(panel: Panel, fitted: Fit, replicates: int, rng: np.random.Generator) -> list[Fit]:
