@@ -121,6 +121,21 @@ def test_coverage_includes_both_bounds_and_counts_the_truly_weakest_apart():
     assert weakest == 1.0
 
 
+def test_coverage_takes_the_true_rank_among_the_kommuner_the_method_ranks():
+    """A kommune without figures that is truly the weakest has no place on the method's list: it moves
+    no one's true rank there (counted, 0002's true rank 3 would miss [1, 2] and 0003's 4 [3, 4]), but
+    it is among the truly weakest two, which leaves 0001 the only one of them with an interval."""
+    truth = truth_ranks(
+        pl.DataFrame(
+            {"municipality_code": ["1", "2", "3", "4", "5", "6", "7"], "true_risk": [6, 5, 4, 3, 2, 1, 9]}
+        ),
+        TOP_N,
+    )
+    scored = scored_against_truth(predictions(_scored().drop(*truth.columns[1:]), TOP_N), truth)
+    assert scored.filter(pl.col("unit_code") == "0002")["true_rank"].item() == 3
+    assert rank_coverage(scored) == (pytest.approx(4 / 5), 1.0)
+
+
 def test_coverage_fails_one_rank_outside_either_bound():
     scored = _scored().with_columns(
         pl.when(pl.col("unit_code") == "0002").then(3).otherwise(pl.col("rank_low")).alias("rank_low"),

@@ -373,7 +373,12 @@ def report_markdown(result: ValidationResult) -> str:
         "method, the raw composite (no shrinkage), Udir's rule and an oracle (a composite-level oracle: the "
         "normal posterior of the true risk given the raw composite, with hyperparameters taken from the "
         "truth; see `pipelines/selection/evaluate.py`). Raw composite and Udir's rule give no "
-        "probabilities: their Brier score and reliability use 1 for their N weakest and 0 otherwise.",
+        "probabilities: their Brier score and reliability use 1 for their N weakest and 0 otherwise. "
+        "A rank interval is scored against the true rank among the kommuner the method ranks (a kommune "
+        "without figures has no place on its list); the truly weakest N, and the recall, count every "
+        "kommune. Coverage among the truly weakest N is coverage given that the truth is extreme: a "
+        "calibrated posterior draws extreme kommuner towards the middle, so it falls short of 90 % by "
+        "construction, the oracle's too (its column).",
         "",
         _provenance_line(result),
         _preliminary_note(result),
