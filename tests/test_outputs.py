@@ -306,6 +306,11 @@ def test_method_text_renders_weights_shrinkage_and_norwegian_percentages():
     text = dict(method_sections(modelled))["Helhetlig vurdering"]
     assert "regnes ikke som en del av kommunens nivå, men som usikkerhet" in text
     assert "det bare én indikator viser, regnes som usikkerhet" in text
+    assert "måler mindre sikkert, teller mindre" in text
+    assert "trekkes mindre mot gjennomsnittet enn en by" not in text  # the schools are error here
+    owned = replace(modelled, holistic=replace(modelled.holistic, estimand="kommune_and_schools"))
+    owned_text = dict(method_sections(owned))["Helhetlig vurdering"]
+    assert "trekkes mindre mot gjennomsnittet enn en by" in owned_text
     assert "minst 87,5 %; «grensetilfelle»: 20–87,5 %" in sections["Nivå"]
     assert "Risikopoeng for «Grunnskolepoeng» teller tre ganger" in sections["Udirs regel"]
     assert percent(0.25) == "25 %"

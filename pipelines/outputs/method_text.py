@@ -108,11 +108,12 @@ def _estimand(config: Config) -> str:
         "Skolenes varige forskjeller regnes ikke som en del av kommunens nivå, men som usikkerhet: jo færre "
         "skoler kommunen har, desto større."
         if config.holistic.estimand == "kommune_only"
-        else owner
+        else f"{owner} En kommune med én eller to skoler kan derfor ligge langt fra de andre, og trekkes "
+        "mindre mot gjennomsnittet enn en by."
     )
     return (
         f"{schools} Innen hvert område teller det indikatorene har felles; det bare én indikator viser, "
-        "regnes som usikkerhet."
+        "regnes som usikkerhet, og et område som indikatorene måler mindre sikkert, teller mindre."
     )
 
 
