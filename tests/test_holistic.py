@@ -22,6 +22,7 @@ from pipelines.selection.holistic import (
     school_concentration,
     school_persistent_covariance,
     scores_from,
+    unique_variance_bias,
     unique_variances,
 )
 from pipelines.selection.model import (
@@ -137,11 +138,13 @@ def test_factor_weights_by_hand():
     weights = composite_weights(areas, shared, {"gjennomforing": 1.0, "laeringsmiljo": 1.0})
     v = 0.25  # wᵀΣw of the area: scaled to unit SD, then weighted ½
     assert weights[:2] @ shared[:2, :2] @ weights[:2] == pytest.approx(v)
-    scaled, discrepancy = factor_weights(areas, np.stack([shared, shared]), weights)
+    both = np.stack([shared, shared])
+    scaled, discrepancy = factor_weights(areas, both, weights, unique_variances(areas, both))
     assert scaled[0] == pytest.approx([*(weights[:2] * np.sqrt(0.75)), weights[2]])
     assert discrepancy == pytest.approx([v * 0.25, v * 0.25])
     schools = shared + np.diag([0.4, 0.4, 0.0])
-    scaled, discrepancy = factor_weights(areas, np.stack([shared, schools]), weights)
+    both = np.stack([shared, schools])
+    scaled, discrepancy = factor_weights(areas, both, weights, unique_variances(areas, both))
     ratio = np.array([2 * 0.6 / 1.6, 2 * 0.6 / 2.0])  # c/v per kommune
     variance = np.array([v, v + 2 * 0.4 * weights[0] ** 2])
     common = ratio * variance
@@ -475,6 +478,24 @@ def test_unique_variances_by_hand():
     covariance[0, 4] = covariance[4, 0] = 0.9  # between areas: not part of either area's factor
     areas = ["laeringsresultater"] * 4 + ["gjennomforing"] * 2 + ["laeringsmiljo"]
     assert unique_variances(areas, covariance) == pytest.approx([*unique, 2.0, 0.5, 0.0], abs=1e-6)
+
+
+def test_the_unique_variances_bias_is_what_the_bootstrap_adds_to_them():
+    """A fit whose one area has unique variances Ψ and re-estimates whose Ψ are 0.1 and 0.3 higher (the
+    same loadings): the bias is their mean excess, 0.2, per indicator of that area; an area of one
+    indicator has none, and without re-estimates there is none to measure."""
+    loadings = np.array([1.0, 0.8, 0.6, 0.7, 0.0])
+    unique = np.array([0.3, 0.5, 0.2, 0.4, 1.0])
+    areas = ["laeringsresultater"] * 4 + ["laeringsmiljo"]
+    noise = NoiseModel(np.zeros((5, 5)), np.zeros((5, 5)), np.eye(5))
+
+    def fitted(extra: float) -> Fit:
+        covariance = np.outer(loadings, loadings) + np.diag(unique + np.r_[[extra] * 4, 0.0])
+        return Fit(noise, Prior(np.zeros(5), covariance))
+
+    bias = unique_variance_bias(areas, [fitted(0.0), fitted(0.1), fitted(0.3)])
+    assert bias == pytest.approx([0.2, 0.2, 0.2, 0.2, 0.0], abs=1e-6)
+    assert (unique_variance_bias(areas, [fitted(0.0)]) == 0).all()
 
 
 def test_kommune_only_makes_the_schools_persistent_effects_error_of_the_kommunes_level():

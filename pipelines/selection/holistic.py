@@ -15,7 +15,9 @@
    What it stands for is each area's common quality, not one indicator's peculiarity: a one-factor model
    per area on each kommune's prior covariance (:func:`unique_variances`) says how much of an area's
    average is common, the composite is shrunk by that share and the draws add the rest
-   (:func:`factor_weights`; the argument is in ``pipelines/selection/model.py``). The schools'
+   (:func:`factor_weights`; the argument is in ``pipelines/selection/model.py``). Noise in the estimated
+   Σ makes indicators look less alike than they are: the unique parts are taken less the bias the
+   parametric bootstrap measures in them (:func:`unique_variance_bias`). The schools'
    persistent effects (:func:`school_persistent_covariance`, :func:`pair_concentration`) widen a
    kommune's prior by default and are error of its level under ``estimand = "kommune_only"``.
 4. Draws of the composite from the posterior mixture over the bootstrap → P(among the N weakest), the
@@ -335,7 +337,7 @@ def unique_variances(areas: list[str], covariance: np.ndarray, iterations: int =
 
 
 def factor_weights(
-    areas: list[str], covariance: np.ndarray, weights: np.ndarray
+    areas: list[str], covariance: np.ndarray, weights: np.ndarray, unique: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The composite of the areas' common qualities: per kommune, weights [J, K] on its persistent
     levels and the variance [J] the draws add, from its prior covariance ``covariance`` [J, K, K].
@@ -349,7 +351,6 @@ def factor_weights(
     few schools hold a kommune's pupils their persistent effects, which differ between grade 5's
     barneskoler and grade 8's ungdomsskoler, make its unique parts larger."""
     units = covariance.shape[0]
-    unique = unique_variances(areas, covariance)
     scaled = np.broadcast_to(weights, (units, weights.size)).copy()
     discrepancy = np.zeros(units)
     for area in dict.fromkeys(areas):
@@ -397,6 +398,8 @@ class FittedPosterior:
     fitted: Fit
     error: np.ndarray  # [unit, indicator, indicator] the window mean's error covariance
     replicates: list[tuple[np.ndarray, np.ndarray]]  # per bootstrap fit: posterior mean [J,K], cov [J,K,K]
+    # [K] how far the bootstrap's re-estimates put the unique variances above the fit's: their bias
+    unique_bias: np.ndarray
 
 
 def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
@@ -426,14 +429,24 @@ def fit_posterior(
         arrays = replace(arrays, panel=replace(arrays.panel, **{part: schools}))
     panel = arrays.panel
     fitted = fit(panel)
-    replicates = []
+    replicates, unique_bias = [], np.zeros(len(arrays.indicators))
     if bootstrap:
         rng, _ = _streams(config.holistic.seed)
-        for replicate in bootstrap_fits(panel, fitted, config.holistic.bootstraps, rng):
-            replicates.append(
-                posterior(panel.window_mean, window_error(panel, replicate.noise), replicate.prior)
-            )
-    return FittedPosterior(arrays, yearly, fitted, window_error(panel, fitted.noise), replicates)
+        fits = bootstrap_fits(panel, fitted, config.holistic.bootstraps, rng)
+        replicates = [posterior(panel.window_mean, window_error(panel, f.noise), f.prior) for f in fits]
+        unique_bias = unique_variance_bias(arrays.areas, fits)
+    return FittedPosterior(arrays, yearly, fitted, window_error(panel, fitted.noise), replicates, unique_bias)
+
+
+def unique_variance_bias(areas: list[str], fits: list[Fit]) -> np.ndarray:
+    """[K] the bias of the unique variances estimated from Σ: sampling noise in Σ lowers the correlations
+    between indicators, and so raises Ψ. The parametric bootstrap measures it (``fits[0]`` the fit, the
+    rest re-estimated on data simulated from it): the mean of the re-estimates' Ψ less the fit's."""
+    if len(fits) < 2:
+        return np.zeros(len(areas))
+    estimated = unique_variances(areas, fits[0].prior.covariance)
+    again = np.mean([unique_variances(areas, f.prior.covariance) for f in fits[1:]], axis=0)
+    return np.asarray(again - estimated)
 
 
 def holistic_scores(
@@ -468,8 +481,10 @@ def scores_from(fitted_posterior: FittedPosterior | None, config: Config, shrink
     # estimated covariance (too few units) nothing tells a common part from a unique one.
     units = len(arrays.units)
     if units >= MIN_UNITS_FOR_COVARIANCE:
+        covariance = np.broadcast_to(prior.unit_total, (units, *prior.covariance.shape))
+        unique = unique_variances(arrays.areas, covariance) - fitted_posterior.unique_bias
         unit_weights, discrepancy = factor_weights(
-            arrays.areas, np.broadcast_to(prior.unit_total, (units, *prior.covariance.shape)), weights
+            arrays.areas, covariance, weights, np.clip(unique, 0.0, None)
         )
     else:
         unit_weights, discrepancy = np.broadcast_to(weights, (units, weights.size)), np.zeros(units)

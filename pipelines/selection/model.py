@@ -38,7 +38,8 @@ and a unique part ``Ψ_k``, on each kommune's prior covariance ``Σ + P_j`` (few
 parts, for grade 5's barneskoler are not grade 8's ungdomsskoler). The composite is the posterior mean
 of the areas' common qualities: each area's average of ``η`` shrunk by the share of its variance that
 is common, and the rest, independent between kommuner, added to the draws
-(``holistic.factor_weights``).
+(``holistic.factor_weights``; the unique parts less the bias the bootstrap measures in them,
+``holistic.unique_variance_bias``).
 The uncertainty of the estimated parameters reaches the posterior through a parametric bootstrap:
 data are simulated from the fitted model, everything is re-estimated, and the posterior of the real data is
 computed under each re-estimate (Fay & Herriot 1979; Datta, Day & Basawa 1999 for the multivariate form).
