@@ -39,7 +39,7 @@ from pipelines.selection.model import (
     window_error,
 )
 from pipelines.selection.ranks import rank_statements, ranks_of
-from pipelines.vocabulary import BORDERLINE, CLEAR_CANDIDATE, CLEARLY_NOT
+from pipelines.vocabulary import AREAS, BORDERLINE, CLEAR_CANDIDATE, CLEARLY_NOT
 from tests.test_udir_rule import CONFIG
 
 
@@ -478,6 +478,27 @@ def test_unique_variances_by_hand():
     covariance[0, 4] = covariance[4, 0] = 0.9  # between areas: not part of either area's factor
     areas = ["laeringsresultater"] * 4 + ["gjennomforing"] * 2 + ["laeringsmiljo"]
     assert unique_variances(areas, covariance) == pytest.approx([*unique, 2.0, 0.5, 0.0], abs=1e-6)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(min_value=0, max_value=10_000), st.sampled_from(AREAS))
+def test_factor_weights_split_an_areas_variance_between_the_estimate_and_the_draws(seed, area):
+    """For any covariance shared by all kommuner the law of total variance holds per area: the variance of
+    the predicted common quality plus the variance the draws add is the area's own, wᵀΣw, and neither
+    part is negative; the prediction is the average shrunk, never turned round or stretched."""
+    rng = np.random.default_rng(seed)
+    areas = ["laeringsresultater"] * 3 + ["laeringsmiljo"] * 2 + ["gjennomforing"]
+    factor = rng.normal(size=(6, 3))
+    covariance = factor @ factor.T + np.diag(rng.uniform(0.01, 1.0, 6))
+    weights = composite_weights(areas, covariance, {a: (1.0 if a == area else 0.0) for a in AREAS})
+    shared = np.stack([covariance] * 4)
+    scaled, discrepancy = factor_weights(areas, shared, weights, unique_variances(areas, shared))
+    explained = scaled[0] @ covariance @ scaled[0]
+    assert explained + discrepancy[0] == pytest.approx(weights @ covariance @ weights)
+    assert discrepancy[0] >= -1e-12
+    members = weights != 0
+    shrink = scaled[0][members] / weights[members]
+    assert np.allclose(shrink, shrink[0]) and 0 <= shrink[0] <= 1 + 1e-9
 
 
 def test_the_unique_variances_bias_is_what_the_bootstrap_adds_to_them():

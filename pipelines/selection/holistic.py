@@ -360,10 +360,15 @@ def factor_weights(
         if variance.mean() <= 1e-12:
             continue
         common = np.clip(variance - unique @ within**2, 0.0, None)
+        if common.mean() <= 1e-12:
+            # Nothing in common (indicators that disagree): the area is all uncertainty.
+            scaled[:, members] = 0.0
+            discrepancy += variance.mean()
+            continue
         ratio = np.divide(common, variance, out=np.ones(units), where=variance > 1e-12)
-        scale = np.sqrt(variance.mean() / max(common.mean(), 1e-12))
+        scale = np.sqrt(variance.mean() / common.mean())
         scaled[:, members] = weights[members] * (ratio * scale)[:, None]
-        discrepancy += variance.mean() * common * (1 - ratio) / max(common.mean(), 1e-12)
+        discrepancy += variance.mean() * common * (1 - ratio) / common.mean()
     return scaled, discrepancy
 
 
