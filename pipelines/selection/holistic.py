@@ -41,6 +41,7 @@ from pipelines.selection.model import (
     MIN_UNITS_FOR_COVARIANCE,
     Fit,
     Panel,
+    Prior,
     bootstrap_fits,
     fit,
     nearest_psd,
@@ -403,8 +404,9 @@ class FittedPosterior:
     fitted: Fit
     error: np.ndarray  # [unit, indicator, indicator] the window mean's error covariance
     replicates: list[tuple[np.ndarray, np.ndarray]]  # per bootstrap fit: posterior mean [J,K], cov [J,K,K]
-    # [K] how far the bootstrap's re-estimates put the unique variances above the fit's: their bias
-    unique_bias: np.ndarray
+    # [J, K] each kommune's unique variances on its prior covariance, less their bias
+    # (:func:`unique_variance_bias`); None without a bootstrap or with too few units to tell them apart
+    unique: np.ndarray | None
 
 
 def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
@@ -434,13 +436,21 @@ def fit_posterior(
         arrays = replace(arrays, panel=replace(arrays.panel, **{part: schools}))
     panel = arrays.panel
     fitted = fit(panel)
-    replicates, unique_bias = [], np.zeros(len(arrays.indicators))
+    replicates, unique = [], None
     if bootstrap:
         rng, _ = _streams(config.holistic.seed)
         fits = bootstrap_fits(panel, fitted, config.holistic.bootstraps, rng)
         replicates = [posterior(panel.window_mean, window_error(panel, f.noise), f.prior) for f in fits]
-        unique_bias = unique_variance_bias(arrays.areas, fits)
-    return FittedPosterior(arrays, yearly, fitted, window_error(panel, fitted.noise), replicates, unique_bias)
+        # Without an estimated covariance (too few units) nothing tells a common part from a unique one.
+        if len(arrays.units) >= MIN_UNITS_FOR_COVARIANCE:
+            measured = unique_variances(arrays.areas, unit_covariances(fitted.prior, len(arrays.units)))
+            unique = np.clip(measured - unique_variance_bias(arrays.areas, fits), 0.0, None)
+    return FittedPosterior(arrays, yearly, fitted, window_error(panel, fitted.noise), replicates, unique)
+
+
+def unit_covariances(prior: Prior, units: int) -> np.ndarray:
+    """[J, K, K] every unit's prior covariance, one per unit even where all share Σ."""
+    return np.broadcast_to(prior.unit_total, (units, *prior.covariance.shape))
 
 
 def unique_variance_bias(areas: list[str], fits: list[Fit]) -> np.ndarray:
@@ -481,23 +491,20 @@ def scores_from(fitted_posterior: FittedPosterior | None, config: Config, shrink
     _, rng = _streams(settings.seed)
     prior = fitted_posterior.fitted.prior
     weights = composite_weights(arrays.areas, prior.between, settings.area_weights)
-    # The composite's error as a measure of the areas' common quality, beside its error as an estimate
-    # of the indicators' persistent levels: independent between indicators and kommuner. Without an
-    # estimated covariance (too few units) nothing tells a common part from a unique one.
-    units = len(arrays.units)
-    if units >= MIN_UNITS_FOR_COVARIANCE:
-        covariance = np.broadcast_to(prior.unit_total, (units, *prior.covariance.shape))
-        unique = unique_variances(arrays.areas, covariance) - fitted_posterior.unique_bias
-        unit_weights, discrepancy = factor_weights(
-            arrays.areas, covariance, weights, np.clip(unique, 0.0, None)
-        )
-    else:
-        unit_weights, discrepancy = np.broadcast_to(weights, (units, weights.size)), np.zeros(units)
     raw, raw_var = _raw_composite(arrays, error, settings.area_weights)
 
     if shrinkage:
         if not fitted_posterior.replicates:
             raise ValueError("shrinkage needs a posterior fitted with its bootstrap")
+        # The composite's error as a measure of the areas' common quality, beside its error as an
+        # estimate of the indicators' persistent levels: independent between indicators and kommuner.
+        units = len(arrays.units)
+        if fitted_posterior.unique is None:
+            unit_weights, discrepancy = np.broadcast_to(weights, (units, weights.size)), np.zeros(units)
+        else:
+            unit_weights, discrepancy = factor_weights(
+                arrays.areas, unit_covariances(prior, units), weights, fitted_posterior.unique
+            )
         counts = _split(settings.draws, len(fitted_posterior.replicates))
         centres, spreads, draws = [], [], []
         for (mean, covariance), count in zip(fitted_posterior.replicates, counts, strict=True):
