@@ -37,7 +37,7 @@ METHOD_LABELS_NB = {
     "holistic": "helhetlig vurdering",
     "raw": "sammensatt skår uten krymping",
     "udir": "Udirs regel",
-    "oracle": "orakel (taket)",
+    "oracle": "orakel",
 }
 
 PER_SEED_SCHEMA = {"scenario": pl.String(), "seed": pl.Int64(), **METRIC_SCHEMA}
