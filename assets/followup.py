@@ -5,6 +5,7 @@ import dagster as dg
 import polars as pl
 
 from assets.metadata import MAY_BE_EMPTY, TABLE_KINDS, table
+from pipelines.followup.cohorts import followup_baselines as baselines_of
 from pipelines.followup.cohorts import followup_panel as panel_of
 from pipelines.followup.cohorts import kommune_trends, kommune_values_all_years
 from pipelines.followup.estimates import TOO_LITTLE, follow_up_estimates
@@ -51,10 +52,22 @@ def followup_panel(
 
 
 @dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
-def followup_estimates(utvalg: UtvalgSettings, followup_panel: pl.DataFrame) -> dg.MaterializeResult:
+def followup_baselines(
+    utvalg: UtvalgSettings, followup_values: pl.DataFrame, followup_panel: pl.DataFrame
+) -> dg.MaterializeResult:
+    """Per cohort list, kommune and indicator: the mean indicator score over the years before the cohort,
+    what its list was made on; the difference-in-differences corrects its matches by them."""
+    frame = baselines_of(followup_values, followup_panel, utvalg.config)
+    return table(frame, indicators=frame["indicator_id"].n_unique())
+
+
+@dg.asset(group_name=GROUP, kinds=TABLE_KINDS, metadata=MAY_BE_EMPTY)
+def followup_estimates(
+    utvalg: UtvalgSettings, followup_panel: pl.DataFrame, followup_baselines: pl.DataFrame
+) -> dg.MaterializeResult:
     """The three estimates of the effect (naive, did, rd) per cohort and area and pooled (alle), each
     with its 90 % interval and the number of kommuner it rests on; "for lite data" where too few."""
-    frame = follow_up_estimates(followup_panel, utvalg.config)
+    frame = follow_up_estimates(followup_panel, followup_baselines, utvalg.config)
     return table(frame, preview=frame, too_little_data=int((frame["status"] == TOO_LITTLE).sum()))
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.followup.estimates import POOLED, follow_up_estimates, panel
-from pipelines.followup.outcomes import area_scores, pupil_counts
+from pipelines.followup.estimates import POOLED, baselines, follow_up_estimates, panel
+from pipelines.followup.outcomes import area_scores, indicator_scores, pupil_counts
 from pipelines.sample.generate import simulate
 from pipelines.sample.scenario import Scenario
 from pipelines.settings import REFERENCE_DIR
@@ -43,4 +43,7 @@ def simulated_followup(seed: int, scenario: Scenario) -> pl.DataFrame:
         .select(pl.lit(POOLED).alias("first_school_year"), "area", "truth")
     )
     truth = pl.concat([by_cohort, pooled])
-    return follow_up_estimates(rows, config).join(truth, on=["first_school_year", "area"], how="left")
+    baseline = baselines(indicator_scores(figures, config), rows, config)
+    return follow_up_estimates(rows, baseline, config).join(
+        truth, on=["first_school_year", "area"], how="left"
+    )

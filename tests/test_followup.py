@@ -11,18 +11,23 @@ import pytest
 
 from pipelines.config import ConfigError, load_config, parse_config
 from pipelines.followup.estimates import (
+    BASELINE_SCHEMA,
     DID,
     NAIVE,
     POOLED,
     RD,
     TOO_LITTLE,
+    MatchedCohort,
     cluster_robust_cr2,
     discontinuity,
     follow_up_estimates,
+    matched_cohort,
     matched_interval,
-    matched_units,
+    matched_links,
     panel,
     t_quantile,
+    with_area_levels,
+    with_levels,
 )
 from pipelines.followup.outcomes import area_scores
 from pipelines.sample.scenario import Scenario
@@ -64,7 +69,8 @@ def _rows(**columns):
 
 def test_matched_difference_in_differences_by_hand():
     # Two kommuner in the scheme, three comparison kommuner; one match each, on the pre-level of every
-    # area and size (the other area's pre-level decides B's match: its own area's would pick D).
+    # area and size (the other area's pre-level decides B's match: its own area's would pick D). Three
+    # comparison kommuner are too few for a regression: the matches are taken as they are.
     rows = _rows(
         municipality_code=["A", "B", "C", "D", "E"],
         treated=[True, True, False, False, False],
@@ -74,50 +80,175 @@ def test_matched_difference_in_differences_by_hand():
         pupils=[50.0, 50.0, 50.0, 50.0, 50.0],
         change=[0.3, 0.2, 0.1, 0.15, -0.4],
     )
-    effects, links = matched_units(rows, 1)
+    matched = matched_cohort(rows, 1)
+    assert matched is not None
     # A is matched to C (0.3 − 0.1 = 0.2), B to E (0.2 + 0.4 = 0.6).
-    assert dict(effects.select("municipality_code", "effect").iter_rows()) == pytest.approx(
-        {"A": 0.2, "B": 0.6}
+    assert dict(zip(matched.treated, matched.effects, strict=True)) == pytest.approx({"A": 0.2, "B": 0.6})
+    assert matched_links(rows, 1).select("municipality_code", "match_code").rows() == [("A", "C"), ("B", "E")]
+    # No fit: each comparison kommune's residual is its change minus their mean (−0.05), scaled for its
+    # leverage 1/3 (HC2).
+    expected = (np.array([0.1, 0.15, -0.4]) + 0.05) / math.sqrt(2 / 3)
+    assert matched.residuals == pytest.approx(expected)
+
+
+def _linear_sample(seed: int, pool: int, effect: float) -> pl.DataFrame:
+    """Ten kommuner in the scheme, weaker than all but a few of ``pool`` comparison kommuner, whose
+    change is exactly −0.4 × their pre-level + 0.1 × log pupils (+ ``effect`` in the scheme)."""
+    rng = np.random.default_rng(seed)
+    pre = np.concatenate([rng.normal(-1.5, 0.3, 10), rng.normal(0, 1, pool)])
+    pupils = np.exp(rng.normal(5, 1, 10 + pool))
+    treated = np.arange(10 + pool) < 10
+    return _rows(
+        municipality_code=[f"{k:04d}" for k in range(10 + pool)],
+        treated=treated.tolist(),
+        comparison=(~treated).tolist(),
+        pre_gjennomforing=pre.tolist(),
+        pupils=pupils.tolist(),
+        change=(-0.4 * pre + 0.1 * np.log(pupils) + effect * treated).tolist(),
     )
-    assert links.select("municipality_code", "match_code").rows() == [("A", "C"), ("B", "E")]
-    assert links["residual"].to_list() == [0.0, 0.0]
 
 
-def _links(matches: dict[str, list[str]], residual: dict[str, float]) -> pl.DataFrame:
-    return pl.DataFrame(
-        [("2020-21", t, m, residual[m]) for t, ms in matches.items() for m in ms],
-        schema=["first_school_year", "municipality_code", "match_code", "residual"],
-        orient="row",
+def test_the_correction_removes_the_distance_left_to_the_matches():
+    # The kommuner in the scheme are the most extreme: their nearest matches are less weak, and a plain
+    # mean of the matches' changes misses the 0.25. Corrected by the comparison kommuner' fit, exact.
+    rows = _linear_sample(1, 60, 0.25)
+    matched = matched_cohort(rows, 5)
+    assert matched is not None
+    assert matched.effects == pytest.approx(np.full(10, 0.25))
+    assert matched.own_residuals == pytest.approx(np.full(10, 0.25))
+    assert matched.residuals == pytest.approx(np.zeros(60), abs=1e-9)
+    # Without the correction: the change of each kommune minus the mean change of its matches.
+    links = matched_links(rows, 5)
+    change = dict(rows.select("municipality_code", "change").iter_rows())
+    plain = [change[t] - np.mean([change[m] for m in g["match_code"]])
+             for (t,), g in links.group_by("municipality_code", maintain_order=True)]  # fmt: skip
+    assert np.mean(plain) > 0.25 + 0.05
+
+
+def test_with_too_few_comparison_kommuner_for_a_fit_the_matches_are_not_corrected():
+    # Two coefficients and the intercept need 15 comparison kommuner; 14 give the plain matched mean.
+    rows = _linear_sample(2, 14, 0.25)
+    matched = matched_cohort(rows, 5)
+    assert matched is not None
+    assert matched.weights == pytest.approx(_chosen(matched_links(rows, 5), matched))
+
+
+def _chosen(links: pl.DataFrame, matched: MatchedCohort) -> np.ndarray:
+    weights = np.zeros((len(matched.treated), len(matched.comparison)))
+    for code, match in links.select("municipality_code", "match_code").iter_rows():
+        weights[matched.treated.index(code), matched.comparison.index(match)] += 1 / 5
+    return weights
+
+
+def test_the_corrected_comparison_has_each_kommunes_own_levels():
+    # The correction's weights reproduce, for each kommune in the scheme, its own pre-level and size
+    # exactly (and sum to one): the comparison it is measured against is alike on what the fit takes.
+    rows = _linear_sample(3, 80, 0.0).with_columns(
+        pl.Series("change", np.random.default_rng(4).normal(0, 1, 90))
+    )
+    matched = matched_cohort(rows, 5)
+    assert matched is not None
+    frame = rows.with_columns(pl.col("pupils").log().alias("log_pupils"))
+    levels = {c: frame.filter(pl.col("municipality_code").is_in(codes)).sort("municipality_code")
+              .select("pre_gjennomforing", "log_pupils").to_numpy()
+              for c, codes in (("t", matched.treated), ("c", matched.comparison))}  # fmt: skip
+    assert matched.weights.sum(axis=1) == pytest.approx(np.ones(10))
+    assert matched.weights @ levels["c"] == pytest.approx(levels["t"])
+
+
+def test_the_fit_takes_every_indicators_pre_mean():
+    # The list was made indicator by indicator: here the change follows one indicator (mobbing) of an
+    # area whose two indicators' mean is what the matching sees. The fit on the indicators recovers the
+    # effect; on the area mean alone it cannot.
+    rng = np.random.default_rng(5)
+    count = 70
+    mobbing, trivsel = rng.normal(0, 1, count), rng.normal(0, 1, count)
+    mobbing[:10] -= 2.0
+    treated = np.arange(count) < 10
+    codes = [f"{k:04d}" for k in range(count)]
+    rows = _rows(
+        area=["laeringsmiljo"] * count,
+        municipality_code=codes,
+        treated=treated.tolist(),
+        comparison=(~treated).tolist(),
+        pre=((mobbing + trivsel) / 2).tolist(),
+        pupils=[100.0] * count,
+        change=(-0.5 * mobbing + 0.3 * treated).tolist(),
+    )
+    baseline = pl.DataFrame(
+        {
+            "first_school_year": "2020-21",
+            "municipality_code": codes * 2,
+            "area": "laeringsmiljo",
+            "indicator_id": ["mobbing_7"] * count + ["trivsel_7"] * count,
+            "pre": [*mobbing, *trivsel],
+        }
+    )
+    with_indicators = matched_cohort(with_levels(rows, baseline), 5)
+    area_only = matched_cohort(with_area_levels(rows), 5)
+    assert with_indicators is not None and area_only is not None
+    assert with_indicators.effects == pytest.approx(np.full(10, 0.3))
+    assert abs(area_only.effects.mean() - 0.3) > 0.05
+
+
+def _cohort(weights: list[list[float]], residuals: list[float], own: list[float]) -> MatchedCohort:
+    return MatchedCohort(
+        treated=["A", "B"],
+        effects=np.array([0.2, 0.0]),
+        own_residuals=np.array(own),
+        comparison=["C", "D", "E", "F"],
+        weights=np.array(weights),
+        residuals=np.array(residuals),
+        matched=4,
     )
 
 
 def test_the_matched_interval_by_hand_and_wider_when_kommuner_share_their_matches():
-    effects = pl.DataFrame(
-        {"first_school_year": "2020-21", "municipality_code": ["A", "B"], "effect": [0.2, 0.0]}
-    )
-    residual = {"C": 0.1, "D": -0.1, "E": 0.1, "F": -0.1}
-    shared = matched_interval(effects, _links({"A": ["C", "D"], "B": ["C", "D"]}, residual), 0.90)
-    # Terms: A (0.2 − 0.1) / 2, B −0.05; each match weighs 1 / (2 × 2) per link: C −0.25 × 0.1 × 2, D +0.05.
-    half = t_quantile(0.95, 1) * math.sqrt(4 / 3 * 4 * 0.05**2)
-    assert shared == pytest.approx((0.1, 0.1 - half, 0.1 + half))
+    residual = [0.1, -0.1, 0.1, -0.1]
+    shared = _cohort([[0.5, 0.5, 0, 0], [0.5, 0.5, 0, 0]], residual, [0.3, -0.1])
+    # Terms: A and B their share 1/2 times own residual about the mean 0.1: ±0.1; C −(1/4 + 1/4) × 0.1,
+    # D +0.05; E and F unused.
+    half = t_quantile(0.95, 1) * math.sqrt(6 / 5 * (2 * 0.1**2 + 2 * 0.05**2))
+    assert matched_interval([shared], 0.90) == pytest.approx((0.1, 0.1 - half, 0.1 + half))
     # The same residuals spread over four matches weigh half as much each: a narrower interval.
-    apart = matched_interval(effects, _links({"A": ["C", "D"], "B": ["E", "F"]}, residual), 0.90)
-    half_apart = t_quantile(0.95, 1) * math.sqrt(6 / 5 * (2 * 0.05**2 + 4 * 0.025**2))
-    assert apart == pytest.approx((0.1, 0.1 - half_apart, 0.1 + half_apart))
+    apart = _cohort([[0.5, 0.5, 0, 0], [0, 0, 0.5, 0.5]], residual, [0.3, -0.1])
+    half_apart = t_quantile(0.95, 1) * math.sqrt(6 / 5 * (2 * 0.1**2 + 4 * 0.025**2))
+    assert matched_interval([apart], 0.90) == pytest.approx((0.1, 0.1 - half_apart, 0.1 + half_apart))
     assert half_apart < half
+
+
+def test_a_kommune_in_two_cohorts_counts_once_when_pooled():
+    first = _cohort([[0.5, 0.5, 0, 0], [0, 0, 0.5, 0.5]], [0.1, -0.1, 0.1, -0.1], [0.3, -0.1])
+    second = MatchedCohort(
+        treated=["A"], effects=np.array([0.6]), own_residuals=np.array([0.0]), comparison=["C", "G"],
+        weights=np.array([[0.5, 0.5]]), residuals=np.array([0.2, -0.2]), matched=2,
+    )  # fmt: skip
+    # A's effect is the mean over its cohorts, (0.2 + 0.6) / 2, beside B's 0: mean 0.2. Shares: A 1/4 in
+    # each cohort, B 1/2. Own residuals about each cohort's share-weighted mean, (1/4 × 0.3 − 1/2 × 0.1)
+    # / (3/4) = 1/30 in the first: A 1/4 × (0.3 − 1/30) + 1/4 × 0, B 1/2 × (−0.1 − 1/30). Comparison
+    # kommuner: C −1/8 × 0.1 − 1/8 × 0.2, D +1/8 × 0.1, E −1/4 × 0.1, F +1/4 × 0.1, G +1/8 × 0.2.
+    terms = [(0.3 - 1 / 30) / 4, -(0.1 + 1 / 30) / 2, -0.0375, 0.0125, -0.025, 0.025, 0.025]
+    half = t_quantile(0.95, 1) * math.sqrt(7 / 6 * sum(t**2 for t in terms))
+    assert matched_interval([first, second], 0.90) == pytest.approx((0.2, 0.2 - half, 0.2 + half))
 
 
 def test_the_matched_interval_is_the_same_to_the_last_bit_every_time():
     # Sums taken in the order groups happen to come out of a group-by differ in their last bits.
     rng = np.random.default_rng(3)
-    treated = [f"T{i:02d}" for i in range(60)]
-    effects = pl.DataFrame({"first_school_year": "2020-21", "municipality_code": treated,
-                            "effect": rng.normal(0, 0.1, 60)})  # fmt: skip
-    matches = {t: [f"C{j:03d}" for j in rng.choice(150, 5, replace=False)] for t in treated}
-    residual = {f"C{j:03d}": float(r) for j, r in enumerate(rng.normal(0, 0.1, 150))}
-    links = _links(matches, residual)
-    first = matched_interval(effects, links, 0.90)
-    assert all(matched_interval(effects, links, 0.90) == first for _ in range(20))
+    parts = [
+        MatchedCohort(
+            treated=[f"T{i:02d}" for i in rng.choice(60, 30, replace=False)],
+            effects=rng.normal(0, 0.1, 30),
+            own_residuals=rng.normal(0, 0.1, 30),
+            comparison=[f"C{j:03d}" for j in range(150)],
+            weights=rng.dirichlet(np.ones(150), 30),
+            residuals=rng.normal(0, 0.1, 150),
+            matched=150,
+        )
+        for _ in range(3)
+    ]
+    first = matched_interval(parts, 0.90)
+    assert all(matched_interval(parts, 0.90) == first for _ in range(20))
 
 
 def test_discontinuity_recovers_an_exact_jump():
@@ -261,7 +392,7 @@ def test_too_few_kommuner_give_no_number():
         pre=[0.0, 0.0, 0.0],
         change=[0.1, 0.0, 0.0],
     )
-    found = follow_up_estimates(rows, CONFIG)
+    found = follow_up_estimates(rows, pl.DataFrame(schema=BASELINE_SCHEMA), CONFIG)
     assert set(found["status"]) == {TOO_LITTLE}
     assert found["estimate"].null_count() == found.height
 

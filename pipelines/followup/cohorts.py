@@ -14,8 +14,15 @@ from dataclasses import replace
 import polars as pl
 
 from pipelines.config import Config
-from pipelines.followup.estimates import OWN_SUPPORT, followed, matched_units, panel, pre_levels
-from pipelines.followup.outcomes import area_scores, pupil_counts
+from pipelines.followup.estimates import (
+    OWN_SUPPORT,
+    baselines,
+    followed,
+    matched_links,
+    panel,
+    with_area_levels,
+)
+from pipelines.followup.outcomes import area_scores, indicator_scores, pupil_counts
 from pipelines.indicators.values import indicator_values
 from pipelines.selection.scheme import COHORT_LIST_SCHEMA, cohort_list, previous_school_year
 
@@ -59,6 +66,12 @@ def followup_panel(
     return rows.with_columns(pl.col("pre_years", "post_years").list.join(", "))
 
 
+def followup_baselines(values: pl.DataFrame, rows: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """Per cohort list and kommune of the panel ``rows``, per indicator: its mean score over the cohort's
+    pre-years (:func:`pipelines.followup.estimates.baselines`)."""
+    return baselines(indicator_scores(values, config), rows, config)
+
+
 TREND_SCHEMA = pl.Schema(
     {
         "first_school_year": pl.String,
@@ -79,10 +92,10 @@ def kommune_trends(scores: pl.DataFrame, rows: pl.DataFrame, config: Config) -> 
     kommune with no match (no figures in the years before its cohort) has its own scores alone."""
     if rows.is_empty():
         return pl.DataFrame(schema=TREND_SCHEMA)
-    rows = rows.join(pre_levels(rows), on=["first_school_year", "municipality_code"], how="left")
+    rows = with_area_levels(rows)
     keys = ["first_school_year", "municipality_code", "area", "school_year"]
     links = [
-        matched_units(part, config.followup.matches)[1].with_columns(pl.lit(area).alias("area"))
+        matched_links(part, config.followup.matches).with_columns(pl.lit(area).alias("area"))
         for (cohort, area), part in rows.group_by("first_school_year", "area", maintain_order=True)
     ]
     scored = scores.rename({"unit_code": "match_code", "score": "comparison_score"})

@@ -13,6 +13,10 @@ minus the mean of the pre-years. Every estimate compares such changes:
   each standardised; with replacement, ties by kommune number. Kommuner chosen for weak results on every
   area regress as much as comparison kommuner alike on every area; matched on one area's pre-level
   alone, the comparison kommuner (weak there, not elsewhere) regress further up and bias it downwards.
+  Each match is corrected for the distance left between it and the kommune in the scheme, by a fit of
+  the comparison kommuners' change on every area's and every indicator's pre-mean and size
+  (:func:`matched_cohort`): the kommuner in the scheme are the most extreme, their nearest matches
+  less so, and the list was made indicator by indicator.
 - **rd** (regression discontinuity): the changes of kommuner ranked on either side of the cut-off
   (``category_1_count``) on the list remade by the rule that selected them, a local linear fit on each
   side with a triangular kernel of ``bandwidth`` ranks, and the jump at the cut-off. Fuzzy: a list
@@ -27,8 +31,9 @@ one: a later list is made on this cohort's post-years, so leaving its kommuner o
 kommuner that improved (on a sample with no effect that put the discontinuity at −0.13); its post-years
 end before its own gjennomføringsfase. Intervals, at ``confidence``: for naive a t interval over the
 kommuner's (cluster) means, each kommune one unit (a kommune in two cohorts counts once when pooled); for
-did the same mean, with the variance of that linear combination of independent kommuner' changes, which
-counts a comparison kommune matched to many as often as it is used (:func:`matched_interval`); for rd the
+did the same mean, with the variance of that linear combination of independent kommuner' changes (the
+correction included), which counts a comparison kommune matched to many as often as it is used
+(:func:`matched_interval`); for rd the
 CR2 (Bell–McCaffrey) cluster-robust standard error, by kommune, of the two-stage least squares estimate,
 t with Bell and McCaffrey's degrees of freedom (:func:`cluster_robust_cr2`). With fewer than
 ``minimum_units`` kommuner (on either side) an estimate is ``for lite data``: no number.
@@ -37,6 +42,7 @@ t with Bell and McCaffrey's degrees of freedom (:func:`cluster_robust_cr2`). Wit
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
@@ -87,6 +93,20 @@ def followed(school_year: pl.Expr) -> pl.Expr:
     own support on (``own_support_from``, a later cohort's gjennomføringsfase). The estimates and the
     Oppfølging page's comparison lines take a kommune's scores by this one rule."""
     return (school_year < pl.col(OWN_SUPPORT)).fill_null(True)
+
+
+def phase(config: Config) -> pl.Expr:
+    """``pre`` for a row's ``school_year`` among the ``pre_years`` before its ``first_school_year``, ``post``
+    among the ``post_years`` from the gjennomføringsfase on, else null."""
+    followup, forfase = config.followup, config.scheme.forfase_years
+    offset = start_of(pl.col("school_year")) - start_of(pl.col("first_school_year"))
+    return (
+        pl.when(offset.is_between(-followup.pre_years, -1))
+        .then(pl.lit("pre"))
+        .when(offset.is_between(forfase, forfase + followup.post_years - 1))
+        .then(pl.lit("post"))
+        .alias("phase")
+    )
 
 
 def panel(
@@ -142,21 +162,9 @@ def panel(
         .drop("other_support")
         .join(later, on=["first_school_year", "municipality_code"], how="left")
     )
-    offset = (start_of(pl.col("school_year")) - start_of(pl.col("first_school_year"))).alias("offset")
     timed = (
         units.join(scores.rename({"unit_code": "municipality_code"}), on="municipality_code")
-        .with_columns(offset)
-        .with_columns(
-            pl.when(pl.col("offset").is_between(-followup.pre_years, -1))
-            .then(pl.lit("pre"))
-            .when(
-                pl.col("offset").is_between(
-                    scheme.forfase_years, scheme.forfase_years + followup.post_years - 1
-                )
-            )
-            .then(pl.lit("post"))
-            .alias("phase")
-        )
+        .with_columns(phase(config))
         .filter(pl.col("phase").is_not_null() & followed(pl.col("school_year")))
     )
     means = timed.group_by("first_school_year", "municipality_code", "area").agg(
@@ -190,22 +198,72 @@ def naive_units(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def pre_levels(rows: pl.DataFrame) -> pl.DataFrame:
-    """Per cohort list and kommune its pre-mean in every area (``pre_<area>``): what the matching compares."""
+BASELINE_SCHEMA = pl.Schema(
+    {
+        "first_school_year": pl.String,
+        "municipality_code": pl.String,
+        "area": pl.String,
+        "indicator_id": pl.String,
+        "pre": pl.Float64,
+    }
+)
+
+
+def baselines(scores: pl.DataFrame, rows: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """Per cohort list and kommune in :func:`panel` ``rows``, per indicator: the mean of its indicator score
+    (:func:`pipelines.followup.outcomes.indicator_scores`) over the cohort's pre-years. What the list was
+    made on, indicator by indicator: the did's regression adjustment takes it (:func:`matched_cohort`)."""
+    pairs = rows.select("first_school_year", "municipality_code").unique()
     return (
-        rows.select("first_school_year", "municipality_code", pl.format("pre_{}", "area").alias("key"), "pre")
-        .pivot(on="key", index=["first_school_year", "municipality_code"], values="pre", sort_columns=True)
-        .sort("first_school_year", "municipality_code")
+        pairs.join(scores.rename({"unit_code": "municipality_code"}), on="municipality_code")
+        .filter(phase(config) == "pre")
+        .sort("first_school_year", "municipality_code", "indicator_id", "school_year")
+        .group_by("first_school_year", "municipality_code", "area", "indicator_id", maintain_order=True)
+        .agg(pl.col("score").mean().alias("pre"))
+        .cast(BASELINE_SCHEMA)
+        .select(list(BASELINE_SCHEMA))
     )
 
 
-def matched_units(rows: pl.DataFrame, matches: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Per kommune in the scheme (one cohort, one area; ``rows`` joined with :func:`pre_levels`): its
-    change minus the mean change of its ``matches`` nearest comparison kommuner (``effect``); and the
-    links from each to its matches, with the match's ``residual``: its change minus the mean change of
-    every match in the sets it belongs to (what :func:`matched_interval` needs)."""
-    levels = sorted(c for c in rows.columns if c.startswith("pre_") and rows[c].dtype == pl.Float64)
-    covariates = [c for c in levels if rows[c].drop_nulls().len() > 0] + ["log_pupils"]
+def with_area_levels(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` with each kommune's pre-mean in every area (``pre_<area>``): what the matching compares."""
+    keys = ["first_school_year", "municipality_code"]
+    areas = rows.select(*keys, pl.format("pre_{}", "area").alias("key"), "pre").pivot(
+        on="key", index=keys, values="pre", sort_columns=True
+    )
+    return rows.join(areas, on=keys, how="left")
+
+
+def with_levels(rows: pl.DataFrame, baseline: pl.DataFrame) -> pl.DataFrame:
+    """:func:`with_area_levels`, and each kommune's pre-mean in every indicator of ``baseline``
+    (``baseline_<area>|<indicator>``; the area's pre-mean where the indicator has none): what the
+    regression adjustment takes."""
+    keys = ["first_school_year", "municipality_code"]
+    out = with_area_levels(rows)
+    if baseline.is_empty():
+        return out
+    indicators = baseline.select(
+        *keys, pl.format("baseline_{}|{}", "area", "indicator_id").alias("key"), "pre"
+    ).pivot(on="key", index=keys, values="pre", sort_columns=True)
+    area_of = {name: f"pre_{name.removeprefix('baseline_').split('|')[0]}" for name in indicators.columns[2:]}
+    filled = [pl.col(name).fill_null(pl.col(area)) for name, area in area_of.items() if area in out.columns]
+    return out.join(indicators, on=keys, how="left").with_columns(filled)
+
+
+def _present(rows: pl.DataFrame, prefix: str) -> list[str]:
+    return sorted(
+        c for c in rows.columns
+        if c.startswith(prefix) and rows[c].dtype == pl.Float64 and rows[c].drop_nulls().len() > 0
+    )  # fmt: skip
+
+
+def nearest_matches(rows: pl.DataFrame, matches: int) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray] | None:
+    """One cohort and area (``rows`` :func:`with_levels`): the kommuner in the scheme and the comparison
+    kommuner with a change and every matching variable, and per kommune in the scheme the indices of its
+    ``matches`` nearest comparison kommuner by its pre-level in every area and size (log pupils), each
+    standardised; with replacement, ties by kommune number. None with no kommune in the scheme or too
+    few to compare with."""
+    covariates = [*_present(rows, "pre_"), "log_pupils"]
     usable = (
         rows.filter(pl.col("change").is_not_null() & (pl.col("pupils") > 0))
         .with_columns(pl.col("pupils").log().alias("log_pupils"))
@@ -213,71 +271,132 @@ def matched_units(rows: pl.DataFrame, matches: int) -> tuple[pl.DataFrame, pl.Da
     )
     treated = usable.filter("treated").sort("municipality_code")
     pool = usable.filter("comparison").sort("municipality_code")
-    effects = pl.DataFrame(schema={"first_school_year": pl.String, "municipality_code": pl.String,
-                                   "effect": pl.Float64})  # fmt: skip
-    links = pl.DataFrame(schema={"first_school_year": pl.String, "municipality_code": pl.String,
-                                 "match_code": pl.String, "residual": pl.Float64})  # fmt: skip
     if treated.is_empty() or pool.height < matches:
-        return effects, links
+        return None
     both = pl.concat([treated.select(covariates), pool.select(covariates)]).to_numpy()
     scale = both.std(axis=0, ddof=1)
     scale[scale == 0] = 1.0
     t, c = treated.select(covariates).to_numpy() / scale, pool.select(covariates).to_numpy() / scale
     distance = np.sqrt(((t[:, None, :] - c[None, :, :]) ** 2).sum(axis=2))
-    nearest = np.argsort(distance, axis=1, kind="stable")[:, :matches]
-    pool_change = pool["change"].to_numpy()
-    local_mean = np.zeros(pool.height)
-    for j in np.unique(nearest):
-        local_mean[j] = pool_change[nearest[(nearest == j).any(axis=1)]].mean()
-    cohort = treated["first_school_year"][0]
-    return (
-        treated.select("first_school_year", "municipality_code").with_columns(
-            pl.Series("effect", treated["change"].to_numpy() - pool_change[nearest].mean(axis=1))
-        ),
-        pl.DataFrame(
-            {
-                "first_school_year": cohort,
-                "municipality_code": np.repeat(treated["municipality_code"].to_numpy(), matches),
-                "match_code": pool["municipality_code"].to_numpy()[nearest.ravel()],
-                "residual": (pool_change - local_mean)[nearest.ravel()],
-            },
-            schema=links.schema,
-        ),
+    return treated, pool, np.argsort(distance, axis=1, kind="stable")[:, :matches]
+
+
+def matched_links(rows: pl.DataFrame, matches: int) -> pl.DataFrame:
+    """Per kommune in the scheme (one cohort and area, ``rows`` :func:`with_levels`): its matches
+    (``match_code``), as :func:`nearest_matches` finds them."""
+    schema = {"first_school_year": pl.String, "municipality_code": pl.String, "match_code": pl.String}
+    found = nearest_matches(rows, matches)
+    if found is None:
+        return pl.DataFrame(schema=schema)
+    treated, pool, nearest = found
+    return pl.DataFrame(
+        {
+            "first_school_year": treated["first_school_year"][0],
+            "municipality_code": np.repeat(treated["municipality_code"].to_numpy(), matches),
+            "match_code": pool["municipality_code"].to_numpy()[nearest.ravel()],
+        },
+        schema=schema,
     )
 
 
-def matched_interval(
-    effects: pl.DataFrame, links: pl.DataFrame, confidence: float
-) -> tuple[float, float, float]:
-    """The mean over kommuner of their (cohort-mean) effects, and its t interval from the variance of that
-    linear combination of independent kommuner' changes: each kommune in the scheme enters with its
-    deviation from the mean, each comparison kommune with its residual times the weight it got, summed
-    over every time it was matched (a match shared by many kommuner counts as much as it weighs), CR1."""
-    # Groups in a fixed order: a float sum in the order groups happen to come differs in its last bits.
-    per = (
-        effects.group_by("municipality_code")
-        .agg(pl.col("effect").mean(), pl.len().alias("cohorts"))
-        .sort("municipality_code")
+# Comparison kommuner per coefficient the regression adjustment needs, or it takes fewer variables.
+PER_COEFFICIENT = 5
+
+
+@dataclass(frozen=True)
+class MatchedCohort:
+    """One cohort and area's matched difference-in-differences, bias-corrected, as a linear combination
+    of the kommuner's changes: kommune ``i`` in the scheme has ``effect[i] = change[i] − weights[i] ·
+    comparison changes``."""
+
+    treated: list[str]
+    effects: np.ndarray
+    # Each kommune in the scheme: its change minus the comparison fit at its own levels.
+    own_residuals: np.ndarray
+    comparison: list[str]
+    weights: np.ndarray
+    # Each comparison kommune: its residual from the fit, scaled by 1/√(1 − leverage) (HC2).
+    residuals: np.ndarray
+    matched: int
+
+
+def matched_cohort(rows: pl.DataFrame, matches: int) -> MatchedCohort | None:
+    """Each kommune in the scheme's change minus the mean change of its ``matches`` nearest comparison
+    kommuner (:func:`nearest_matches`), each match corrected for how far it lies from the kommune in the
+    scheme (Abadie and Imbens 2011, JBES 29(1)): by a least-squares fit of the comparison kommuners'
+    change on the pre-level of every area, size and every indicator's pre-mean (``baseline_``).
+
+    Why every indicator: the list was made indicator by indicator, so kommuner in the scheme are weak on
+    the indicators that gave risk points, and regress up on those more than a comparison kommune with
+    the same area means. Where the comparison kommuner are fewer than ``PER_COEFFICIENT`` per
+    coefficient the fit takes the area pre-levels and size alone, and with fewer still it corrects
+    nothing."""
+    found = nearest_matches(rows, matches)
+    if found is None:
+        return None
+    treated, pool, nearest = found
+    levels = [*_present(rows, "pre_"), "log_pupils"]
+    covariates = next(
+        (
+            c for c in ([*levels, *_present(rows, "baseline_")], levels)
+            if pool.height >= PER_COEFFICIENT * (len(c) + 1)
+            and not any(frame.select(c).null_count().sum_horizontal().item() for frame in (treated, pool))
+        ),
+        [],
+    )  # fmt: skip
+    x_pool, x_treated = (
+        np.column_stack([np.ones(frame.height), *frame.select(covariates).to_numpy().T])
+        for frame in (pool, treated)
     )
-    n, values = per.height, per["effect"].to_numpy()
-    mean = float(values.mean()) if n else math.nan
+    change_pool, change_treated = pool["change"].to_numpy(), treated["change"].to_numpy()
+    inverse = np.linalg.pinv(x_pool.T @ x_pool)
+    beta = inverse @ x_pool.T @ change_pool
+    chosen = np.zeros((treated.height, pool.height))
+    np.put_along_axis(chosen, nearest, 1.0 / matches, axis=1)
+    # The correction β̂′(x_i − x̄_matches) is itself linear in the comparison kommuners' changes.
+    weights = chosen + (x_treated - chosen @ x_pool) @ inverse @ x_pool.T
+    leverage = np.einsum("ij,jk,ik->i", x_pool, inverse, x_pool)
+    residual = change_pool - x_pool @ beta
+    room = 1 - leverage
+    return MatchedCohort(
+        treated=treated["municipality_code"].to_list(),
+        effects=change_treated - weights @ change_pool,
+        own_residuals=change_treated - x_treated @ beta,
+        comparison=pool["municipality_code"].to_list(),
+        weights=weights,
+        residuals=np.where(room > 1e-9, residual / np.sqrt(np.where(room > 1e-9, room, 1.0)), 0.0),
+        matched=len(np.unique(nearest)),
+    )
+
+
+def matched_interval(parts: list[MatchedCohort], confidence: float) -> tuple[float, float, float]:
+    """The mean over kommuner in the scheme of their (cohort-mean) effects, and its t interval from the
+    variance of that linear combination of independent kommuner' changes, clustered by kommune over
+    cohorts (CR1): each kommune in the scheme enters with its weight times its residual from the
+    comparison fit about its cohort's weighted mean (its own noise and how its effect differs), each
+    comparison kommune with its weight times its residual, summed over every kommune in the scheme
+    that used it (a match shared by many counts as much as it weighs)."""
+    cohorts: dict[str, int] = {}
+    for part in parts:
+        for code in part.treated:
+            cohorts[code] = cohorts.get(code, 0) + 1
+    n = len(cohorts)
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    terms: dict[str, float] = {}
+    mean = 0.0
+    for part in parts:
+        share = np.array([1 / (n * cohorts[code]) for code in part.treated])
+        mean += float(share @ part.effects)
+        centred = part.own_residuals - float(share @ part.own_residuals) / float(share.sum())
+        for code, term in zip(part.treated, share * centred, strict=True):
+            terms[code] = terms.get(code, 0.0) + float(term)
+        for code, term in zip(part.comparison, -(share @ part.weights) * part.residuals, strict=True):
+            terms[code] = terms.get(code, 0.0) + float(term)
     if n < 2:
         return mean, math.nan, math.nan
-    weight = 1 / (n * pl.col("cohorts") * pl.len().over("first_school_year", "municipality_code"))
-    terms = pl.concat(
-        [
-            per.select("municipality_code", ((pl.col("effect") - mean) / n).alias("term")),
-            links.join(per.select("municipality_code", "cohorts"), on="municipality_code").select(
-                pl.col("match_code").alias("municipality_code"), (-weight * pl.col("residual")).alias("term")
-            ),
-        ]
-    )
-    sums = (
-        terms.group_by("municipality_code", maintain_order=True)
-        .agg(pl.col("term").sum())
-        .sort("municipality_code")["term"]
-        .to_numpy()
-    )
+    # Kommuner in a fixed order: a float sum in the order they happen to come differs in its last bits.
+    sums = np.array([terms[code] for code in sorted(terms)])
     g = sums.size
     half = t_quantile((1 + confidence) / 2, n - 1) * math.sqrt(g / (g - 1) * float((sums**2).sum()))
     return mean, mean - half, mean + half
@@ -394,14 +513,20 @@ def _status(enough: bool) -> str:
     return OK if enough else TOO_LITTLE
 
 
-def follow_up_estimates(rows: pl.DataFrame, config: Config) -> pl.DataFrame:
+def follow_up_estimates(rows: pl.DataFrame, baseline: pl.DataFrame, config: Config) -> pl.DataFrame:
     """The three estimates per cohort and area, and pooled over cohorts (``first_school_year`` =
-    ``alle``), from :func:`panel` rows."""
+    ``alle``), from :func:`panel` rows and their indicators' pre-means (:func:`baselines`)."""
     followup = config.followup
     confidence, minimum = followup.confidence, followup.minimum_units
-    rows = rows.join(pre_levels(rows), on=["first_school_year", "municipality_code"], how="left")
+    rows = with_levels(rows, baseline)
     out = []
     groups = sorted(set(rows.select("first_school_year", "area").iter_rows()))
+    matched = {
+        (cohort, area): matched_cohort(
+            rows.filter((pl.col("first_school_year") == cohort) & (pl.col("area") == area)), followup.matches
+        )
+        for cohort, area in groups
+    }
     for area in sorted({a for _, a in groups}):
         cohorts = [c for c, a in groups if a == area]
         for cohort in [*cohorts, POOLED]:
@@ -409,18 +534,15 @@ def follow_up_estimates(rows: pl.DataFrame, config: Config) -> pl.DataFrame:
             if cohort != POOLED:
                 part = part.filter(pl.col("first_school_year") == cohort)
             naive = naive_units(part)
-            matched = [matched_units(part.filter(pl.col("first_school_year") == c), followup.matches)
-                       for c in sorted(set(part["first_school_year"].to_list()))]  # fmt: skip
-            effects = pl.concat([m for m, _ in matched]) if matched else naive.clear()
-            links = pl.concat([k for _, k in matched]) if matched else pl.DataFrame()
-            used = sum(k.select("match_code").n_unique() for _, k in matched if not k.is_empty())
+            parts = [m for c in (cohorts if cohort == POOLED else [cohort]) if (m := matched[c, area])]
             values = per_kommune(naive)
             enough = values.size >= minimum
             estimate, lower, upper = mean_interval(values, confidence) if enough else (None,) * 3
             out.append((cohort, area, NAIVE, estimate, lower, upper, values.size, 0, 0, _status(enough)))
-            treated = effects["municipality_code"].n_unique()
+            treated = len({code for m in parts for code in m.treated})
+            used = sum(m.matched for m in parts)
             enough = treated >= minimum and used >= minimum
-            estimate, lower, upper = matched_interval(effects, links, confidence) if enough else (None,) * 3
+            estimate, lower, upper = matched_interval(parts, confidence) if enough else (None,) * 3
             out.append((cohort, area, DID, estimate, lower, upper, treated, used, 0, _status(enough)))
             jump = discontinuity(part, config.selection.category_1_count, followup.bandwidth)
             enough = min(jump["inside"], jump["outside"]) >= minimum and jump["clusters"] > 1

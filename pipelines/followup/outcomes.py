@@ -44,9 +44,21 @@ def pupil_sd_expr(config: Config, national: pl.Expr) -> pl.Expr:
     return expression
 
 
-def area_scores(values: pl.DataFrame, config: Config, value: str = "value") -> pl.DataFrame:
-    """Area scores from kommune figures: ``unit_code``, ``indicator_id``, ``school_year``, ``n``, the
-    figure in column ``value`` and ``national``. One row per unit, school year and area with a figure."""
+INDICATOR_SCORE_SCHEMA = pl.Schema(
+    {
+        "unit_code": pl.String,
+        "school_year": pl.String,
+        "area": pl.String,
+        "indicator_id": pl.String,
+        "score": pl.Float64,
+    }
+)
+
+
+def indicator_scores(values: pl.DataFrame, config: Config, value: str = "value") -> pl.DataFrame:
+    """Each configured indicator's score from kommune figures: ``unit_code``, ``indicator_id``,
+    ``school_year``, ``n``, the figure in column ``value`` and ``national``. One row per unit, school year
+    and indicator with a figure from at least ``minimum_pupils`` pupils."""
     sign = {i.id: 1.0 if i.higher_is_better else -1.0 for i in config.indicators}
     area = {i.id: i.area for i in config.indicators}
     kept = values.filter(
@@ -61,11 +73,22 @@ def area_scores(values: pl.DataFrame, config: Config, value: str = "value") -> p
                 pl.col("indicator_id").replace_strict(sign, return_dtype=pl.Float64)
                 * (pl.col(value) - pl.col("national"))
                 / pupil_sd_expr(config, pl.col("national"))
-            ).alias("z"),
+            ).alias("score"),
             pl.col("indicator_id").replace_strict(area, return_dtype=pl.String).alias("area"),
         )
+        .select(list(INDICATOR_SCORE_SCHEMA))
+        .cast(INDICATOR_SCORE_SCHEMA)
+        .sort("unit_code", "school_year", "area", "indicator_id")
+    )
+
+
+def area_scores(values: pl.DataFrame, config: Config, value: str = "value") -> pl.DataFrame:
+    """Area scores: the mean of the area's :func:`indicator_scores`. One row per unit, school year and area
+    with a figure."""
+    return (
+        indicator_scores(values, config, value)
         .group_by("unit_code", "school_year", "area")
-        .agg(pl.col("z").mean().alias("score"), pl.len().alias("indicators"))
+        .agg(pl.col("score").mean(), pl.len().alias("indicators"))
         .cast(SCORE_SCHEMA)
         .select(list(SCORE_SCHEMA))
         .sort("unit_code", "school_year", "area")
