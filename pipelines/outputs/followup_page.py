@@ -31,12 +31,13 @@ AREA_NAMES = {
 ALL_COHORTS = "Alle kohorter"
 EXPLAINED = (
     "Tallene er endringer i standardavvik for elevene: 0,1 er en tidel av spredningen mellom elever. "
-    # The coverage measured in the README's follow-up table (seeds 100-111, with and without an effect).
+    # The pooled coverage measured in the README's follow-up table (seeds 100-119 and 200-219, with and
+    # without an effect).
     "Et 90 %-intervall skal inneholde den sanne effekten ni av ti ganger. I simuleringer der svaret var "
-    "kjent (12 utvalg med og 12 uten effekt), gjorde sammenligningen ved grensen det 83–100 % av gangene. "
-    "Sammenligningen med like kommuner traff 83–92 % av gangene i gjennomføring og læringsresultater, men "
-    "bare 67–75 % i læringsmiljø, der den i snitt viste 0,01 standardavvik i effekt også uten støtte: "
-    "les læringsmiljø med det i tankene. Et intervall som omfatter 0 betyr at dataene ikke kan skille en "
+    "kjent (40 utvalg med og 40 uten effekt), gjorde intervallene for alle kohorter samlet det 85–98 % av "
+    "gangene for sammenligningen med like kommuner og 85–95 % for sammenligningen ved grensen. "
+    "Sammenligningen med like kommuner justerer for at kommunene i ordningen var litt svakere enn selv de "
+    "mest like, indikator for indikator. Et intervall som omfatter 0 betyr at dataene ikke kan skille en "
     "effekt fra ingen effekt. Før og etter-tallet smigrer ordningen: kommuner som ble valgt fordi "
     "resultatene var svake, får i snitt bedre resultater årene etter også uten støtte (regresjon mot "
     "gjennomsnittet). "
