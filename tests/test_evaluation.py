@@ -45,6 +45,7 @@ from pipelines.selection.validation import (
     configuration_fingerprint,
     goals,
     load_validation,
+    paired_difference,
     readme_block,
     report_markdown,
     summary,
@@ -264,7 +265,7 @@ def test_evaluation_of_the_national_run(national_sample, national_run, national_
 
 
 def _result(
-    recalls: dict[str, list[float]], coverage: list[float], precision: list[float]
+    recalls: dict[str, list[float]], coverage: list[float], precision: list[float | None]
 ) -> ValidationResult:
     rows = []
     for method, values in recalls.items():
@@ -299,13 +300,51 @@ def _result(
 def test_goals_are_judged_on_the_means_including_the_boundaries():
     recalls = {"holistic": [0.6, 0.7], "raw": [0.5, 0.6], "udir": [0.6, 0.5], "oracle": [0.66, 0.69]}
     result = _result(recalls, coverage=[0.86, 0.88], precision=[0.9, 0.9])
-    verdicts = [(g.label, g.met) for g in goals(summary(result.metrics), "standard", 30)]
+    verdicts = [(g.label, g.met) for g in goals(result.metrics, "standard", 30)]
     assert [met for _, met in verdicts] == [True, True, True, True, True, True]
     # Mean coverage 0.935 leaves the band; a recall 0.035 below the oracle misses it.
     recalls["oracle"] = [0.68, 0.69]
     result = _result(recalls, coverage=[0.93, 0.94], precision=[0.9, 0.89])
-    met = [g.met for g in goals(summary(result.metrics), "standard", 30)]
+    met = [g.met for g in goals(result.metrics, "standard", 30)]
     assert met == [False, False, False, True, True, False]
+
+
+def test_a_goal_shows_the_paired_difference_over_seeds_and_its_standard_error():
+    recalls = {
+        "holistic": [0.6, 0.7, 0.8],
+        "raw": [0.5, 0.7, 0.6],
+        "udir": [0.6, 0.5, 0.6],
+        "oracle": [0.6] * 3,
+    }
+    result = _result(recalls, coverage=[0.9] * 3, precision=[1.0] * 3)
+    # Seed by seed 0.1, 0.0, 0.2: mean 0.1, SD 0.1, standard error 0.1 / √3.
+    assert paired_difference(result.metrics, "standard", "recall", "holistic", "raw") == pytest.approx(
+        (0.1, 0.1 / math.sqrt(3))
+    )
+    recall_goal = next(g for g in goals(result.metrics, "standard", 30) if g.label.startswith("recall above"))
+    assert recall_goal.measured({"holistic": "h", "raw": "r", "udir": "u", "oracle": "o"}).endswith(
+        "; difference +0.100 ± 0.058 (r), +0.133 ± 0.067 (u)"
+    )
+    assert "forskjell +0,100 ± 0,058 (r)" in recall_goal.measured(
+        {"holistic": "h", "raw": "r", "udir": "u", "oracle": "o"}, bokmal=True
+    )
+
+
+def test_clear_candidate_precision_is_pooled_over_seeds():
+    # One seed with one kommune in the tier (right), one with four (two right): 3 of 5, not the mean
+    # of 1.0 and 0.5; a seed with none in the tier does not count.
+    result = _result({m: [0.6, 0.6, 0.6] for m in ("holistic", "raw", "udir", "oracle")},
+                     coverage=[0.9] * 3, precision=[1.0, 0.5, None])  # fmt: skip
+    metrics = result.metrics.with_columns(
+        pl.when(pl.col("method") == "holistic")
+        .then(pl.Series([1, 4, 0] * 4).cast(pl.Int64))
+        .alias("clear_candidate_count")
+    )
+    found = summary(metrics).filter(
+        (pl.col("method") == "holistic") & (pl.col("metric") == "clear_candidate_rate")
+    )
+    assert found["mean"].to_list() == pytest.approx([0.6])
+    assert (found["min"][0], found["max"][0]) == (0.5, 1.0)
 
 
 def test_report_shows_mean_and_range_and_calls_few_seeds_preliminary():

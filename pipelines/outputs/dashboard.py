@@ -733,7 +733,7 @@ def validation_section(validation: ValidationResult | None, config: Config) -> s
             f"<tr><td>{html.escape(g.label_nb)}</td><td>{html.escape(g.target_nb)}</td>"
             f"<td>{html.escape(g.measured(METHOD_LABELS_NB, bokmal=True))}</td>"
             f"<td>{verdicts[g.met]}</td></tr>"
-            for g in goals(frame, scenario, validation.top_n)
+            for g in goals(validation.metrics, scenario, validation.top_n)
         )
         means = {
             (row["method"], row["metric"]): row
