@@ -24,6 +24,7 @@ from pipelines.selection.holistic import (
     scores_from,
     unique_variance_bias,
     unique_variances,
+    with_unmeasured_schools,
 )
 from pipelines.selection.model import (
     UNOBSERVED,
@@ -568,3 +569,50 @@ def test_kommune_only_makes_the_schools_persistent_effects_error_of_the_kommunes
         window_error(fitted.arrays.panel, fitted.fitted.noise)
         - window_error(default.arrays.panel, fitted.fitted.noise)
     )[0] == pytest.approx(covariance)
+
+
+def _school_panel(seed: int, kommuner: int, school_variance: float) -> tuple[Panel, np.ndarray]:
+    """Two indicators of one area over three years: grunnskolepoeng (its schools publish) and fullført
+    (they do not). Each kommune's persistent level is its own (variance 0.3) plus its schools' part,
+    variance H_j × ``school_variance`` in fullført, H_j its pupils' concentration; fresh noise every year,
+    larger where the concentration is (few schools, few pupils), so that a spread not net of the noise
+    would grow with the concentration too."""
+    rng = np.random.default_rng(seed)
+    shares = rng.uniform(0.1, 1.0, kommuner)
+    level = rng.normal(0, np.sqrt(0.3), (kommuner, 2)) + rng.normal(0, 1, (kommuner, 2)) * np.sqrt(
+        shares[:, None] * np.array([0.2, school_variance])
+    )
+    noise = np.broadcast_to((0.2 + 0.6 * shares)[:, None, None], (kommuner, 2, 3))
+    z = level[:, :, None] + rng.normal(0, 1, (kommuner, 2, 3)) * noise
+    concentration = np.zeros((kommuner, 2, 2))
+    concentration[:, 0, 0] = shares
+    concentration[:, 1, 1] = 1.0  # what pair_concentration says of an indicator no school publishes
+    return Panel(z, noise.copy(), shares), concentration
+
+
+def test_an_indicator_no_school_publishes_gets_its_areas_shares_and_a_school_variance_from_between_kommuner():
+    panel, concentration = _school_panel(1, 3000, 0.5)
+    covariance = np.array([[0.2, 0.0], [0.0, 0.0]])
+    areas = ["gjennomforing", "gjennomforing"]
+    found_h, found_s = with_unmeasured_schools(panel, areas, [True, False], concentration, covariance)
+    # Fullført's pupils are grunnskolepoeng's: its concentration is theirs.
+    assert found_h[:, 1, 1] == pytest.approx(concentration[:, 0, 0])
+    assert (found_h[:, 0, 1] == 0).all() and (found_h[:, 1, 0] == 0).all()
+    # Its school variance, 0.5, from the spread between kommuner growing with the concentration.
+    assert found_s[1, 1] == pytest.approx(0.5, abs=0.1)
+    assert found_s[0, 0] == 0.2 and found_s[0, 1] == 0.0
+    # The inputs are left as they were.
+    assert covariance[1, 1] == 0.0 and (concentration[:, 1, 1] == 1.0).all()
+
+
+def test_without_school_variance_none_is_found_and_a_measured_or_lone_indicator_is_left_alone():
+    panel, concentration = _school_panel(2, 3000, 0.0)
+    covariance = np.array([[0.2, 0.0], [0.0, 0.0]])
+    _, found_s = with_unmeasured_schools(
+        panel, ["gjennomforing", "gjennomforing"], [True, False], concentration, covariance
+    )
+    assert found_s[1, 1] == pytest.approx(0.0, abs=0.05)
+    for areas, measured in ((["gjennomforing", "gjennomforing"], [True, True]),
+                            (["laeringsmiljo", "gjennomforing"], [True, False])):  # fmt: skip
+        found_h, found_s = with_unmeasured_schools(panel, areas, measured, concentration, covariance)
+        assert (found_h == concentration).all() and (found_s == covariance).all()

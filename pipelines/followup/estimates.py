@@ -357,6 +357,7 @@ def matched_cohort(rows: pl.DataFrame, matches: int) -> MatchedCohort | None:
     weights = chosen + (x_treated - chosen @ x_pool) @ inverse @ x_pool.T
     leverage = np.einsum("ij,jk,ik->i", x_pool, inverse, x_pool)
     residual = change_pool - x_pool @ beta
+    # A comparison kommune the fit passes through (leverage 1) has no residual to tell its spread.
     room = 1 - leverage
     return MatchedCohort(
         treated=treated["municipality_code"].to_list(),

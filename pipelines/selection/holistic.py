@@ -255,6 +255,50 @@ def pair_concentration(
     return concentration
 
 
+def with_unmeasured_schools(
+    panel: Panel,
+    areas: list[str],
+    measured: list[bool],
+    concentration: np.ndarray,
+    covariance: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """H and S (:func:`pair_concentration`, :func:`school_persistent_covariance`) with a part for each
+    indicator whose schools publish nothing (fullført is published per kommune only), where both would
+    otherwise say its level owes nothing to the kommune's schools.
+
+    Its pupils come from the same schools as its area's measured indicators (fullført's are the tenth
+    graders grunnskolepoeng is measured on): its concentration is theirs, on average. Its school
+    variance cannot be measured within kommuner, so it is taken from between them: across kommuner the
+    spread of its window mean, less the noise, grows with the concentration, E[(ȳ_j − ȳ)² − e_j] =
+    Σ_kk + H_j S_kk, and the least-squares slope (at least 0) is S_kk. Its covariances with other
+    indicators' school parts are not measurable and stay 0."""
+    concentration, covariance = concentration.copy(), covariance.copy()
+    unmeasured = [k for k, known in enumerate(measured) if not known]
+    if not unmeasured or len(panel.z) < MIN_UNITS_FOR_COVARIANCE:
+        return concentration, covariance
+    noise = window_error(panel, fit(panel).noise)
+    for k in unmeasured:
+        peers = [
+            g
+            for g, (area, known) in enumerate(zip(areas, measured, strict=True))
+            if known and area == areas[k]
+        ]
+        if not peers:
+            continue
+        concentration[:, k, :] = concentration[:, :, k] = 0.0
+        concentration[:, k, k] = concentration[:, peers, peers].mean(axis=1)
+        have = panel.years_observed[:, k] > 0
+        shares = concentration[have, k, k]
+        if shares.std() <= 0:
+            continue
+        level = panel.window_mean[have, k]
+        spread = (level - level.mean()) ** 2 - noise[have, k, k]
+        slope = np.linalg.lstsq(np.column_stack([np.ones(shares.size), shares]), spread)[0][1]
+        covariance[k, :] = covariance[:, k] = 0.0
+        covariance[k, k] = max(float(slope), 0.0)
+    return concentration, covariance
+
+
 @dataclass(frozen=True)
 class _Arrays:
     panel: Panel
@@ -429,9 +473,17 @@ def fit_posterior(
         # The schools' persistent effects vary a kommune's level by H_j ∘ S: more where few schools hold
         # its pupils. Part of its quality by default, and then of its prior's spread (a one-school kommune
         # can be far from the others, a city hardly); error of its level under "kommune_only".
-        schools = pair_concentration(values, school_values, arrays.units, arrays.indicators) * (
-            school_persistent_covariance(values, school_values, arrays.indicators)
+        published = set(
+            school_values.filter(pl.col("value").is_not_null())["indicator_id"].unique().to_list()
         )
+        concentration, covariance = with_unmeasured_schools(
+            arrays.panel,
+            arrays.areas,
+            [k in published for k in arrays.indicators],
+            pair_concentration(values, school_values, arrays.units, arrays.indicators),
+            school_persistent_covariance(values, school_values, arrays.indicators),
+        )
+        schools = concentration * covariance
         part = "persistent_error" if config.holistic.estimand == "kommune_only" else "persistent_prior"
         arrays = replace(arrays, panel=replace(arrays.panel, **{part: schools}))
     panel = arrays.panel
