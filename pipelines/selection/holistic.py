@@ -473,19 +473,24 @@ def fit_posterior(
         # The schools' persistent effects vary a kommune's level by H_j ∘ S: more where few schools hold
         # its pupils. Part of its quality by default, and then of its prior's spread (a one-school kommune
         # can be far from the others, a city hardly); error of its level under "kommune_only".
-        published = set(
-            school_values.filter(pl.col("value").is_not_null())["indicator_id"].unique().to_list()
-        )
-        concentration, covariance = with_unmeasured_schools(
-            arrays.panel,
-            arrays.areas,
-            [k in published for k in arrays.indicators],
-            pair_concentration(values, school_values, arrays.units, arrays.indicators),
-            school_persistent_covariance(values, school_values, arrays.indicators),
-        )
-        schools = concentration * covariance
-        part = "persistent_error" if config.holistic.estimand == "kommune_only" else "persistent_prior"
-        arrays = replace(arrays, panel=replace(arrays.panel, **{part: schools}))
+        as_error = config.holistic.estimand == "kommune_only"
+        concentration = pair_concentration(values, school_values, arrays.units, arrays.indicators)
+        covariance = school_persistent_covariance(values, school_values, arrays.indicators)
+        if as_error:
+            # Only as error: there a school variance taken too large makes a kommune less sure, where in
+            # the prior it would shrink few-school kommuner less (the README has both measured).
+            published = set(
+                school_values.filter(pl.col("value").is_not_null())["indicator_id"].unique().to_list()
+            )
+            concentration, covariance = with_unmeasured_schools(
+                arrays.panel,
+                arrays.areas,
+                [k in published for k in arrays.indicators],
+                concentration,
+                covariance,
+            )
+        part = "persistent_error" if as_error else "persistent_prior"
+        arrays = replace(arrays, panel=replace(arrays.panel, **{part: concentration * covariance}))
     panel = arrays.panel
     fitted = fit(panel)
     replicates, unique = [], None
