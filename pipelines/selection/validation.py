@@ -92,8 +92,8 @@ def metrics_shown(top_n: int) -> tuple[Metric, ...]:
         ),
         Metric(
             "clear_candidate_rate",
-            f"*{CLEAR_CANDIDATE}* truly among the weakest {top_n} (precision)",
-            f"«{CLEAR_CANDIDATE}» som reelt er blant de {top_n} svakeste",
+            f"*{CLEAR_CANDIDATE}* truly among the weakest {top_n} (precision, pooled over seeds)",
+            f"«{CLEAR_CANDIDATE}» som reelt er blant de {top_n} svakeste (samlet over kjøringene)",
         ),
         Metric(
             "clear_candidate_count",
@@ -226,8 +226,8 @@ def paired_difference(
 
 
 def clear_candidate_precision(validation: ValidationResult | None, config: Config) -> dict[str, float] | None:
-    """Per scenario: how often the holistic method's *klar kandidat* was truly among the weakest (mean
-    over seeds), from a validation measured with this configuration; None without one."""
+    """Per scenario: how often the holistic method's *klar kandidat* was truly among the weakest (pooled
+    over seeds, :func:`summary`), from a validation measured with this configuration; None without one."""
     if validation is None or (
         validation.provenance["configuration"]["configuration_sha256"] != configuration_fingerprint(config)
     ):
