@@ -44,6 +44,7 @@ from pipelines.selection.model import (
     Prior,
     bootstrap_fits,
     fit,
+    fit_noise,
     nearest_psd,
     posterior,
     window_error,
@@ -276,7 +277,8 @@ def with_unmeasured_schools(
     unmeasured = [k for k, known in enumerate(measured) if not known]
     if not unmeasured or len(panel.z) < MIN_UNITS_FOR_COVARIANCE:
         return concentration, covariance
-    noise = window_error(panel, fit(panel).noise)
+    # The noise model alone: the prior fit() would also estimate is not needed here.
+    noise = window_error(panel, fit_noise(panel, full_covariance=True))
     for k in unmeasured:
         peers = [
             g
