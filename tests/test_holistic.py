@@ -39,7 +39,7 @@ from pipelines.selection.model import (
     simulate,
     window_error,
 )
-from pipelines.selection.ranks import rank_statements, ranks_of
+from pipelines.selection.ranks import rank_distribution, rank_statements, ranks_of, shortest_lists
 from pipelines.vocabulary import AREAS, BORDERLINE, CLEAR_CANDIDATE, CLEARLY_NOT
 from tests.test_udir_rule import CONFIG
 
@@ -190,6 +190,30 @@ def test_rank_statements_by_hand():
     assert result.sure_not_candidate.tolist() == [False, False, True]
 
 
+def test_the_list_is_ordered_for_choosing_not_by_expected_rank():
+    # Four draws of four units. Ranks: a 1, 1, 4, 4; b 2, 2, 1, 2; c 3, 4, 2, 1; d 4, 3, 3, 3.
+    draws = np.array([[4.0, 3.0, 2.0, 1.0], [4.0, 3.0, 1.0, 2.0], [1.0, 4.0, 3.0, 2.0], [1.0, 3.0, 4.0, 2.0]])
+    ranks = ranks_of(draws)
+    assert ranks.T.tolist() == [[1, 1, 4, 4], [2, 2, 1, 2], [3, 4, 2, 1], [4, 3, 3, 3]]
+    distribution = rank_distribution(ranks)
+    assert distribution.tolist() == [
+        [0.5, 0.5, 0.5, 1.0],
+        [0.25, 1.0, 1.0, 1.0],
+        [0.25, 0.5, 0.75, 1.0],
+        [0.0, 0.0, 0.75, 1.0],
+    ]
+    # A list of one takes a (P = 0.5); of two, b (1.0) and a or c (0.5: a has the better expected
+    # rank, 2.5 like c, and the lower code); of three, b, c and d (0.75: c's expected rank is better).
+    assert shortest_lists(distribution, np.array([1, 0, 2, 3])).tolist() == [1, 2, 3, 3]
+    result = rank_statements(draws, ["a", "b", "c", "d"], top_n=1)
+    assert result.expected_rank.tolist() == [2.5, 1.75, 2.5, 3.25]
+    # By expected rank b would lead; but a list of one is best made of a, so the list starts with a.
+    assert result.point_rank.tolist() == [1, 2, 3, 4]
+    assert result.p_top_n.tolist() == [0.5, 0.25, 0.25, 0.0]
+    assert result.rank_low.tolist() == [1, 1, 1, 3] and result.rank_high.tolist() == [4, 2, 4, 4]
+    assert result.widened == 0
+
+
 @settings(max_examples=20, deadline=None)
 @given(st.integers(min_value=0, max_value=10_000), st.integers(min_value=1, max_value=8))
 def test_rank_statements_are_coherent(seed, top_n):
@@ -201,12 +225,18 @@ def test_rank_statements_are_coherent(seed, top_n):
     result = rank_statements(draws, [f"{i:02d}" for i in range(units)], top_n)
     assert result.p_top_n.sum() == pytest.approx(top_n)
     assert sorted(result.point_rank.tolist()) == list(range(1, units + 1))
-    # The point rank lies inside its interval; the list follows the expected rank.
+    # The point rank lies inside its interval. The list's first N are the N most likely to be among the
+    # N weakest; within them and after them, the list follows the shortest list that takes a unit.
     assert ((result.rank_low <= result.point_rank) & (result.point_rank <= result.rank_high)).all()
     order = np.argsort(result.point_rank)
-    assert (np.diff(result.expected_rank[order]) >= 0).all()
-    # The joint sets are the list's head and tail, never overlapping, and hold jointly in ≥ 90 % of draws.
+    held = result.p_top_n[order[:top_n]].sum()
+    assert held == pytest.approx(np.sort(result.p_top_n)[::-1][:top_n].sum())
+    assert held >= result.p_top_n[np.argsort(result.expected_rank)[:top_n]].sum() - 1e-9
     ranks = ranks_of(draws)
+    tiebreak = np.argsort(np.argsort(result.expected_rank, kind="stable"), kind="stable")
+    shortest = shortest_lists(rank_distribution(ranks), tiebreak)[order]
+    assert (np.diff(shortest[:top_n]) >= 0).all() and (np.diff(shortest[top_n:]) >= 0).all()
+    # The joint sets are the list's head and tail, never overlapping, and hold jointly in ≥ 90 % of draws.
     head = result.sure_candidate[order]
     tail = result.sure_not_candidate[order]
     assert not (result.sure_candidate & result.sure_not_candidate).any()

@@ -147,8 +147,12 @@ def _holistic(config: Config, gaps: DataGaps | None) -> str:
         f"Den samlede skåren bygger på {'området' if len(areas) == 1 else 'områdene'} "
         f"{listing([AREA_LABELS[a] for a in areas])}{weighing}, målt i spredningen mellom kommunene. "
         f"Med {whole_number(holistic.draws)} simuleringer "
-        f"beregnes sannsynligheten for å være blant de {holistic.top_n} svakeste kommunene, forventet "
-        "rangering (listens rekkefølge) og et 90 % intervall for rangeringen som alltid inneholder den."
+        f"beregnes sannsynligheten for å være blant de {holistic.top_n} svakeste kommunene, rangeringen "
+        "og et 90 % intervall for rangeringen som alltid inneholder den. Listen er laget for å velge ut: "
+        "en liste på k kommuner bør ta de k som mest sannsynlig er blant de k svakeste, og en kommunes "
+        "plass følger den korteste slike listen den kommer med på (ved likhet forventet plass). Slik er "
+        f"de {holistic.top_n} første på listen de som mest sannsynlig er blant de {holistic.top_n} "
+        "svakeste."
     )
 
 

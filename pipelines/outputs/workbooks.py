@@ -274,7 +274,11 @@ def legend_rows(config: Config, gaps: DataGaps) -> list[tuple[str, str]]:
             _probability_column(holistic.top_n),
             f"sannsynligheten for at kommunen er blant de {holistic.top_n} svakeste i landet",
         ),
-        ("Rangering", "forventet plass på listen over alle kommuner (1 er svakest)"),
+        (
+            "Rangering",
+            "plass på listen over alle kommuner (1 er svakest): den korteste listen kommunen kommer med "
+            "på når en liste på k tar de k som mest sannsynlig er blant de k svakeste",
+        ),
         ("Rangering, 90 % intervall", "plassen ligger i dette intervallet med 90 % sannsynlighet"),
         ("Samlet utsagn", "se Metode"),
     ]

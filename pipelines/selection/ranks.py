@@ -1,10 +1,14 @@
 """From posterior draws of a score (higher = weaker) to what the lists say about ranks.
 
-Everything comes from the same draws. Units are listed by their expected rank over the draws (the
-estimate of a rank with the smallest squared error); the point rank is the place in that list; the 90 %
-interval is the 5–95 % range of the unit's rank over the draws, widened to contain the point rank in the
-rare case the two disagree (counted, so it can be reported). Listing by P(among the N weakest) instead
-would put imprecise units with a small probability above precise ones, outside their own intervals.
+Everything comes from the same draws. The list is made for choosing: a list of k kommuner is best
+filled (the most truly among the k weakest, in expectation) by the k most likely to be among the k
+weakest. The list's first N are exactly the N most likely to be among the N weakest; within them and
+after them, a unit's place follows the shortest such list that takes it (Henderson and Newton's
+r-value, 2016, in list places), ties by expected rank. So the order, P(among the N weakest) and the
+interval tell one story. The 90 % interval is the 5–95 % range of the unit's rank over
+the draws, widened to contain the point rank where the two disagree (counted, so it can be reported;
+ordered by the expected rank instead, the list put some units outside their own interval, and by
+P(among the N weakest) alone it put precise units below imprecise ones far outside theirs).
 Two statements about the set: the longest head of the list that is among the N weakest *jointly* with
 at least 90 % probability, and the longest tail of which *none* is among the N weakest with at least
 90 % probability.
@@ -41,6 +45,25 @@ def ranks_of(draws: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def rank_distribution(ranks: np.ndarray) -> np.ndarray:
+    """[J, J]: row j, column k − 1 is P(unit j's rank ≤ k) over the draws."""
+    draws, units = ranks.shape
+    cell = np.arange(units)[None, :] * units + (ranks - 1)
+    counts = np.bincount(cell.ravel(), minlength=units * units).reshape(units, units)
+    return np.cumsum(counts, axis=1) / draws
+
+
+def shortest_lists(distribution: np.ndarray, tiebreak: np.ndarray) -> np.ndarray:
+    """Per unit, the shortest k at which it is among the k units most likely to be among the k weakest
+    (``distribution`` from :func:`rank_distribution`; ``tiebreak``, lower first, orders equal chances)."""
+    units = distribution.shape[0]
+    shortest = np.full(units, units, dtype=np.int64)
+    for length in range(1, units + 1):
+        chosen = np.lexsort((tiebreak, -distribution[:, length - 1]))[:length]
+        shortest[chosen] = np.minimum(shortest[chosen], length)
+    return shortest
+
+
 def _longest_prefix(holds: np.ndarray) -> int:
     """The longest k with holds[:, :k] all True in at least JOINT_CONFIDENCE of the draws."""
     jointly = np.logical_and.accumulate(holds, axis=1).mean(axis=0)
@@ -54,7 +77,15 @@ def rank_statements(draws: np.ndarray, codes: list[str], top_n: int) -> RankStat
     top = ranks <= top_n
     p_top = top.mean(axis=0)
     expected = ranks.mean(axis=0)
-    order = np.lexsort((np.array(codes), expected))
+    names = np.array(codes)
+    by_expected = np.empty(len(codes), dtype=np.int64)
+    by_expected[np.lexsort((names, expected))] = np.arange(len(codes))
+    distribution = rank_distribution(ranks)
+    shortest = shortest_lists(distribution, by_expected)
+    # The list's first N are exactly the N most likely to be among the N weakest: the choice it is for.
+    chosen = np.zeros(len(codes), dtype=bool)
+    chosen[np.lexsort((by_expected, -distribution[:, top_n - 1]))[:top_n]] = True
+    order = np.lexsort((by_expected, shortest, ~chosen))
     point = np.empty(len(codes), dtype=np.int64)
     point[order] = np.arange(1, len(codes) + 1)
     low = np.quantile(ranks, INTERVAL[0], axis=0, method="inverted_cdf").astype(np.int64)

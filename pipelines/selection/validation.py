@@ -261,6 +261,7 @@ class Goal:
     met: bool | None  # None: not measurable (the method gives no such figure)
     # Against each other method: the holistic method's paired difference over seeds and its standard error.
     differences: tuple[tuple[str, tuple[float, float] | None], ...] = ()
+    counts: tuple[int, int] | None = None  # a pooled share's hits and total, shown beside it
 
     def measured(self, labels: dict[str, str], bokmal: bool = False) -> str:
         """``0.049 (holistic) vs 0.073 (raw composite); difference −0.024 ± 0.006``; ``–`` for a figure
@@ -275,6 +276,9 @@ class Goal:
             ("–" if value is None else number(value)) + f" ({labels[method]})"
             for method, value in self.figures
         ]
+        if self.counts is not None:
+            hits, total = self.counts
+            shown[0] += f", {hits} {'av' if bokmal else 'of'} {total}"
         versus = " mot " if bokmal else " vs "
         text = shown[0] + ("" if len(shown) == 1 else versus + ", ".join(shown[1:]))
         paired = [
@@ -316,6 +320,12 @@ def goals(metrics: pl.DataFrame, scenario: str, top_n: int) -> list[Goal]:
         met = None if value is None else low <= value <= high
         found.append(Goal(label, label_nb, span, span.replace(".", ","), (("holistic", value),), met))
     precision = get("holistic", "clear_candidate_rate")
+    tier = metrics.filter(
+        (pl.col("scenario") == scenario)
+        & (pl.col("method") == "holistic")
+        & (pl.col("clear_candidate_count") > 0)
+    )
+    hits = round((tier["clear_candidate_rate"] * tier["clear_candidate_count"]).sum())
     found.append(
         Goal(
             f"*{CLEAR_CANDIDATE}* precision",
@@ -324,6 +334,7 @@ def goals(metrics: pl.DataFrame, scenario: str, top_n: int) -> list[Goal]:
             f"≥ {PRECISION_GOAL:.2f}".replace(".", ","),
             (("holistic", precision),),
             None if precision is None else precision >= PRECISION_GOAL,
+            counts=None if precision is None else (hits, int(tier["clear_candidate_count"].sum())),
         )
     )
     for metric, sign, label, label_nb in (
