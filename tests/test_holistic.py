@@ -212,6 +212,16 @@ def test_the_list_is_ordered_for_choosing_not_by_expected_rank():
     assert result.p_top_n.tolist() == [0.5, 0.25, 0.25, 0.0]
     assert result.rank_low.tolist() == [1, 1, 1, 3] and result.rank_high.tolist() == [4, 2, 4, 4]
     assert result.widened == 0
+    # A point estimate given (the raw composite, draws without a prior) is listed by its value.
+    plain = rank_statements(draws, ["a", "b", "c", "d"], top_n=1, estimate=np.array([0.1, 0.3, 0.2, 0.0]))
+    assert plain.point_rank.tolist() == [3, 1, 2, 4]
+    assert plain.rank_low.tolist() == [1, 1, 1, 3] and plain.rank_high.tolist() == [4, 2, 4, 4]
+
+
+def test_the_raw_composite_is_listed_by_its_value():
+    scores = holistic_scores(kommune_values(3), CONFIG, shrinkage=False).scores.sort("holistic_rank")
+    assert (scores["raw_composite"].diff().drop_nulls() <= 0).all()
+    assert scores["composite"].equals(scores["raw_composite"])
 
 
 @settings(max_examples=20, deadline=None)

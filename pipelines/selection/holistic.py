@@ -592,7 +592,7 @@ def scores_from(fitted_posterior: FittedPosterior | None, config: Config, shrink
         indicator_var = np.diagonal(error, axis1=1, axis2=2)
 
     top_n = min(settings.top_n, len(arrays.units))
-    statements = rank_statements(all_draws, arrays.units, top_n)
+    statements = rank_statements(all_draws, arrays.units, top_n, estimate=None if shrinkage else raw)
     has = panel.years_observed > 0
     tier = np.where(
         statements.p_top_n >= settings.candidate_probability,

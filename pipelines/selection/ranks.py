@@ -64,6 +64,18 @@ def shortest_lists(distribution: np.ndarray, tiebreak: np.ndarray) -> np.ndarray
     return shortest
 
 
+def _order_for_choosing(ranks: np.ndarray, expected: np.ndarray, names: np.ndarray, top_n: int) -> np.ndarray:
+    """The list's order: first the N most likely to be among the N weakest, then the rest; within each,
+    by the shortest list that takes a unit, ties by expected rank and code."""
+    by_expected = np.empty(names.size, dtype=np.int64)
+    by_expected[np.lexsort((names, expected))] = np.arange(names.size)
+    distribution = rank_distribution(ranks)
+    shortest = shortest_lists(distribution, by_expected)
+    chosen = np.zeros(names.size, dtype=bool)
+    chosen[np.lexsort((by_expected, -distribution[:, top_n - 1]))[:top_n]] = True
+    return np.lexsort((by_expected, shortest, ~chosen))
+
+
 def _longest_prefix(holds: np.ndarray) -> int:
     """The longest k with holds[:, :k] all True in at least JOINT_CONFIDENCE of the draws."""
     jointly = np.logical_and.accumulate(holds, axis=1).mean(axis=0)
@@ -71,21 +83,22 @@ def _longest_prefix(holds: np.ndarray) -> int:
     return int(reached[-1]) + 1 if reached.size else 0
 
 
-def rank_statements(draws: np.ndarray, codes: list[str], top_n: int) -> RankStatements:
-    """Rank statements from draws [D, J] of the units' scores; ``codes`` break exact ties."""
+def rank_statements(
+    draws: np.ndarray, codes: list[str], top_n: int, estimate: np.ndarray | None = None
+) -> RankStatements:
+    """Rank statements from draws [D, J] of the units' scores; ``codes`` break exact ties. With
+    ``estimate`` (higher = weaker) the list follows it instead: draws without a prior (the raw composite)
+    give no posterior probabilities to choose by, and a plain composite is listed by its value."""
     ranks = ranks_of(draws)
     top = ranks <= top_n
     p_top = top.mean(axis=0)
     expected = ranks.mean(axis=0)
     names = np.array(codes)
-    by_expected = np.empty(len(codes), dtype=np.int64)
-    by_expected[np.lexsort((names, expected))] = np.arange(len(codes))
-    distribution = rank_distribution(ranks)
-    shortest = shortest_lists(distribution, by_expected)
-    # The list's first N are exactly the N most likely to be among the N weakest: the choice it is for.
-    chosen = np.zeros(len(codes), dtype=bool)
-    chosen[np.lexsort((by_expected, -distribution[:, top_n - 1]))[:top_n]] = True
-    order = np.lexsort((by_expected, shortest, ~chosen))
+    order = (
+        _order_for_choosing(ranks, expected, names, top_n)
+        if estimate is None
+        else np.lexsort((names, -estimate))
+    )
     point = np.empty(len(codes), dtype=np.int64)
     point[order] = np.arange(1, len(codes) + 1)
     low = np.quantile(ranks, INTERVAL[0], axis=0, method="inverted_cdf").astype(np.int64)
