@@ -11,6 +11,8 @@ import unicodedata
 
 import polars as pl
 
+from pipelines.selection.ranks import JOINT_CONFIDENCE
+
 SOURCES = ("nasjonale_prover", "elevundersokelsen", "grunnskolepoeng", "gjennomforing")
 SOURCE_LABELS = {
     "nasjonale_prover": "nasjonale prøver",
@@ -37,12 +39,14 @@ NOT_ASSESSED = "ingen vurdering"
 
 def joint_statement(top_n: int) -> pl.Expr:
     """The statement about the set, from the booleans ``sure_candidate`` / ``sure_not_candidate``: the
-    kommuner that are among the N weakest jointly with 90 % probability, and those of which none is."""
+    kommuner that are jointly among the N weakest, and those of which none is, with the confidence the
+    statements are made to hold with (``pipelines/selection/ranks.py``)."""
+    confidence = f"samlet {round(JOINT_CONFIDENCE * 100)} %"
     return (
         pl.when(pl.col("sure_candidate"))
-        .then(pl.lit(f"blant de {top_n} svakeste (samlet 90 %)"))
+        .then(pl.lit(f"blant de {top_n} svakeste ({confidence})"))
         .when(pl.col("sure_not_candidate"))
-        .then(pl.lit(f"ikke blant de {top_n} svakeste (samlet 90 %)"))
+        .then(pl.lit(f"ikke blant de {top_n} svakeste ({confidence})"))
         .otherwise(None)
     )
 

@@ -39,7 +39,13 @@ from pipelines.selection.model import (
     simulate,
     window_error,
 )
-from pipelines.selection.ranks import rank_distribution, rank_statements, ranks_of, shortest_lists
+from pipelines.selection.ranks import (
+    JOINT_PROBABILITY,
+    rank_distribution,
+    rank_statements,
+    ranks_of,
+    shortest_lists,
+)
 from pipelines.vocabulary import AREAS, BORDERLINE, CLEAR_CANDIDATE, CLEARLY_NOT
 from tests.test_udir_rule import CONFIG
 
@@ -246,16 +252,16 @@ def test_rank_statements_are_coherent(seed, top_n):
     tiebreak = np.argsort(np.argsort(result.expected_rank, kind="stable"), kind="stable")
     shortest = shortest_lists(rank_distribution(ranks), tiebreak)[order]
     assert (np.diff(shortest[:top_n]) >= 0).all() and (np.diff(shortest[top_n:]) >= 0).all()
-    # The joint sets are the list's head and tail, never overlapping, and hold jointly in ≥ 90 % of draws.
+    # The joint sets are the list's head and tail, never overlapping, and hold jointly in ≥ JOINT_PROBABILITY of the draws.
     head = result.sure_candidate[order]
     tail = result.sure_not_candidate[order]
     assert not (result.sure_candidate & result.sure_not_candidate).any()
     assert (head == (np.arange(units) < head.sum())).all()
     assert (tail == (np.arange(units) >= units - tail.sum())).all()
     if head.any():
-        assert (ranks[:, result.sure_candidate] <= top_n).all(axis=1).mean() >= 0.9
+        assert (ranks[:, result.sure_candidate] <= top_n).all(axis=1).mean() >= JOINT_PROBABILITY
     if tail.any():
-        assert (ranks[:, result.sure_not_candidate] > top_n).all(axis=1).mean() >= 0.9
+        assert (ranks[:, result.sure_not_candidate] > top_n).all(axis=1).mean() >= JOINT_PROBABILITY
 
 
 def test_the_joint_set_is_calibrated_and_marginal_statements_hold_when_the_model_holds():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pipelines.config import Config
 from pipelines.indicators.coverage import DataGaps, gap_notes, rule_note
+from pipelines.selection.ranks import JOINT_CONFIDENCE, JOINT_PROBABILITY
 from pipelines.selection.sensitivity import limit_variants, variants
 from pipelines.vocabulary import (
     AREA_LABELS,
@@ -158,11 +159,13 @@ def _holistic(config: Config, gaps: DataGaps | None) -> str:
 
 def _joint(config: Config) -> str:
     top_n = config.holistic.top_n
+    confidence, probability = percent(JOINT_CONFIDENCE), percent(JOINT_PROBABILITY)
     return (
-        f"«Blant de {top_n} svakeste (samlet 90 %)»: kommunene øverst på listen som med minst 90 % "
-        f"sannsynlighet alle sammen er blant de {top_n} svakeste. «Ikke blant de {top_n} svakeste "
-        f"(samlet 90 %)»: kommunene nederst på listen der det med minst 90 % sannsynlighet ikke er én "
-        f"eneste blant de {top_n} svakeste."
+        f"«Blant de {top_n} svakeste (samlet {confidence})»: kommunene øverst på listen som alle sammen er "
+        f"blant de {top_n} svakeste. «Ikke blant de {top_n} svakeste (samlet {confidence})»: kommunene "
+        f"nederst på listen der ikke én eneste er blant de {top_n} svakeste. Utsagnene skal holde minst "
+        f"{confidence} av gangene. Modellen er litt for sikker ytterst på listen, så de lages der den gir "
+        f"minst {probability} sannsynlighet; grensen er valgt i valideringen på simulerte data."
     )
 
 

@@ -5,7 +5,8 @@ weakest N (N = ``holistic.top_n``) are what every method tries to find. The meth
 
 - ``holistic``: the run's ``rank_uncertainty`` table (point rank, ``p_top_n``, 90 % rank interval, tier
   and, when the model gives them, the joint set statements ``sure_candidate`` / ``sure_not_candidate``);
-- ``raw``: the composite without shrinkage, listed by its value (a point ranking: its probabilities are 0 or 1);
+- ``raw``: the composite without shrinkage, listed by its value (a point ranking: its probabilities are
+  0 or 1);
 - ``udir``: Udir's rule, ranked by the share of risk points (0 or 1 as well);
 - ``oracle``: a reference with hyperparameters from the truth (not a ceiling), :func:`oracle_predictions`.
 
