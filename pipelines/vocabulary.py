@@ -11,8 +11,6 @@ import unicodedata
 
 import polars as pl
 
-from pipelines.selection.ranks import JOINT_CONFIDENCE
-
 SOURCES = ("nasjonale_prover", "elevundersokelsen", "grunnskolepoeng", "gjennomforing")
 SOURCE_LABELS = {
     "nasjonale_prover": "nasjonale prøver",
@@ -35,12 +33,15 @@ BORDERLINE = "grensetilfelle"
 CLEARLY_NOT = "klart ikke"
 TIERS = (CLEAR_CANDIDATE, BORDERLINE, CLEARLY_NOT)
 NOT_ASSESSED = "ingen vurdering"
+# How often the statements about the set (the head jointly among the N weakest, the tail of which none
+# is) are made to hold; ``pipelines/selection/ranks.py`` makes them so.
+JOINT_CONFIDENCE = 0.90
 
 
 def joint_statement(top_n: int) -> pl.Expr:
     """The statement about the set, from the booleans ``sure_candidate`` / ``sure_not_candidate``: the
     kommuner that are jointly among the N weakest, and those of which none is, with the confidence the
-    statements are made to hold with (``pipelines/selection/ranks.py``)."""
+    statements are made to hold with."""
     confidence = f"samlet {round(JOINT_CONFIDENCE * 100)} %"
     return (
         pl.when(pl.col("sure_candidate"))

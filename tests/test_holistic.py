@@ -252,7 +252,8 @@ def test_rank_statements_are_coherent(seed, top_n):
     tiebreak = np.argsort(np.argsort(result.expected_rank, kind="stable"), kind="stable")
     shortest = shortest_lists(rank_distribution(ranks), tiebreak)[order]
     assert (np.diff(shortest[:top_n]) >= 0).all() and (np.diff(shortest[top_n:]) >= 0).all()
-    # The joint sets are the list's head and tail, never overlapping, and hold jointly in ≥ JOINT_PROBABILITY of the draws.
+    # The joint sets are the list's head and tail, never overlapping, and hold jointly in at least
+    # JOINT_PROBABILITY of the draws.
     head = result.sure_candidate[order]
     tail = result.sure_not_candidate[order]
     assert not (result.sure_candidate & result.sure_not_candidate).any()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pipelines.config import Config
 from pipelines.indicators.coverage import DataGaps, gap_notes, rule_note
-from pipelines.selection.ranks import JOINT_CONFIDENCE, JOINT_PROBABILITY
+from pipelines.selection.ranks import JOINT_PROBABILITY
 from pipelines.selection.sensitivity import limit_variants, variants
 from pipelines.vocabulary import (
     AREA_LABELS,
@@ -15,6 +15,7 @@ from pipelines.vocabulary import (
     BORDERLINE,
     CLEAR_CANDIDATE,
     CLEARLY_NOT,
+    JOINT_CONFIDENCE,
     NOT_ASSESSED,
     SOURCE_LABELS,
     SOURCES,
