@@ -4,8 +4,9 @@ Everything comes from the same draws. The list is made for choosing: a list of k
 filled (the most truly among the k weakest, in expectation) by the k most likely to be among the k
 weakest. The list's first N are exactly the N most likely to be among the N weakest; within them and
 after them, a unit's place follows the shortest such list that takes it (Henderson and Newton's
-r-value, 2016, in list places), ties by expected rank. So the order, P(among the N weakest) and the
-interval tell one story. The 90 % interval is the 5–95 % range of the unit's rank over
+r-value, 2016, in list places), ties by expected rank. So the first N are the choice P(among the N
+weakest) makes (inside them the order follows the shortest list, not that probability), and each
+point rank lies in its interval. The 90 % interval is the 5–95 % range of the unit's rank over
 the draws, widened to contain the point rank where the two disagree (counted, so it can be reported;
 ordered by the expected rank instead, the list put some units outside their own interval, and by
 P(among the N weakest) alone it put precise units below imprecise ones far outside theirs).
