@@ -34,6 +34,8 @@ from pipelines.selection.validation import (
     PROVENANCE_FILE,
     RELIABILITY_FILE,
     RELIABILITY_SCHEMA,
+    THRESHOLD_SCHEMA,
+    THRESHOLDS_FILE,
     ValidationResult,
     configuration_fingerprint,
     readme_block,
@@ -85,8 +87,9 @@ def policy_config(config: Config, scenario: Scenario) -> Config:
 
 def evaluate_seed(
     scenario: Scenario, seed: int, config: Config, config_file: Path
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One scenario × seed: per-method metrics and reliability, keyed by scenario and seed. The holistic
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """One scenario × seed: per-method metrics, reliability and precision at the thresholds, keyed by
+    scenario and seed. The holistic
     method's table is the run's own, recomputed only when the scenario's policy weights differ."""
     method_config = policy_config(config, scenario)
     with tempfile.TemporaryDirectory() as folder:
@@ -112,6 +115,7 @@ def evaluate_seed(
     return (
         evaluation.metrics.select(*keys, pl.all()),
         evaluation.reliability.select(*keys, pl.all()),
+        evaluation.thresholds.select(*keys, pl.all()),
     )
 
 
@@ -128,13 +132,16 @@ def run_validation(
 ) -> ValidationResult:
     config = load_config(config_file)
     config = config.with_year(year) if year else config
-    metrics, reliability = [], []
+    metrics, reliability, thresholds = [], [], []
     for scenario in scenarios:
         for seed in seeds:
             print(f"evaluate: scenario {scenario.name}, seed {seed}", file=sys.stderr, flush=True)
-            seed_metrics, seed_reliability = evaluate_seed(scenario, seed, config, config_file)
+            seed_metrics, seed_reliability, seed_thresholds = evaluate_seed(
+                scenario, seed, config, config_file
+            )
             metrics.append(seed_metrics)
             reliability.append(seed_reliability)
+            thresholds.append(seed_thresholds)
     inputs = pl.DataFrame(
         [
             {"source_file": _relative(s.path), "sha256": hashlib.sha256(s.path.read_bytes()).hexdigest()}
@@ -150,6 +157,7 @@ def run_validation(
                 "configuration_sha256": configuration_fingerprint(config),
                 "school_year": config.selection.school_year,
                 "top_n": config.holistic.top_n,
+                "candidate_probability": config.holistic.candidate_probability,
                 "scenarios": [s.name for s in scenarios],
                 "seeds": seeds,
             },
@@ -158,6 +166,7 @@ def run_validation(
     return ValidationResult(
         pl.concat(metrics).cast(PER_SEED_SCHEMA),  # type: ignore[arg-type]
         pl.concat(reliability).cast(RELIABILITY_SCHEMA),  # type: ignore[arg-type]
+        pl.concat(thresholds).cast(THRESHOLD_SCHEMA),  # type: ignore[arg-type]
         provenance,
     )
 
@@ -168,6 +177,7 @@ def write_validation(result: ValidationResult, out: Path) -> list[Path]:
     files = {
         out / METRICS_FILE: result.metrics.write_csv(),
         out / RELIABILITY_FILE: result.reliability.write_csv(),
+        out / THRESHOLDS_FILE: result.thresholds.write_csv(),
         out / PROVENANCE_FILE: json.dumps(result.provenance, indent=2, sort_keys=True, ensure_ascii=False)
         + "\n",
         out / MARKDOWN_FILE: report_markdown(result),

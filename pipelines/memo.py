@@ -41,7 +41,7 @@ import polars as pl
 
 from pipelines import settings
 from pipelines.resources import UtvalgSettings
-from pipelines.selection.validation import METRICS_FILE, PROVENANCE_FILE, RELIABILITY_FILE
+from pipelines.selection.validation import METRICS_FILE, PROVENANCE_FILE, RELIABILITY_FILE, THRESHOLDS_FILE
 from pipelines.storage.warehouse import Warehouse
 
 VERSIONS_TABLE = "asset_versions"
@@ -96,7 +96,8 @@ def code_fingerprint() -> str:
 def _environment(utvalg: UtvalgSettings) -> str:
     config = Path(utvalg.config_file)
     validation = [
-        settings.VALIDATION_DIR / name for name in (METRICS_FILE, RELIABILITY_FILE, PROVENANCE_FILE)
+        settings.VALIDATION_DIR / name
+        for name in (METRICS_FILE, RELIABILITY_FILE, THRESHOLDS_FILE, PROVENANCE_FILE)
     ]
     seen = {
         "code": code_fingerprint(),

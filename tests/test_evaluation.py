@@ -26,6 +26,7 @@ from pipelines.selection.evaluate import (
     oracle_fit,
     oracle_posterior,
     oracle_predictions,
+    precision_at_thresholds,
     predictions,
     rank_coverage,
     recall,
@@ -170,6 +171,12 @@ def test_reliability_bins_by_hand():
     assert reliability(certain)["bin"].to_list() == [9]
 
 
+def test_precision_at_thresholds_by_hand_with_the_threshold_itself_included():
+    # P: 0001 0.5 (truly weak), 0002 0.9 (truly weak), 0003 0.8, 0004 0.1, 0005 0.0, 0006 none.
+    table = precision_at_thresholds(_scored(), (0.5, 0.8, 0.9, 0.95))
+    assert table.rows() == [(0.5, 3, 2), (0.8, 2, 1), (0.9, 1, 1), (0.95, 0, 0)]
+
+
 def test_set_statements_hold_or_fail():
     sure = [False, True, False, False, False]
     sure_not = [False, False, False, True, True]
@@ -289,12 +296,21 @@ def _result(
         {"scenario": ["standard"], "seed": [1], "method": ["holistic"], "bin": [9]}
         | {"predicted": [0.95], "observed": [0.9], "kommuner": [10]}
     )
+    thresholds = pl.DataFrame(
+        {"scenario": ["standard"] * 4, "seed": [1, 2, 1, 2], "method": ["holistic"] * 4}
+        | {"threshold": [0.95, 0.95, 0.99, 0.99], "kommuner": [10, 10, 4, 0], "truly_weak": [9, 10, 4, 0]}
+    )
     provenance = {
         "code_version": "abc",
-        "configuration": {"configuration_sha256": "f" * 64, "school_year": "2025-26", "top_n": 30},
+        "configuration": {
+            "configuration_sha256": "f" * 64,
+            "school_year": "2025-26",
+            "top_n": 30,
+            "candidate_probability": 0.95,
+        },
         "inputs": [],
     }
-    return ValidationResult(metrics, reliability_rows, provenance)
+    return ValidationResult(metrics, reliability_rows, thresholds, provenance)
 
 
 def test_goals_are_judged_on_the_means_including_the_boundaries():
@@ -354,6 +370,9 @@ def test_report_shows_mean_and_range_and_calls_few_seeds_preliminary():
     assert "| 0.700 |" in text  # the oracle's recall has no range: the same in both seeds
     assert "**Preliminary**: 2 seed(s)" in text
     assert "| 90–100 % | 0.950 / 0.900 (10) | – |" in text
+    # Precision at each threshold, pooled over seeds; the configured klar kandidat threshold in bold.
+    assert "| **0.95** | 0.950 (19 of 20) | – (0) |" in text
+    assert "| 0.99 | 1.000 (4 of 4) | – (0) |" in text
 
 
 def test_readme_block_is_replaced_between_its_markers_only():

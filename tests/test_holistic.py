@@ -218,6 +218,12 @@ def test_the_list_is_ordered_for_choosing_not_by_expected_rank():
     assert result.p_top_n.tolist() == [0.5, 0.25, 0.25, 0.0]
     assert result.rank_low.tolist() == [1, 1, 1, 3] and result.rank_high.tolist() == [4, 2, 4, 4]
     assert result.widened == 0
+    # For a list of two, b (P 1.0) and a (0.5, ahead of c on expected rank) are the most likely to be
+    # among the two weakest; the first two follow that probability, though a list of one would take a.
+    pair = rank_statements(draws, ["a", "b", "c", "d"], top_n=2)
+    assert pair.p_top_n.tolist() == [0.5, 1.0, 0.5, 0.0]
+    assert pair.point_rank.tolist() == [2, 1, 3, 4]
+    assert pair.widened == 0
     # A point estimate given (the raw composite, draws without a prior) is listed by its value.
     plain = rank_statements(draws, ["a", "b", "c", "d"], top_n=1, estimate=np.array([0.1, 0.3, 0.2, 0.0]))
     assert plain.point_rank.tolist() == [3, 1, 2, 4]
@@ -242,7 +248,8 @@ def test_rank_statements_are_coherent(seed, top_n):
     assert result.p_top_n.sum() == pytest.approx(top_n)
     assert sorted(result.point_rank.tolist()) == list(range(1, units + 1))
     # The point rank lies inside its interval. The list's first N are the N most likely to be among the
-    # N weakest; within them and after them, the list follows the shortest list that takes a unit.
+    # N weakest, in the order of that probability; after them, the list follows the shortest list that
+    # takes a unit.
     assert ((result.rank_low <= result.point_rank) & (result.point_rank <= result.rank_high)).all()
     order = np.argsort(result.point_rank)
     held = result.p_top_n[order[:top_n]].sum()
@@ -251,7 +258,7 @@ def test_rank_statements_are_coherent(seed, top_n):
     ranks = ranks_of(draws)
     tiebreak = np.argsort(np.argsort(result.expected_rank, kind="stable"), kind="stable")
     shortest = shortest_lists(rank_distribution(ranks), tiebreak)[order]
-    assert (np.diff(shortest[:top_n]) >= 0).all() and (np.diff(shortest[top_n:]) >= 0).all()
+    assert (np.diff(result.p_top_n[order[:top_n]]) <= 0).all() and (np.diff(shortest[top_n:]) >= 0).all()
     # The joint sets are the list's head and tail, never overlapping, and hold jointly in at least
     # JOINT_PROBABILITY of the draws.
     head = result.sure_candidate[order]

@@ -151,10 +151,10 @@ def _holistic(config: Config, gaps: DataGaps | None) -> str:
         f"Med {whole_number(holistic.draws)} simuleringer "
         f"beregnes sannsynligheten for å være blant de {holistic.top_n} svakeste kommunene, rangeringen "
         "og et 90 % intervall for rangeringen som alltid inneholder den. Listen er laget for å velge ut: "
-        "en liste på k kommuner bør ta de k som mest sannsynlig er blant de k svakeste, og en kommunes "
-        "plass følger den korteste slike listen den kommer med på (ved likhet forventet plass). Slik er "
-        f"de {holistic.top_n} første på listen de som mest sannsynlig er blant de {holistic.top_n} "
-        "svakeste."
+        "en liste på k kommuner bør ta de k som mest sannsynlig er blant de k svakeste. De "
+        f"{holistic.top_n} første på listen er derfor de som mest sannsynlig er blant de {holistic.top_n} "
+        "svakeste, ordnet etter den sannsynligheten. Etter dem følger en kommunes plass den korteste "
+        "slike listen den kommer med på (ved likhet forventet plass)."
     )
 
 

@@ -276,8 +276,9 @@ def legend_rows(config: Config, gaps: DataGaps) -> list[tuple[str, str]]:
         ),
         (
             "Rangering",
-            "plass på listen over alle kommuner (1 er svakest): den korteste listen kommunen kommer med "
-            "på når en liste på k tar de k som mest sannsynlig er blant de k svakeste",
+            f"plass på listen over alle kommuner (1 er svakest): de {holistic.top_n} første etter "
+            f"sannsynligheten for å være blant de {holistic.top_n} svakeste, deretter den korteste listen "
+            "kommunen kommer med på når en liste på k tar de k som mest sannsynlig er blant de k svakeste",
         ),
         ("Rangering, 90 % intervall", "plassen ligger i dette intervallet med 90 % sannsynlighet"),
         ("Samlet utsagn", "se Metode"),

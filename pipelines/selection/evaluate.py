@@ -30,7 +30,11 @@ from pipelines.selection.holistic import holistic_scores
 from pipelines.vocabulary import BORDERLINE, CLEAR_CANDIDATE, CLEARLY_NOT, TIERS
 
 METHODS = ("holistic", "raw", "udir", "oracle")
+PROBABILISTIC_METHODS = ("holistic", "oracle")  # the others give 1 for their N weakest and 0 otherwise
 RELIABILITY_BINS = 10
+# Where the validation measures how often P(among the N weakest) ≥ t was right: the evidence the
+# *klar kandidat* threshold (``candidate_probability``) is chosen on.
+PRECISION_THRESHOLDS = (0.90, 0.95, 0.96, 0.97, 0.98, 0.99)
 
 # One row per kommune a method scores; the columns a method does not give are null.
 PREDICTION_SCHEMA = {
@@ -51,6 +55,7 @@ TIER_METRICS = dict(zip(TIERS, ("clear_candidate", "borderline", "clearly_not"),
 class Evaluation:
     metrics: pl.DataFrame  # one row per method: see :func:`method_metrics`
     reliability: pl.DataFrame  # method, bin, predicted, observed, kommuner
+    thresholds: pl.DataFrame  # method, threshold, kommuner, truly_weak (the probabilistic methods)
 
 
 def cohort_sizes(municipal_values: pl.DataFrame) -> pl.DataFrame:
@@ -121,6 +126,24 @@ def reliability(scored: pl.DataFrame, bins: int = RELIABILITY_BINS) -> pl.DataFr
             pl.len().cast(pl.Int64).alias("kommuner"),
         )
         .sort("bin")
+    )
+
+
+def precision_at_thresholds(
+    scored: pl.DataFrame, thresholds: tuple[float, ...] = PRECISION_THRESHOLDS
+) -> pl.DataFrame:
+    """Per threshold t: the kommuner with P(among the N weakest) ≥ t (as the tiers compare) and how many
+    of them truly are among the N weakest."""
+    return pl.DataFrame(
+        [
+            {
+                "threshold": threshold,
+                "kommuner": scored.filter(pl.col("p") >= threshold).height,
+                "truly_weak": scored.filter((pl.col("p") >= threshold) & pl.col("truly_weak")).height,
+            }
+            for threshold in thresholds
+        ],
+        schema={"threshold": pl.Float64(), "kommuner": pl.Int64(), "truly_weak": pl.Int64()},
     )
 
 
@@ -365,9 +388,11 @@ def evaluate(
         "oracle": oracle_predictions(raw, truth, config, top_n),
     }
     small = small_kommuner(municipal_values)
-    rows, tables = [], []
+    rows, tables, sweeps = [], [], []
     for method, prediction in methods.items():
         scored = scored_against_truth(prediction, truth)
         rows.append({"method": method, **method_metrics(scored, small, top_n)})
         tables.append(reliability(scored).select(pl.lit(method).alias("method"), pl.all()))
-    return Evaluation(pl.DataFrame(rows, schema=METRIC_SCHEMA), pl.concat(tables))
+        if method in PROBABILISTIC_METHODS:
+            sweeps.append(precision_at_thresholds(scored).select(pl.lit(method).alias("method"), pl.all()))
+    return Evaluation(pl.DataFrame(rows, schema=METRIC_SCHEMA), pl.concat(tables), pl.concat(sweeps))

@@ -2,17 +2,16 @@
 
 Everything comes from the same draws. The list is made for choosing: a list of k kommuner is best
 filled (the most truly among the k weakest, in expectation) by the k most likely to be among the k
-weakest. The list's first N are exactly the N most likely to be among the N weakest; within them and
-after them, a unit's place follows the shortest such list that takes it (Henderson and Newton's
-r-value, 2016, in list places), ties by expected rank. So the first N are the choice P(among the N
-weakest) makes (inside them the order follows the shortest list, not that probability), and each
-point rank lies in its interval. The 90 % interval is the 5–95 % range of the unit's rank over
-the draws, widened to contain the point rank where the two disagree (counted, so it can be reported;
-ordered by the expected rank instead, the list put some units outside their own interval, and by
-P(among the N weakest) alone it put precise units below imprecise ones far outside theirs).
-Two statements about the set, made to hold nine times in ten: the longest head of the list that is
-among the N weakest *jointly*, and the longest tail of which *none* is among the N weakest, each with
-at least JOINT_PROBABILITY in the draws.
+weakest. The list's first N are exactly the N most likely to be among the N weakest, in the order of
+that probability, so a governor reading down the list meets the candidates from the surest on. After
+them a unit's place follows the shortest such list that takes it (Henderson and Newton's r-value, 2016,
+in list places); ties go by expected rank. The 90 % interval is the 5–95 % range of the unit's rank
+over the draws, widened to contain the point rank where the two disagree (counted, so it can be
+reported; ordered by the expected rank instead, the list put some units outside their own interval,
+and by P(among the N weakest) all the way down it put precise units below imprecise ones far outside
+theirs). Two statements about the set, made to hold nine times in ten: the longest head of the list
+that is among the N weakest *jointly*, and the longest tail of which *none* is among the N weakest,
+each with at least JOINT_PROBABILITY in the draws.
 """
 
 from __future__ import annotations
@@ -70,15 +69,16 @@ def shortest_lists(distribution: np.ndarray, tiebreak: np.ndarray) -> np.ndarray
 
 
 def _order_for_choosing(ranks: np.ndarray, expected: np.ndarray, names: np.ndarray, top_n: int) -> np.ndarray:
-    """The list's order: first the N most likely to be among the N weakest, then the rest; within each,
-    by the shortest list that takes a unit, ties by expected rank and code."""
+    """The list's order: first the N most likely to be among the N weakest, by that probability; then
+    the rest by the shortest list that takes a unit. Ties by the shortest list, expected rank and code."""
     by_expected = np.empty(names.size, dtype=np.int64)
     by_expected[np.lexsort((names, expected))] = np.arange(names.size)
     distribution = rank_distribution(ranks)
     shortest = shortest_lists(distribution, by_expected)
+    p_top = distribution[:, top_n - 1]
     chosen = np.zeros(names.size, dtype=bool)
-    chosen[np.lexsort((by_expected, -distribution[:, top_n - 1]))[:top_n]] = True
-    return np.lexsort((by_expected, shortest, ~chosen))
+    chosen[np.lexsort((by_expected, -p_top))[:top_n]] = True
+    return np.lexsort((by_expected, shortest, -np.where(chosen, p_top, 0.0), ~chosen))
 
 
 def _longest_prefix(holds: np.ndarray) -> int:
