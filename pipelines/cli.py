@@ -522,7 +522,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="score the methods against known truth on synthetic scenarios × seeds",
         description="For each scenario and seed: generate a sample, run the selection, score the holistic "
         "method, the raw composite, Udir's rule and an oracle against the sample's truth. Writes "
-        "validation.csv (per seed), validation_reliability.csv, their provenance and validation.md to "
+        "validation.csv (per seed), validation_reliability.csv, validation_thresholds.csv, their "
+        "provenance and validation.md to "
         "--out; into the project's docs/ (the default) it also rewrites the README's validation block.",
     )
     evaluation.add_argument(

@@ -3,9 +3,10 @@
 For each scenario and seed: a synthetic sample generated into a temporary folder, the asset graph
 materialised up to the selection tables (as `utvalg run` computes them), every method scored
 (:func:`pipelines.selection.evaluate.evaluate`). The result is written as the one source of truth,
-``validation.csv`` (per seed) with ``validation_reliability.csv`` and a provenance sidecar, and rendered
-to ``validation.md``; written to the project's ``docs/`` (``settings.VALIDATION_DIR``), the README's
-block is rewritten too.
+``validation.csv`` (per seed) with ``validation_reliability.csv``, ``validation_thresholds.csv`` (how
+often each probability threshold was right) and a provenance sidecar, and rendered to
+``validation.md``; written to the project's ``docs/`` (``settings.VALIDATION_DIR``), the README's block
+is rewritten too.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ SAMPLE_DIR = DATA_DIR / "sample"
 REPORTS_DIR = PROJECT_ROOT / "reports"
 # The committed result of the last full `utvalg evaluate` run (validation.csv and what is rendered from it).
 VALIDATION_DIR = PROJECT_ROOT / "docs"
+# The run the *klar kandidat* threshold was chosen on: other seeds than the validation in VALIDATION_DIR.
+TUNING_DIR = VALIDATION_DIR / "validation_tuning"
 
 
 def raw_dir() -> Path:

@@ -41,6 +41,7 @@ from pipelines.selection.validation import (
     PER_SEED_SCHEMA,
     README_END,
     README_START,
+    THRESHOLD_SCHEMA,
     ValidationResult,
     clear_candidate_precision,
     configuration_fingerprint,
@@ -50,9 +51,10 @@ from pipelines.selection.validation import (
     readme_block,
     report_markdown,
     summary,
+    threshold_for_goal,
     with_readme_block,
 )
-from pipelines.settings import PROJECT_ROOT, VALIDATION_DIR
+from pipelines.settings import PROJECT_ROOT, TUNING_DIR, VALIDATION_DIR
 from pipelines.vocabulary import BORDERLINE, CLEAR_CANDIDATE, CLEARLY_NOT
 
 TOP_N = 2
@@ -372,7 +374,37 @@ def test_report_shows_mean_and_range_and_calls_few_seeds_preliminary():
     assert "| 90–100 % | 0.950 / 0.900 (10) | – |" in text
     # Precision at each threshold, pooled over seeds; the configured klar kandidat threshold in bold.
     assert "| **0.95** | 0.950 (19 of 20) | – (0) |" in text
+    assert "at least 0.92. On these seeds: 0.95; the configuration measured uses 0.95." in text
     assert "| 0.99 | 1.000 (4 of 4) | – (0) |" in text
+
+
+def _sweep(rows: list[tuple[str, float, int, int]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(scenario, 1, "holistic", t, total, hits) for scenario, t, total, hits in rows],
+        schema=THRESHOLD_SCHEMA,
+        orient="row",
+    )
+
+
+def test_the_threshold_rule_takes_the_smallest_that_clears_the_goal_in_every_scenario():
+    # At 0.95 scenario a is right 9 of 10 (0.90: the goal, not the goal plus the margin); at 0.97, 8 of 8;
+    # b has none at 0.97, so none wrong.
+    rows = [("a", 0.95, 10, 9), ("a", 0.97, 8, 8), ("b", 0.95, 5, 5), ("b", 0.97, 0, 0)]
+    assert threshold_for_goal(_sweep(rows)) == 0.97
+    assert threshold_for_goal(_sweep([*rows[:1], ("a", 0.97, 8, 7), *rows[2:]])) is None
+    # Another method's figures do not count.
+    assert threshold_for_goal(_sweep(rows), method="oracle") is None
+
+
+def test_the_klar_kandidat_threshold_was_chosen_by_its_rule_on_other_seeds_than_the_validation(
+    national_config,
+):
+    tuning, validation = load_validation(TUNING_DIR), load_validation(VALIDATION_DIR)
+    assert tuning is not None and validation is not None
+    assert not set(tuning.seeds) & set(validation.seeds)
+    assert tuning.scenarios == validation.scenarios
+    assert threshold_for_goal(tuning.thresholds) == national_config.holistic.candidate_probability
+    assert (TUNING_DIR / "validation.md").read_text(encoding="utf-8") == report_markdown(tuning)
 
 
 def test_readme_block_is_replaced_between_its_markers_only():
