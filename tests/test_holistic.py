@@ -670,3 +670,18 @@ def test_without_school_variance_none_is_found_and_a_measured_or_lone_indicator_
                             (["laeringsmiljo", "gjennomforing"], [True, False])):  # fmt: skip
         found_h, found_s = with_unmeasured_schools(panel, areas, measured, concentration, covariance)
         assert (found_h == concentration).all() and (found_s == covariance).all()
+
+
+def test_the_run_lists_its_first_n_from_the_surest_down_and_each_rank_inside_its_interval(
+    national_run, national_config
+):
+    scores = national_run.table("rank_uncertainty").sort("holistic_rank")
+    top_n = national_config.holistic.top_n
+    head, rest = scores.head(top_n), scores.slice(top_n)
+    # The first N are the N most likely to be among the N weakest, by that probability: no kommune
+    # after them is likelier, and no weaker tier comes before a stronger one among them.
+    assert (head["p_top_n"].diff().drop_nulls() <= 0).all()
+    assert head["p_top_n"].min() >= rest["p_top_n"].max()
+    assert (
+        (scores["rank_low"] <= scores["holistic_rank"]) & (scores["holistic_rank"] <= scores["rank_high"])
+    ).all()
