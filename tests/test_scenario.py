@@ -127,17 +127,20 @@ def test_the_truth_by_hand(estimand):
     truth = sample.truth()
     kommuner = sample.population.kommuner.with_row_index("k").filter(pl.col("code") != "2100")
     assert truth["municipality_code"].to_list() == sorted(kommuner["code"].to_list())
-    schools = sample.population.schools.filter((pl.col("kind") == "grunnskole") & ~pl.col("private"))
+    # Private schools too: the kommune's figures are its pupils' in every school, whoever owns it.
+    schools = sample.population.schools.filter(pl.col("kind") == "grunnskole")
+    # Completion is measured on 10th graders: a barneskole (no grades 8–10) carries no completion effect.
+    cohorts = {"learning": pl.col("size_5") + pl.col("size_8"), "completion": pl.col("size_8")}
     for area, domain in (("laeringsresultater", "learning"), ("gjennomforing", "completion")):
         # The trend is centred on 2024-25, the middle of the truth window: it averages out there.
         quality = kommuner.select("code", (pl.col(f"latent_{domain}") * scenario.kommune_sd).alias("q"))
         if estimand == "kommune_and_schools":
-            weight = pl.col("size_5") + pl.col("size_8")
+            weight = cohorts[domain]
             school_part = schools.group_by("code").agg(
                 ((pl.col(f"effect_{domain}") * weight).sum() / weight.sum() * scenario.school_sd).alias("s")
             )
             quality = quality.join(school_part, on="code", how="left").select(
-                "code", pl.col("q") + pl.col("s").fill_null(0)
+                "code", pl.col("q") + pl.col("s").fill_nan(None).fill_null(0)
             )
         expected = standardised(quality.sort("code")["q"].to_numpy())
         np.testing.assert_allclose(truth[f"quality_{area}"].to_numpy(), expected, atol=1e-4)
@@ -147,6 +150,35 @@ def test_the_truth_by_hand(estimand):
     latent = standardised(truth["latent_learning"].to_numpy())
     gap = np.abs(truth["quality_laeringsresultater"].to_numpy() - latent).max()
     assert (gap > 0.5) if estimand == "kommune_and_schools" else (gap < 1e-3)
+
+
+def test_the_truth_counts_the_school_effects_the_figures_carry_and_only_those():
+    """A barneskole's completion effect acts on no measured pupil and must not move the truth; a private
+    school's effects are in its kommune's figures and must."""
+    sample = NationalSample(5, REFERENCE_DIR, Scenario())
+    schools = sample.population.schools.with_row_index("i")
+    grunnskoler = schools.filter(pl.col("kind") == "grunnskole")
+    barneskole = grunnskoler.filter((pl.col("size_8") == 0) & (pl.col("size_5") > 0)).row(0, named=True)
+    # The private school that holds the largest share of its kommune's 10th graders.
+    private = (
+        grunnskoler.with_columns((pl.col("size_8") / pl.col("size_8").sum().over("code")).alias("share"))
+        .filter(pl.col("private") & (pl.col("size_8") > 0))
+        .sort("share", "i", descending=[True, False])
+        .row(0, named=True)
+    )
+    before = sample.truth()
+    sample.effect["completion"] = sample.effect["completion"].copy()
+    sample.effect["completion"][barneskole["i"]] += 50.0
+    assert sample.truth().equals(before)
+    sample.effect["completion"][private["i"]] -= 50.0
+    after = sample.truth().join(before, on="municipality_code", suffix="_before")
+    moved = after.filter(pl.col("quality_gjennomforing") != pl.col("quality_gjennomforing_before"))
+    # Standardising moves every kommune a little; the private school's kommune falls far.
+    weakest = moved.sort(pl.col("quality_gjennomforing") - pl.col("quality_gjennomforing_before")).row(
+        0, named=True
+    )
+    assert weakest["municipality_code"] == private["code"]
+    assert weakest["quality_gjennomforing"] < weakest["quality_gjennomforing_before"] - 0.5
 
 
 def test_a_trend_moves_the_truth_window_and_not_the_latent():

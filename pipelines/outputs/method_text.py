@@ -103,7 +103,11 @@ def _udir_clarifications(config: Config) -> str:
 def _estimand(config: Config) -> str:
     """What a kommune's level is, as the configuration decides (``[holistic] estimand``); without the
     model the kommune's own figures are its level, schools and all."""
-    owner = "Skolenes varige forskjeller regnes som en del av kommunens nivå, fordi kommunen er skoleeier."
+    owner = (
+        "Skolenes varige forskjeller regnes som en del av kommunens nivå, fordi kommunen er skoleeier. "
+        "Kommunens tall gjelder elevene på alle skolene i kommunen, også private; eksportene sier ikke "
+        "hvem som eier en skole, så en kommune kan komme høyt på listen på grunn av en privat skole."
+    )
     if not config.holistic.shrinkage:
         return owner
     schools = (

@@ -11,8 +11,9 @@ per kommune (Svalbard left out):
 - ``quality_laeringsresultater``, ``quality_laeringsmiljo``, ``quality_gjennomforing``: per area, the
   persistent quality averaged over the truth window (the last three school years, 2023-24 to 2025-26):
   ``kommune_sd`` × latent + trend, plus, when the estimand includes schools, ``school_sd`` × the mean
-  persistent school effect of the kommune's public grunnskoler weighted by their 5th- and 8th-grade
-  cohorts; then standardised to mean 0 and SD 1 (ddof 0) across kommuner. Higher is better.
+  persistent school effect of the kommune's grunnskoler weighted by the cohorts the area's figures
+  measure (:data:`TRUTH_COHORTS`); then standardised to mean 0 and SD 1 (ddof 0) across kommuner. Higher
+  is better.
 - ``true_risk``: minus the ``truth_area_weights``-weighted mean of the three quality columns (higher =
   weaker).
 
@@ -73,6 +74,11 @@ from pipelines.storage.files import write_atomically
 SCHOOL_YEARS = [f"{year}-{(year + 1) % 100:02d}" for year in range(2015, 2026)]
 NATIONAL_TEST_YEARS = SCHOOL_YEARS[SCHOOL_YEARS.index("2022-23") :]
 TRUTH_YEARS = SCHOOL_YEARS[-3:]
+# Per area, the cohorts (``size_5``: grades 5–7, ``size_8``: grades 8–10) whose pupils its figures
+# measure. A school's persistent effect counts in the truth by these pupils: a barneskole's completion
+# effect acts on no pupil (its pupils finish grunnskolen at an ungdomsskole), so it is not part of a
+# kommune's quality.
+TRUTH_COHORTS = {"learning": ("5", "8"), "environment": ("5", "8"), "completion": ("8",)}
 # Cohorts with pre-years (the selection window) and follow-up years in the sample.
 PAST_COHORTS = ("2017-18", "2020-21", "2023-24")
 LEARNING_IN_GRUNNSKOLEPOENG = 0.6  # grunnskolepoeng read 0.6 learning and 0.4 completion quality
@@ -765,16 +771,19 @@ class NationalSample:
         """The answer key (see the module docstring)."""
         kommuner = self.population.kommuner
         schools = self.population.schools
-        # The schools a kommune owns, weighted by their cohorts (private schools are not the kommune's).
-        owned = ((schools["kind"] == "grunnskole") & ~schools["private"]).to_numpy()
-        weight = np.where(owned, self.base["5"] + self.base["8"], 0).astype(np.float64)
-        pupils = np.bincount(self.school_kommune, weights=weight, minlength=kommuner.height)
+        # The kommune's grunnskoler, private ones too: its published figures (all owner forms, the only
+        # ones Udir's exports give) are its pupils' in all of them, and nothing in them says who owns a
+        # school, so a truth without them would ask for a split no figure makes.
+        grunnskole = (schools["kind"] == "grunnskole").to_numpy()
         keep = (kommuner["code"] != "2100").to_numpy()
         columns, risk = {}, np.zeros(int(keep.sum()))
         weights = self.scenario.truth_area_weights
         for area, domain in AREAS.items():
             quality = np.mean([self.kommune_quality(domain, year) for year in TRUTH_YEARS], axis=0)
             if self.scenario.estimand == "kommune_and_schools":
+                cohorts = np.sum([self.base[grade] for grade in TRUTH_COHORTS[domain]], axis=0)
+                weight = np.where(grunnskole, cohorts, 0).astype(np.float64)
+                pupils = np.bincount(self.school_kommune, weights=weight, minlength=kommuner.height)
                 effect = self.scenario.school_sd * self.effect[domain] * weight
                 total = np.bincount(self.school_kommune, weights=effect, minlength=kommuner.height)
                 quality = quality + np.divide(total, pupils, out=np.zeros_like(total), where=pupils > 0)

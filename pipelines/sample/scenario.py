@@ -8,9 +8,11 @@ unit per scale point (``pipelines/sample/simulate.py``, ``SOURCE_UNITS``).
 What a kommune's true quality is (the estimand) is a decision, not a fact of the data:
 
 - ``kommune_and_schools`` (default): a kommune's quality in an area INCLUDES the persistent effects of
-  the schools it owns (its public grunnskoler, pupil-weighted). The kommune is the school owner and
-  answers for its schools: a kommune whose one school is weak is a kommune whose pupils need support,
-  whatever the cause. Private schools are in the kommune's published figures but not in its quality.
+  its grunnskoler, weighted by the pupils the area's figures measure (completion: the 10th graders'
+  schools; ``generate.TRUTH_COHORTS``). The kommune is the school owner and answers for its schools: a
+  kommune whose one school is weak is a kommune whose pupils need support, whatever the cause. Private
+  schools count too: Udir's kommune figures are its pupils' in every school (all owner forms), and no
+  export says who owns a school, so no method could tell their part from the kommune's.
 - ``kommune_only``: the kommune's own effect alone; the schools' persistent effects become noise that a
   method must see through (a stress case).
 
