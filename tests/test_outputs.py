@@ -308,6 +308,14 @@ def test_method_text_renders_weights_shrinkage_and_norwegian_percentages():
     assert "det bare én indikator viser, regnes som usikkerhet" in text
     assert "måler mindre sikkert, teller mindre" in text
     assert "trekkes mindre mot gjennomsnittet enn en by" not in text  # the schools are error here
+    # By default the schools are part of the level: "derfor" must follow the sentence it refers to, and
+    # the reader is told that a private school counts too.
+    default = replace(
+        config, holistic=replace(config.holistic, shrinkage=True, estimand="kommune_and_schools")
+    )
+    text = dict(method_sections(default))["Helhetlig vurdering"]
+    assert "fordi kommunen er skoleeier. En kommune med én eller to skoler kan derfor" in text
+    assert "kan komme høyt på listen på grunn av en privat skole" in text
     owned = replace(modelled, holistic=replace(modelled.holistic, estimand="kommune_and_schools"))
     owned_text = dict(method_sections(owned))["Helhetlig vurdering"]
     assert "trekkes mindre mot gjennomsnittet enn en by" in owned_text

@@ -103,19 +103,19 @@ def _udir_clarifications(config: Config) -> str:
 def _estimand(config: Config) -> str:
     """What a kommune's level is, as the configuration decides (``[holistic] estimand``); without the
     model the kommune's own figures are its level, schools and all."""
-    owner = (
-        "Skolenes varige forskjeller regnes som en del av kommunens nivå, fordi kommunen er skoleeier. "
-        "Kommunens tall gjelder elevene på alle skolene i kommunen, også private; eksportene sier ikke "
+    owner = "Skolenes varige forskjeller regnes som en del av kommunens nivå, fordi kommunen er skoleeier."
+    private = (
+        "Kommunens tall gjelder elevene på alle skolene i kommunen, også de private: eksportene sier ikke "
         "hvem som eier en skole, så en kommune kan komme høyt på listen på grunn av en privat skole."
     )
     if not config.holistic.shrinkage:
-        return owner
+        return f"{owner} {private}"
     schools = (
         "Skolenes varige forskjeller regnes ikke som en del av kommunens nivå, men som usikkerhet: jo færre "
         "skoler kommunen har, desto større."
         if config.holistic.estimand == "kommune_only"
         else f"{owner} En kommune med én eller to skoler kan derfor ligge langt fra de andre, og trekkes "
-        "mindre mot gjennomsnittet enn en by."
+        f"mindre mot gjennomsnittet enn en by. {private}"
     )
     return (
         f"{schools} Innen hvert område teller det indikatorene har felles; det bare én indikator viser, "
