@@ -38,6 +38,10 @@ class Indicator:
     absolute_limit: float | None = None
     risk_point_weight: int = 1
     pupil_sd: float | None = None
+    # An indicator published per kommune only, measured on the pupils of another indicator's schools
+    # (fullført: the tenth graders grunnskolepoeng is measured on): the holistic method takes that one's
+    # school shares for it.
+    same_pupils_as: str | None = None
 
 
 @dataclass(frozen=True)
@@ -314,6 +318,7 @@ def parse_config(data: dict[str, Any], file: str) -> Config:
             absolute_limit=_typed(entry, "absolute_limit", float, where, None),
             risk_point_weight=_typed(entry, "risk_point_weight", int, where, 1),
             pupil_sd=_typed(entry, "pupil_sd", float, where, None),
+            same_pupils_as=_typed(entry, "same_pupils_as", str, where, None),
         )
         if indicator.owner not in OWNERS:
             raise ConfigError(f"{where}: owner must be one of {OWNERS}, found {indicator.owner!r}")
@@ -328,6 +333,14 @@ def parse_config(data: dict[str, Any], file: str) -> Config:
         if indicator.pupil_sd is not None:
             _positive(indicator.pupil_sd, "pupil_sd", where)
         indicators.append(indicator)
+    owners = {i.id: i.owner for i in indicators}
+    for indicator in indicators:
+        peer = indicator.same_pupils_as
+        if peer is not None and (owners.get(peer) != indicator.owner or peer == indicator.id):
+            raise ConfigError(
+                f"{file} [[indicator]] {indicator.id!r}: same_pupils_as must name another indicator of the "
+                f"same owner ({indicator.owner}), found {peer!r}"
+            )
     return Config(
         selection,
         holistic,

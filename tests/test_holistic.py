@@ -12,18 +12,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipelines.config import DEFAULT_CONFIG as PROJECT_CONFIG
+from pipelines.config import ConfigError, load_config
 from pipelines.indicators.values import INDICATOR_VALUES_SCHEMA
 from pipelines.selection.holistic import (
     composite_weights,
-    factor_weights,
     fit_posterior,
     holistic_scores,
     pair_concentration,
+    same_pupils,
     school_concentration,
     school_persistent_covariance,
     scores_from,
-    unique_variance_bias,
-    unique_variances,
     with_unmeasured_schools,
 )
 from pipelines.selection.model import (
@@ -46,7 +46,7 @@ from pipelines.selection.ranks import (
     ranks_of,
     shortest_lists,
 )
-from pipelines.vocabulary import AREAS, BORDERLINE, CLEAR_CANDIDATE, CLEARLY_NOT
+from pipelines.vocabulary import BORDERLINE, CLEAR_CANDIDATE, CLEARLY_NOT
 from tests.test_udir_rule import CONFIG
 
 
@@ -134,34 +134,6 @@ def test_a_kommune_with_its_own_prior_spread_is_shrunk_less():
     assert prior.between == pytest.approx(np.array([[2.5]]))
 
 
-def test_factor_weights_by_hand():
-    """Two indicators of one area with variances a and covariance r: equal loadings, unique parts a − r,
-    so for the area's part A the common share is c/v = 2r/(a + r). With one covariance for all (a = 1,
-    r = 0.6) that is ω = 0.75: the area's weights scaled by √ω and its unique variance v(1 − ω) added;
-    an area of one indicator is left as it is. A kommune whose schools add 0.4 to each indicator's
-    variance (a = 1.4) but nothing to their covariance is shrunk more and less sure."""
-    areas = ["gjennomforing", "gjennomforing", "laeringsmiljo"]
-    shared = np.array([[1.0, 0.6, 0.0], [0.6, 1.0, 0.0], [0.0, 0.0, 1.0]])
-    weights = composite_weights(areas, shared, {"gjennomforing": 1.0, "laeringsmiljo": 1.0})
-    v = 0.25  # wᵀΣw of the area: scaled to unit SD, then weighted ½
-    assert weights[:2] @ shared[:2, :2] @ weights[:2] == pytest.approx(v)
-    both = np.stack([shared, shared])
-    scaled, discrepancy = factor_weights(areas, both, weights, unique_variances(areas, both))
-    assert scaled[0] == pytest.approx([*(weights[:2] * np.sqrt(0.75)), weights[2]])
-    assert discrepancy == pytest.approx([v * 0.25, v * 0.25])
-    schools = shared + np.diag([0.4, 0.4, 0.0])
-    both = np.stack([shared, schools])
-    scaled, discrepancy = factor_weights(areas, both, weights, unique_variances(areas, both))
-    ratio = np.array([2 * 0.6 / 1.6, 2 * 0.6 / 2.0])  # c/v per kommune
-    variance = np.array([v, v + 2 * 0.4 * weights[0] ** 2])
-    common = ratio * variance
-    scale = np.sqrt(variance.mean() / common.mean())
-    assert scaled[:, 0] == pytest.approx(weights[0] * ratio * scale)
-    assert scaled[:, 2] == pytest.approx([weights[2], weights[2]])
-    assert discrepancy == pytest.approx(variance.mean() * common * (1 - ratio) / common.mean())
-    assert scaled[1, 0] < scaled[0, 0] and discrepancy[1] > discrepancy[0]
-
-
 def test_a_suppressed_indicator_is_filled_from_the_others_with_a_wider_uncertainty():
     prior = Prior(np.zeros(2), np.array([[1.0, 0.8], [0.8, 1.0]]))
     means = np.array([[2.0, 2.0], [2.0, 0.0]])
@@ -171,6 +143,25 @@ def test_a_suppressed_indicator_is_filled_from_the_others_with_a_wider_uncertain
     assert mean[1, 1] == pytest.approx(0.8 * 2 / 1.1, rel=1e-6)
     assert covariance[1, 1, 1] == pytest.approx(1 - 0.8**2 / 1.1, rel=1e-6)
     assert covariance[1, 1, 1] > 5 * covariance[0, 1, 1]
+
+
+def test_the_composite_is_the_weighted_posterior_of_the_persistent_levels():
+    """Each area's quality is the average of its indicators' persistent levels, nothing taken out and
+    nothing added: per bootstrap replicate the composite is wᵀ(posterior mean − μ) with variance wᵀVw,
+    and the published mean and variance are the mixture's over the replicates (equal draws each)."""
+    fitted = fit_posterior(kommune_values(3, kommuner=60), CONFIG)
+    assert fitted is not None
+    result = scores_from(fitted, CONFIG, shrinkage=True)
+    prior = fitted.fitted.prior
+    weights = composite_weights(fitted.arrays.areas, prior.between, CONFIG.holistic.area_weights)
+    centres = np.array([(mean - prior.mean) @ weights for mean, _ in fitted.replicates])
+    spreads = np.array([np.einsum("k,jkl,l->j", weights, cov, weights) for _, cov in fitted.replicates])
+    mean = centres.mean(axis=0)
+    variance = (spreads + centres**2).mean(axis=0) - mean**2
+    scores = result.scores.sort("unit_code")
+    assert scores["unit_code"].to_list() == fitted.arrays.units
+    assert scores["composite"].to_numpy() == pytest.approx(mean, abs=1e-12)
+    assert scores["composite_var"].to_numpy() == pytest.approx(variance, rel=1e-9)
 
 
 def test_composite_weights_by_hand():
@@ -519,61 +510,6 @@ def test_pair_concentration_by_hand():
     assert (concentration[1] == 0).all()  # a unit without figures
 
 
-def test_unique_variances_by_hand():
-    """One area of four indicators from one factor: Σ = λλᵀ + Ψ gives back Ψ. Two indicators with
-    correlation ½: equal loadings, so half of each one's variance is its own. An area of one indicator
-    gets 0 (nothing to tell its quality from its peculiarity), and areas do not mix."""
-    loadings = np.array([1.0, 0.8, 0.6, 0.7])
-    unique = np.array([0.3, 0.5, 0.2, 0.4])
-    one_factor = np.outer(loadings, loadings) + np.diag(unique)
-    covariance = np.zeros((7, 7))
-    covariance[:4, :4] = one_factor
-    covariance[4:6, 4:6] = [[4.0, 1.0], [1.0, 1.0]]
-    covariance[6, 6] = 2.0
-    covariance[0, 4] = covariance[4, 0] = 0.9  # between areas: not part of either area's factor
-    areas = ["laeringsresultater"] * 4 + ["gjennomforing"] * 2 + ["laeringsmiljo"]
-    assert unique_variances(areas, covariance) == pytest.approx([*unique, 2.0, 0.5, 0.0], abs=1e-6)
-
-
-@settings(max_examples=50, deadline=None)
-@given(st.integers(min_value=0, max_value=10_000), st.sampled_from(AREAS))
-def test_factor_weights_split_an_areas_variance_between_the_estimate_and_the_draws(seed, area):
-    """For any covariance shared by all kommuner the law of total variance holds per area: the variance of
-    the predicted common quality plus the variance the draws add is the area's own, wᵀΣw, and neither
-    part is negative; the prediction is the average shrunk, never turned round or stretched."""
-    rng = np.random.default_rng(seed)
-    areas = ["laeringsresultater"] * 3 + ["laeringsmiljo"] * 2 + ["gjennomforing"]
-    factor = rng.normal(size=(6, 3))
-    covariance = factor @ factor.T + np.diag(rng.uniform(0.01, 1.0, 6))
-    weights = composite_weights(areas, covariance, {a: (1.0 if a == area else 0.0) for a in AREAS})
-    shared = np.stack([covariance] * 4)
-    scaled, discrepancy = factor_weights(areas, shared, weights, unique_variances(areas, shared))
-    explained = scaled[0] @ covariance @ scaled[0]
-    assert explained + discrepancy[0] == pytest.approx(weights @ covariance @ weights)
-    assert discrepancy[0] >= -1e-12
-    members = weights != 0
-    shrink = scaled[0][members] / weights[members]
-    assert np.allclose(shrink, shrink[0]) and 0 <= shrink[0] <= 1 + 1e-9
-
-
-def test_the_unique_variances_bias_is_what_the_bootstrap_adds_to_them():
-    """A fit whose one area has unique variances Ψ and re-estimates whose Ψ are 0.1 and 0.3 higher (the
-    same loadings): the bias is their mean excess, 0.2, per indicator of that area; an area of one
-    indicator has none, and without re-estimates there is none to measure."""
-    loadings = np.array([1.0, 0.8, 0.6, 0.7, 0.0])
-    unique = np.array([0.3, 0.5, 0.2, 0.4, 1.0])
-    areas = ["laeringsresultater"] * 4 + ["laeringsmiljo"]
-    noise = NoiseModel(np.zeros((5, 5)), np.zeros((5, 5)), np.eye(5))
-
-    def fitted(extra: float) -> Fit:
-        covariance = np.outer(loadings, loadings) + np.diag(unique + np.r_[[extra] * 4, 0.0])
-        return Fit(noise, Prior(np.zeros(5), covariance))
-
-    bias = unique_variance_bias(areas, [fitted(0.0), fitted(0.1), fitted(0.3)])
-    assert bias == pytest.approx([0.2, 0.2, 0.2, 0.2, 0.0], abs=1e-6)
-    assert (unique_variance_bias(areas, [fitted(0.0)]) == 0).all()
-
-
 def test_kommune_only_makes_the_schools_persistent_effects_error_of_the_kommunes_level():
     """Under estimand = "kommune_only" the schools' persistent effects are error, H ∘ S: all of S for a
     one-school kommune, a quarter of it for a kommune of four equal schools. By default they are part of
@@ -644,11 +580,10 @@ def _school_panel(seed: int, kommuner: int, school_variance: float) -> tuple[Pan
     return Panel(z, noise.copy(), shares), concentration
 
 
-def test_an_indicator_no_school_publishes_gets_its_areas_shares_and_a_school_variance_from_between_kommuner():
+def test_an_indicator_no_school_publishes_gets_its_peers_shares_and_a_school_variance_from_between_kommuner():
     panel, concentration = _school_panel(1, 3000, 0.5)
     covariance = np.array([[0.2, 0.0], [0.0, 0.0]])
-    areas = ["gjennomforing", "gjennomforing"]
-    found_h, found_s = with_unmeasured_schools(panel, areas, [True, False], concentration, covariance)
+    found_h, found_s = with_unmeasured_schools(panel, {1: 0}, concentration, covariance)
     # Fullført's pupils are grunnskolepoeng's: its concentration is theirs.
     assert found_h[:, 1, 1] == pytest.approx(concentration[:, 0, 0])
     assert (found_h[:, 0, 1] == 0).all() and (found_h[:, 1, 0] == 0).all()
@@ -659,17 +594,48 @@ def test_an_indicator_no_school_publishes_gets_its_areas_shares_and_a_school_var
     assert covariance[1, 1] == 0.0 and (concentration[:, 1, 1] == 1.0).all()
 
 
-def test_without_school_variance_none_is_found_and_a_measured_or_lone_indicator_is_left_alone():
+def test_without_school_variance_none_is_found_and_an_indicator_without_a_peer_is_left_alone():
     panel, concentration = _school_panel(2, 3000, 0.0)
     covariance = np.array([[0.2, 0.0], [0.0, 0.0]])
-    _, found_s = with_unmeasured_schools(
-        panel, ["gjennomforing", "gjennomforing"], [True, False], concentration, covariance
-    )
+    _, found_s = with_unmeasured_schools(panel, {1: 0}, concentration, covariance)
     assert found_s[1, 1] == pytest.approx(0.0, abs=0.05)
-    for areas, measured in ((["gjennomforing", "gjennomforing"], [True, True]),
-                            (["laeringsmiljo", "gjennomforing"], [True, False])):  # fmt: skip
-        found_h, found_s = with_unmeasured_schools(panel, areas, measured, concentration, covariance)
-        assert (found_h == concentration).all() and (found_s == covariance).all()
+    found_h, found_s = with_unmeasured_schools(panel, {}, concentration, covariance)
+    assert (found_h == concentration).all() and (found_s == covariance).all()
+
+
+def test_fullfort_takes_the_schools_of_the_pupils_grunnskolepoeng_measures_and_nothing_else():
+    """The configuration says which published indicator an unpublished one is measured on the same pupils
+    as; same_pupils finds it only where the schools publish that one and do not publish the other."""
+    config = load_config(PROJECT_CONFIG)
+    indicators = ["fullfort_kommune", "grunnskolepoeng", "mestring1_lesing_5"]
+    published = pl.DataFrame(
+        {"indicator_id": ["grunnskolepoeng", "mestring1_lesing_5"], "value": [40.0, 20.0]}
+    )
+    assert same_pupils(config, indicators, published) == {0: 1}
+    assert (
+        same_pupils(config, indicators, published.filter(pl.col("indicator_id") != "grunnskolepoeng")) == {}
+    )
+    assert same_pupils(config, indicators[:1] + indicators[2:], published) == {}
+
+
+@pytest.mark.parametrize(
+    ("peer", "problem"),
+    [
+        ("grunnskolepoeng_x", "'grunnskolepoeng_x'"),
+        ("fullfort_fylke", "'fullfort_fylke'"),
+        ("fullfort_kommune", ""),
+    ],
+)
+def test_same_pupils_as_must_name_another_indicator_of_the_same_owner(tmp_path, peer, problem):
+    text = PROJECT_CONFIG.read_text(encoding="utf-8").replace(
+        'same_pupils_as = "grunnskolepoeng"', f'same_pupils_as = "{peer}"'
+    )
+    broken = tmp_path / "broken.toml"
+    broken.write_text(text, encoding="utf-8")
+    with pytest.raises(
+        ConfigError, match=rf"broken.toml \[\[indicator\]\] 'fullfort_kommune': same_pupils_as .*{problem}"
+    ):
+        load_config(broken)
 
 
 def test_the_run_lists_its_first_n_from_the_surest_down_and_each_rank_inside_its_interval(

@@ -301,12 +301,12 @@ def test_method_text_renders_weights_shrinkage_and_norwegian_percentages():
         told = replace(config, holistic=replace(config.holistic, estimand=estimand))
         text = dict(method_sections(told))["Helhetlig vurdering"]
         assert "regnes som en del av kommunens nivå, fordi kommunen er skoleeier" in text
-        assert "indikatorene har felles" not in text
+        assert "teller indikatorene likt" not in text
     modelled = replace(config, holistic=replace(config.holistic, shrinkage=True, estimand="kommune_only"))
     text = dict(method_sections(modelled))["Helhetlig vurdering"]
     assert "regnes ikke som en del av kommunens nivå, men som usikkerhet" in text
-    assert "det bare én indikator viser, regnes som usikkerhet" in text
-    assert "måler mindre sikkert, teller mindre" in text
+    assert "Innen hvert område teller indikatorene likt" in text
+    assert "regnes som en del av området, ikke som usikkerhet" in text
     assert "trekkes mindre mot gjennomsnittet enn en by" not in text  # the schools are error here
     # By default the schools are part of the level: "derfor" must follow the sentence it refers to, and
     # the reader is told that a private school counts too.

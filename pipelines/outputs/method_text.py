@@ -118,8 +118,8 @@ def _estimand(config: Config) -> str:
         f"mindre mot gjennomsnittet enn en by. {private}"
     )
     return (
-        f"{schools} Innen hvert område teller det indikatorene har felles; det bare én indikator viser, "
-        "regnes som usikkerhet, og et område som indikatorene måler mindre sikkert, teller mindre."
+        f"{schools} Innen hvert område teller indikatorene likt, og det én indikator viser og de andre "
+        "ikke, regnes som en del av området, ikke som usikkerhet."
     )
 
 

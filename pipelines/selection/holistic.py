@@ -12,14 +12,12 @@
    weights are the same for every kommune, so a suppressed indicator changes the uncertainty of the
    composite, not what it estimates (the model fills it from the others). Areas for which the raw folder
    has no source are left out for everyone, and said so.
-   What it stands for is each area's common quality, not one indicator's peculiarity: a one-factor model
-   per area on each kommune's prior covariance (:func:`unique_variances`) says how much of an area's
-   average is common, the composite is shrunk by that share and the draws add the rest
-   (:func:`factor_weights`; the argument is in ``pipelines/selection/model.py``). Noise in the estimated
-   Σ makes indicators look less alike than they are: the unique parts are taken less the bias the
-   parametric bootstrap measures in them (:func:`unique_variance_bias`). The schools'
-   persistent effects (:func:`school_persistent_covariance`, :func:`pair_concentration`) widen a
-   kommune's prior by default and are error of its level under ``estimand = "kommune_only"``.
+   An area's quality is the average of its indicators' persistent levels: grade 5's barneskoler and
+   grade 8's ungdomsskoler are both the kommune's, and what one indicator shows and the others do not is
+   part of the area, not uncertainty (the README has the one-factor alternative measured, and why it
+   went). The schools' persistent effects (:func:`school_persistent_covariance`,
+   :func:`pair_concentration`) widen a kommune's prior by default and are error of its level under
+   ``estimand = "kommune_only"``.
 4. Draws of the composite from the posterior mixture over the bootstrap → P(among the N weakest), the
    list order, a 90 % rank interval that contains the point rank, the sets that jointly are (or surely
    are not) among the N weakest (``pipelines/selection/ranks.py``), and tiers from the probability.
@@ -41,7 +39,6 @@ from pipelines.selection.model import (
     MIN_UNITS_FOR_COVARIANCE,
     Fit,
     Panel,
-    Prior,
     bootstrap_fits,
     fit,
     fit_noise,
@@ -258,8 +255,7 @@ def pair_concentration(
 
 def with_unmeasured_schools(
     panel: Panel,
-    areas: list[str],
-    measured: list[bool],
+    same_pupils: dict[int, int],
     concentration: np.ndarray,
     covariance: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -267,28 +263,21 @@ def with_unmeasured_schools(
     indicator whose schools publish nothing (fullført is published per kommune only), where both would
     otherwise say its level owes nothing to the kommune's schools.
 
-    Its pupils come from the same schools as its area's measured indicators (fullført's are the tenth
-    graders grunnskolepoeng is measured on): its concentration is theirs, on average. Its school
-    variance cannot be measured within kommuner, so it is taken from between them: across kommuner the
-    spread of its window mean, less the noise, grows with the concentration, E[(ȳ_j − ȳ)² − e_j] =
-    Σ_kk + H_j S_kk, and the least-squares slope (at least 0) is S_kk. Its covariances with other
-    indicators' school parts are not measurable and stay 0."""
+    ``same_pupils`` maps such an indicator to the published one measured on the same pupils (the
+    configuration's ``same_pupils_as``: fullført's pupils are the tenth graders grunnskolepoeng is
+    measured on), whose concentration it takes. Its school variance cannot be measured within kommuner,
+    so it is taken from between them: across kommuner the spread of its window mean, less the noise,
+    grows with the concentration, E[(ȳ_j − ȳ)² − e_j] = Σ_kk + H_j S_kk, and the least-squares slope (at
+    least 0) is S_kk. Its covariances with other indicators' school parts are not measurable and stay 0.
+    An unpublished indicator without such a peer is left as it is."""
     concentration, covariance = concentration.copy(), covariance.copy()
-    unmeasured = [k for k, known in enumerate(measured) if not known]
-    if not unmeasured or len(panel.z) < MIN_UNITS_FOR_COVARIANCE:
+    if not same_pupils or len(panel.z) < MIN_UNITS_FOR_COVARIANCE:
         return concentration, covariance
     # The noise model alone: the prior fit() would also estimate is not needed here.
     noise = window_error(panel, fit_noise(panel, full_covariance=True))
-    for k in unmeasured:
-        peers = [
-            g
-            for g, (area, known) in enumerate(zip(areas, measured, strict=True))
-            if known and area == areas[k]
-        ]
-        if not peers:
-            continue
+    for k, peer in sorted(same_pupils.items()):
         concentration[:, k, :] = concentration[:, :, k] = 0.0
-        concentration[:, k, k] = concentration[:, peers, peers].mean(axis=1)
+        concentration[:, k, k] = concentration[:, peer, peer]
         have = panel.years_observed[:, k] > 0
         shares = concentration[have, k, k]
         if shares.std() <= 0:
@@ -299,6 +288,18 @@ def with_unmeasured_schools(
         covariance[k, :] = covariance[:, k] = 0.0
         covariance[k, k] = max(float(slope), 0.0)
     return concentration, covariance
+
+
+def same_pupils(config: Config, indicators: list[str], school_values: pl.DataFrame) -> dict[int, int]:
+    """Per indicator no school publishes (by position in ``indicators``): the published indicator its
+    configuration says is measured on the same pupils (``same_pupils_as``), where the data have both."""
+    published = set(school_values.filter(pl.col("value").is_not_null())["indicator_id"].unique().to_list())
+    at = {k: i for i, k in enumerate(indicators)}
+    return {
+        at[i.id]: at[i.same_pupils_as]
+        for i in config.indicators
+        if i.id in at and i.id not in published and i.same_pupils_as in published and i.same_pupils_as in at
+    }
 
 
 @dataclass(frozen=True)
@@ -350,75 +351,6 @@ def composite_weights(areas: list[str], covariance: np.ndarray, area_weights: di
     return weights / total if total else weights
 
 
-def unique_variances(areas: list[str], covariance: np.ndarray, iterations: int = 500) -> np.ndarray:
-    """Ψ [..., K]: per indicator, the part of its between-kommune variance that the other indicators of its
-    area do not share, from a one-factor model per area on the persistent covariance ``[..., K, K]`` (one
-    matrix, or one per kommune): principal-axis factoring of the area's correlation matrix, communalities
-    started at the squared multiple correlations. With two indicators this is the equal-loadings model
-    (communality = their correlation); an area of one indicator has no second measure to tell its quality
-    from its peculiarity, and gets 0."""
-    variance = np.clip(np.diagonal(covariance, axis1=-2, axis2=-1), 0.0, None)
-    unique = np.zeros(variance.shape)
-    for area in dict.fromkeys(areas):
-        members = np.flatnonzero([a == area for a in areas])
-        if members.size < 2:
-            continue
-        block = covariance[..., members[:, None], members[None, :]]
-        scale = np.sqrt(np.maximum(variance[..., members], 1e-12))
-        correlation = block / (scale[..., :, None] * scale[..., None, :])
-        diagonal = np.arange(members.size)
-        pinv_diagonal = np.diagonal(np.linalg.pinv(correlation), axis1=-2, axis2=-1)
-        communality = np.clip(1 - 1 / np.maximum(pinv_diagonal, 1e-12), 0.0, 1.0)
-        for _ in range(iterations):
-            reduced = correlation.copy()
-            reduced[..., diagonal, diagonal] = communality
-            values, vectors = np.linalg.eigh(reduced)
-            updated = np.clip(np.maximum(values[..., -1:], 0.0) * vectors[..., :, -1] ** 2, 0.0, 1.0)
-            converged = np.abs(updated - communality).max() < 1e-10
-            communality = updated
-            if converged:
-                break
-        signal = variance[..., members] > 1e-12
-        unique[..., members] = np.where(signal, (1 - communality) * variance[..., members], 0.0)
-    return unique
-
-
-def factor_weights(
-    areas: list[str], covariance: np.ndarray, weights: np.ndarray, unique: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The composite of the areas' common qualities: per kommune, weights [J, K] on its persistent
-    levels and the variance [J] the draws add, from its prior covariance ``covariance`` [J, K, K].
-
-    An area's part of the composite, ``A = wᵀη`` (variance ``v_j`` for a kommune like j), is its common
-    quality plus the indicators' unique parts (:func:`unique_variances`): common variance ``c_j``. The
-    common quality on the composite's scale (variance ``v̄`` across kommuner, as the area weight gives
-    it) is then predicted by ``E = (c_j / v_j) · √(v̄ / c̄) · A`` with variance ``v̄ (c_j − c_j² / v_j) / c̄``.
-    With one covariance for all (``c / v`` = ω, McDonald's ω of the one-factor model) that is each area
-    scaled by √ω and ``Σ_a v_a (1 − ω_a)``: an area its indicators measure less surely counts less. Where
-    few schools hold a kommune's pupils their persistent effects, which differ between grade 5's
-    barneskoler and grade 8's ungdomsskoler, make its unique parts larger."""
-    units = covariance.shape[0]
-    scaled = np.broadcast_to(weights, (units, weights.size)).copy()
-    discrepancy = np.zeros(units)
-    for area in dict.fromkeys(areas):
-        members = np.array([a == area for a in areas])
-        within = np.where(members, weights, 0.0)
-        variance = np.einsum("k,jkl,l->j", within, covariance, within)
-        if variance.mean() <= 1e-12:
-            continue
-        common = np.clip(variance - unique @ within**2, 0.0, None)
-        if common.mean() <= 1e-12:
-            # Nothing in common (indicators that disagree): the area is all uncertainty.
-            scaled[:, members] = 0.0
-            discrepancy += variance.mean()
-            continue
-        ratio = np.divide(common, variance, out=np.ones(units), where=variance > 1e-12)
-        scale = np.sqrt(variance.mean() / common.mean())
-        scaled[:, members] = weights[members] * (ratio * scale)[:, None]
-        discrepancy += variance.mean() * common * (1 - ratio) / common.mean()
-    return scaled, discrepancy
-
-
 def _raw_composite(
     arrays: _Arrays, error: np.ndarray, area_weights: dict[str, float]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -450,9 +382,6 @@ class FittedPosterior:
     fitted: Fit
     error: np.ndarray  # [unit, indicator, indicator] the window mean's error covariance
     replicates: list[tuple[np.ndarray, np.ndarray]]  # per bootstrap fit: posterior mean [J,K], cov [J,K,K]
-    # [J, K] each kommune's unique variances on its prior covariance, less their bias
-    # (:func:`unique_variance_bias`); None without a bootstrap or with too few units to tell them apart
-    unique: np.ndarray | None
 
 
 def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
@@ -481,46 +410,19 @@ def fit_posterior(
         if as_error:
             # Only as error: there a school variance taken too large makes a kommune less sure, where in
             # the prior it would shrink few-school kommuner less (the README has both measured).
-            published = set(
-                school_values.filter(pl.col("value").is_not_null())["indicator_id"].unique().to_list()
-            )
             concentration, covariance = with_unmeasured_schools(
-                arrays.panel,
-                arrays.areas,
-                [k in published for k in arrays.indicators],
-                concentration,
-                covariance,
+                arrays.panel, same_pupils(config, arrays.indicators, school_values), concentration, covariance
             )
         part = "persistent_error" if as_error else "persistent_prior"
         arrays = replace(arrays, panel=replace(arrays.panel, **{part: concentration * covariance}))
     panel = arrays.panel
     fitted = fit(panel)
-    replicates, unique = [], None
+    replicates = []
     if bootstrap:
         rng, _ = _streams(config.holistic.seed)
         fits = bootstrap_fits(panel, fitted, config.holistic.bootstraps, rng)
         replicates = [posterior(panel.window_mean, window_error(panel, f.noise), f.prior) for f in fits]
-        # Without an estimated covariance (too few units) nothing tells a common part from a unique one.
-        if len(arrays.units) >= MIN_UNITS_FOR_COVARIANCE:
-            measured = unique_variances(arrays.areas, unit_covariances(fitted.prior, len(arrays.units)))
-            unique = np.clip(measured - unique_variance_bias(arrays.areas, fits), 0.0, None)
-    return FittedPosterior(arrays, yearly, fitted, window_error(panel, fitted.noise), replicates, unique)
-
-
-def unit_covariances(prior: Prior, units: int) -> np.ndarray:
-    """[J, K, K] every unit's prior covariance, one per unit even where all share Σ."""
-    return np.broadcast_to(prior.unit_total, (units, *prior.covariance.shape))
-
-
-def unique_variance_bias(areas: list[str], fits: list[Fit]) -> np.ndarray:
-    """[K] the bias of the unique variances estimated from Σ: sampling noise in Σ lowers the correlations
-    between indicators, and so raises Ψ. The parametric bootstrap measures it (``fits[0]`` the fit, the
-    rest re-estimated on data simulated from it): the mean of the re-estimates' Ψ less the fit's."""
-    if len(fits) < 2:
-        return np.zeros(len(areas))
-    estimated = unique_variances(areas, fits[0].prior.covariance)
-    again = np.mean([unique_variances(areas, f.prior.covariance) for f in fits[1:]], axis=0)
-    return np.asarray(again - estimated)
+    return FittedPosterior(arrays, yearly, fitted, window_error(panel, fitted.noise), replicates)
 
 
 def holistic_scores(
@@ -555,24 +457,12 @@ def scores_from(fitted_posterior: FittedPosterior | None, config: Config, shrink
     if shrinkage:
         if not fitted_posterior.replicates:
             raise ValueError("shrinkage needs a posterior fitted with its bootstrap")
-        # The composite's error as a measure of the areas' common quality, beside its error as an
-        # estimate of the indicators' persistent levels: independent between indicators and kommuner.
-        units = len(arrays.units)
-        if fitted_posterior.unique is None:
-            unit_weights, discrepancy = np.broadcast_to(weights, (units, weights.size)), np.zeros(units)
-        else:
-            unit_weights, discrepancy = factor_weights(
-                arrays.areas, unit_covariances(prior, units), weights, fitted_posterior.unique
-            )
         counts = _split(settings.draws, len(fitted_posterior.replicates))
         centres, spreads, draws = [], [], []
         for (mean, covariance), count in zip(fitted_posterior.replicates, counts, strict=True):
-            # Around the prior mean: the kommuner's weights differ, so the origin is not arbitrary.
-            centre = np.einsum("jk,jk->j", unit_weights, mean - prior.mean)
-            spread = np.sqrt(
-                np.clip(np.einsum("jk,jkl,jl->j", unit_weights, covariance, unit_weights), 0, None)
-                + discrepancy
-            )
+            # Around the prior mean, so that 0 is the national level as in the raw composite.
+            centre = (mean - prior.mean) @ weights
+            spread = np.sqrt(np.clip(np.einsum("k,jkl,l->j", weights, covariance, weights), 0, None))
             draws.append(centre + spread * rng.standard_normal((count, centre.size)))
             centres.append(centre)
             spreads.append(spread)

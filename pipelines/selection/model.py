@@ -28,18 +28,12 @@ Per kommune ``j``, indicator ``k`` and school year ``t`` the standardised score 
 the transient and sampling parts, not ``η``) by weighted least squares; ``μ`` and ``Σ`` by the method of
 moments on the window means, less their error covariance and the mean ``P_j``. Matrices are projected
 onto the positive semi-definite cone; with few units (the fylkeskommuner) only variances are estimated.
-What the selection ranks is not ``η`` itself but the quality of each area that the indicators measure
-together (the composite, ``pipelines/selection/holistic.py``): reading, arithmetic, the grades and the
-surveys of one area each carry a persistent part of their own (which pupils sit which test, grade 5
-measured at barneskoler and grade 8 at ungdomsskoler, a share below a cut-off rather than a mean), and
-that part is a kommune's peculiarity on one measure, not its quality in the area. Per area a one-factor
-model on ``Σ`` splits each indicator's persistent variance into the part the area's indicators share
-and a unique part ``Ψ_k``, on each kommune's prior covariance ``Σ + P_j`` (few schools: larger unique
-parts, for grade 5's barneskoler are not grade 8's ungdomsskoler). The composite is the posterior mean
-of the areas' common qualities: each area's average of ``η`` shrunk by the share of its variance that
-is common, and the rest, independent between kommuner, added to the draws
-(``holistic.factor_weights``; the unique parts less the bias the bootstrap measures in them,
-``holistic.unique_variance_bias``).
+What the selection ranks is a composite of ``η`` (``pipelines/selection/holistic.py``): per area the
+average of its indicators' persistent levels, on their between-kommune SD. Reading and arithmetic, grade
+5 at barneskoler and grade 8 at ungdomsskoler, scale points and shares below a cut-off each carry a
+persistent part of their own; all of it is the kommune's (its schools, its pupils), so it is part of
+the area's quality, and the composite's posterior is exact given the model: ``wᵀη`` with variance
+``wᵀ V_j w``.
 The uncertainty of the estimated parameters reaches the posterior through a parametric bootstrap:
 data are simulated from the fitted model, everything is re-estimated, and the posterior of the real data is
 computed under each re-estimate (Fay & Herriot 1979; Datta, Day & Basawa 1999 for the multivariate form).
