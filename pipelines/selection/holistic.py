@@ -460,7 +460,7 @@ def scores_from(fitted_posterior: FittedPosterior | None, config: Config, shrink
         counts = _split(settings.draws, len(fitted_posterior.replicates))
         centres, spreads, draws = [], [], []
         for (mean, covariance), count in zip(fitted_posterior.replicates, counts, strict=True):
-            # Around the prior mean, so that 0 is the national level as in the raw composite.
+            # Around the prior mean (the average kommune): the same shift for every kommune.
             centre = (mean - prior.mean) @ weights
             spread = np.sqrt(np.clip(np.einsum("k,jkl,l->j", weights, covariance, weights), 0, None))
             draws.append(centre + spread * rng.standard_normal((count, centre.size)))
