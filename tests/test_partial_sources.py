@@ -186,13 +186,14 @@ def test_data_coverage_counts_each_sources_files():
 def test_the_gaps_name_areas_sources_and_udirs_indicators():
     gaps = data_gaps(_coverage(ALL | {"gjennomforing": 0}))
     assert gaps.absent_sources == ("gjennomforing",) and gaps.short_sources == ()
-    # Grunnskolepoeng keeps the kommuner's gjennomføring area; the fylkeskommuner lose theirs.
-    assert gaps.areas == {"kommune": AREAS, "fylkeskommune": ("laeringsmiljo",)}
-    assert gaps.missing_areas == {"kommune": (), "fylkeskommune": ("gjennomforing",)}
+    # Fullført is the kommuner's whole gjennomføring area (grunnskolepoeng is a learning result): both
+    # owners lose it.
+    assert gaps.areas == {"kommune": AREAS[:2], "fylkeskommune": ("laeringsmiljo",)}
+    assert gaps.missing_areas == {"kommune": ("gjennomforing",), "fylkeskommune": ("gjennomforing",)}
     assert gaps.missing_rule_years == {}  # gjennomføring is not in Udir's rule
     assert list_note(gaps, CONFIG, "kommune") == (
-        "Rangeringen av kommunene er uten «Fullført og bestått videregående (bosted, %)»: mappen har "
-        "ingen filer fra gjennomføring."
+        "Rangeringen av kommunene bygger bare på læringsresultater og læringsmiljø: mappen har ingen "
+        "filer fra gjennomføring."
     )
     assert list_note(gaps, CONFIG, "fylkeskommune") == (
         "Rangeringen av fylkeskommunene bygger bare på læringsmiljø: mappen har ingen filer fra "
